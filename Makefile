@@ -1,0 +1,68 @@
+# OpenNDK — the two commands a fresh Debian 12 machine needs:
+#   make run    installs dependencies, builds, runs the loopback demo/benchmark on the default adapter
+#   make test   installs dependencies, builds (normal + ASan/UBSan), runs every test
+# Other targets: build, tsan, fuzz, fuzz-long, bench, install, clean.
+
+JOBS      ?= $(shell nproc)
+CMAKE_GEN := -G Ninja -DOPENNDK_WERROR=ON
+BUILD     := build/release
+ASAN      := build/asan
+TSAN      := build/tsan
+FUZZ      := build/fuzz
+FUZZ_SECONDS ?= 20
+
+.PHONY: deps build run test test-release test-asan tsan fuzz fuzz-long bench install clean
+
+deps:
+	@bash scripts/install-deps
+
+$(BUILD)/build.ninja: | deps
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(ASAN)/build.ninja: | deps
+	cmake -S . -B $(ASAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DOPENNDK_SANITIZE=address,undefined -DOPENNDK_BENCH=OFF
+
+$(TSAN)/build.ninja: | deps
+	cmake -S . -B $(TSAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DOPENNDK_SANITIZE=thread -DOPENNDK_BENCH=OFF
+
+$(FUZZ)/build.ninja: | deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DOPENNDK_FUZZ=ON -DOPENNDK_TESTS=OFF -DOPENNDK_BENCH=OFF -DOPENNDK_SANITIZE=address,undefined
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@scripts/run-demo $(BUILD)
+
+test-release: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 300
+
+test-asan: $(ASAN)/build.ninja
+	cmake --build $(ASAN) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS) --timeout 600
+
+test: test-release test-asan fuzz
+	@echo "make test: release and ASan/UBSan suites passed, fuzzers ran $(FUZZ_SECONDS)s each without findings"
+
+tsan: $(TSAN)/build.ninja
+	cmake --build $(TSAN) -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir $(TSAN) --output-on-failure -j $(JOBS) --timeout 900
+
+fuzz: $(FUZZ)/build.ninja
+	cmake --build $(FUZZ) -j $(JOBS)
+	@scripts/run-fuzzers $(FUZZ) $(FUZZ_SECONDS)
+
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SECONDS=600
+
+bench: build
+	@scripts/run-bench $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf build

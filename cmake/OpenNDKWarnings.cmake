@@ -1,0 +1,5 @@
+function(openndk_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow
+    $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor>
+    $<$<BOOL:${OPENNDK_WERROR}>:-Werror>)
+endfunction()
