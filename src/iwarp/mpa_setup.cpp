@@ -309,8 +309,9 @@ Actions MpaSetup::accept(const SetupParams& p) noexcept {
   }
   s.consumer_pd = p.private_data;
   const std::size_t n = encode_mpa_frame(s, frame_buf_);
-  a.push({ActionKind::Send, ByteSpan{frame_buf_.data(), n}, 0, false, Error::None});
+  // FPDU mode first: the initiator may answer the Reply with its RTR at once.
   a.push({ActionKind::EnterFpduMode, {}, 0, neg_.crc, Error::None});
+  a.push({ActionKind::Send, ByteSpan{frame_buf_.data(), n}, 0, false, Error::None});
   // RFC 5044 §7.1: the responder sends no FPDU before it has received one (the RTR in P2P mode).
   if (profile_.t_rtr_ms) a.push({ActionKind::ArmTimer, {}, profile_.t_rtr_ms, false, Error::None});
   state_ = SetupState::AwaitRtr;
