@@ -1,0 +1,90 @@
+// A Device is one soft RNIC: what NDIS sees as an NDK-capable miniport adapter, one per host
+// network interface. It holds what is shared by every NDK_ADAPTER instance opened on it: limits and
+// capabilities (read once from the tunable table), the NDK enable state, the per-miniport object
+// counts enforced by R155, and the performance counters of OID_NDK_STATISTICS.
+#pragma once
+#include <ndk/ndk.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace openndk::provider {
+
+class Adapter;
+
+enum class Resource { Qp, Cq, Mr, Pd, Mw, Srq, Count_ };
+
+// Live counters; OID_NDK_STATISTICS snapshots them into NDIS_NDK_PERFORMANCE_COUNTERS.
+struct PerfCounters {
+  std::atomic<std::uint64_t> connect{0}, accept{0}, connectFailure{0}, connectionError{0},
+      activeConnection{0}, cqError{0}, inOctets{0}, outOctets{0}, inFrames{0}, outFrames{0};
+  // Not NDIS counters: rejected calls (bad input) on any object of this device.
+  std::atomic<std::uint64_t> rejectedCalls{0};
+  void snapshot(NDIS_NDK_PERFORMANCE_COUNTERS* out) const;
+};
+
+struct DeviceAddress {
+  SOCKADDR_INET addr;  // port 0
+};
+
+class Device {
+ public:
+  Device(NET_IFINDEX ifindex, std::string name, std::vector<DeviceAddress> addresses, bool enabled);
+  ~Device();
+
+  NET_IFINDEX ifIndex() const { return ifindex_; }
+  const std::string& name() const { return name_; }
+  std::vector<DeviceAddress> addresses() const;
+  void setAddresses(std::vector<DeviceAddress> addresses);
+  // True if `addr` (any port) is one of this interface's addresses; wildcard counts when allowed.
+  bool ownsAddress(const SOCKADDR* addr, bool allow_wildcard) const;
+
+  bool enabled() const { return enabled_.load(std::memory_order_acquire); }
+  void setEnabled(bool on) { enabled_.store(on, std::memory_order_release); }
+
+  // NDK_ADAPTER_INFO for an instance at `version` (R152, R153); the limits are the tunables'.
+  NDK_ADAPTER_INFO adapterInfo(NDK_VERSION version) const;
+  // NDIS_NDK_CAPABILITIES with NdkInfo pointing at this device's own info (R158).
+  const NDIS_NDK_CAPABILITIES* capabilities() const { return &caps_; }
+
+  // R155: per-miniport object counts.
+  bool acquire(Resource r);
+  void releaseResource(Resource r);
+  std::uint32_t inUse(Resource r) const { return in_use_[static_cast<int>(r)].load(); }
+
+  PerfCounters& counters() { return counters_; }
+  const PerfCounters& counters() const { return counters_; }
+
+  // Open NDK_ADAPTER instances (R8); the host closes them when NDK is disabled (R161).
+  void registerAdapter(Adapter* a);
+  void unregisterAdapter(Adapter* a);
+  std::vector<Adapter*> openAdapters() const;
+
+  // OPEN_NDK_ADAPTER_HANDLER / CLOSE_NDK_ADAPTER_HANDLER (NDKPI §6.2, §6.3);
+  // MiniportAdapterContext is the Device*.
+  static NDIS_STATUS OpenNdkAdapter(NDIS_HANDLE MiniportAdapterContext, PNDIS_OPEN_NDK_ADAPTER_PARAMETERS Parameters,
+                                    NDK_ADAPTER** ppNdkAdapter);
+  static VOID CloseNdkAdapter(NDIS_HANDLE MiniportAdapterContext, NDK_ADAPTER* pNdkAdapter);
+  // The provider's characteristics, as a miniport fills them in MiniportSetOptions (R157).
+  static NDIS_NDK_PROVIDER_CHARACTERISTICS providerCharacteristics();
+  // R150: the version an open at `requested` gets, or NDIS_STATUS_BAD_VERSION.
+  static NDIS_STATUS negotiateVersion(NDK_VERSION requested, NDK_VERSION* granted);
+
+ private:
+  const NET_IFINDEX ifindex_;
+  const std::string name_;
+  mutable std::mutex mu_;
+  std::vector<DeviceAddress> addresses_;
+  std::vector<Adapter*> adapters_;
+  std::atomic<bool> enabled_;
+  std::uint32_t limits_[static_cast<int>(Resource::Count_)];
+  std::atomic<std::uint32_t> in_use_[static_cast<int>(Resource::Count_)] = {};
+  NDK_ADAPTER_INFO info_{};
+  NDIS_NDK_CAPABILITIES caps_{};
+  PerfCounters counters_;
+};
+
+}  // namespace openndk::provider
