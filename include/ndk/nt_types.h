@@ -12,7 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- Calling-convention and annotation macros (no meaning on Linux) ---- */
+/* ---- Calling-convention and annotation macros (no meaning on Linux) ----
+ * Empty stand-ins for the SAL annotations and calling conventions that NDK
+ * code written for Windows commonly carries, so it compiles unchanged. Each
+ * is defined only if nobody defined it before. */
 #ifndef NTAPI
 #define NTAPI
 #endif
@@ -34,8 +37,41 @@
 #ifndef _Inout_
 #define _Inout_
 #endif
+#ifndef _Inout_opt_
+#define _Inout_opt_
+#endif
+#ifndef _Outptr_
+#define _Outptr_
+#endif
+#ifndef _In_reads_
+#define _In_reads_(size)
+#endif
+#ifndef _In_reads_bytes_
+#define _In_reads_bytes_(size)
+#endif
 #ifndef _In_reads_bytes_opt_
 #define _In_reads_bytes_opt_(size)
+#endif
+#ifndef _Out_writes_
+#define _Out_writes_(size)
+#endif
+#ifndef _Out_writes_bytes_opt_
+#define _Out_writes_bytes_opt_(size)
+#endif
+#ifndef _Must_inspect_result_
+#define _Must_inspect_result_
+#endif
+#ifndef _Use_decl_annotations_
+#define _Use_decl_annotations_
+#endif
+#ifndef _IRQL_requires_
+#define _IRQL_requires_(irql)
+#endif
+#ifndef _IRQL_requires_max_
+#define _IRQL_requires_max_(irql)
+#endif
+#ifndef _Function_class_
+#define _Function_class_(name)
 #endif
 #ifndef UNREFERENCED_PARAMETER
 #define UNREFERENCED_PARAMETER(P) ((void)(P))
