@@ -62,8 +62,7 @@ typedef enum _MM_PAGE_PRIORITY {
 
 /* Arguments of MmProbeAndLockPages (accepted and ignored). */
 typedef CCHAR KPROCESSOR_MODE;
-#define KernelMode 0
-#define UserMode 1
+typedef enum _MODE { KernelMode = 0, UserMode = 1, MaximumMode = 2 } MODE;
 typedef enum _LOCK_OPERATION {
   IoReadAccess = 0,
   IoWriteAccess = 1,

@@ -151,6 +151,16 @@ TEST(AbiValues, MdlFlags) {  // 7.4
   EXPECT_EQ(MDL_SOURCE_IS_NONPAGED_POOL, 0x0004);
   EXPECT_EQ(MDL_ALLOCATED_FIXED_SIZE, 0x0008);
   EXPECT_EQ(MDL_PARTIAL, 0x0010);
+  EXPECT_EQ(KernelMode, 0);
+  EXPECT_EQ(UserMode, 1);
+  EXPECT_EQ(IoReadAccess, 0);
+  EXPECT_EQ(IoWriteAccess, 1);
+  EXPECT_EQ(IoModifyAccess, 2);
+  EXPECT_EQ(LowPagePriority, 0);
+  EXPECT_EQ(NormalPagePriority, 16);
+  EXPECT_EQ(HighPagePriority, 32);
+  EXPECT_EQ(u32(MdlMappingNoWrite), 0x80000000u);
+  EXPECT_EQ(MdlMappingNoExecute, 0x40000000);
 }
 
 // ---------------------------------------------------------------------------
