@@ -22,6 +22,9 @@
  *   ndk/ntddndis_ndk.h  NDK attributes/capabilities, OID_NDK_*, statistics,
  *                       connection and endpoint lists         (6.6-6.11)
  *   ndk/ndk.h           all of the above + the host entry points below.
+ *   ndk/ndk_host.h      OpenNDK host extensions for tools (interface info,
+ *                       state callbacks, keywords, tunables); NOT included by
+ *                       ndk.h, include it explicitly (owned by src/host).
  *
  * The headers are plain C11 (and valid C++); they depend only on <stdint.h>,
  * <stddef.h>, <sys/socket.h> and <netinet/in.h>.
