@@ -1,0 +1,171 @@
+// Conformance: adapter open/close, versions, NdkQueryAdapterInfo, NdkQueryExtension
+// (NDKPI.md §5.15: R150–R155, R140, R27).
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "consumer.h"
+
+namespace conf {
+namespace {
+
+NDIS_OPEN_NDK_ADAPTER_PARAMETERS params(USHORT major, USHORT minor) {
+  NDIS_OPEN_NDK_ADAPTER_PARAMETERS p{};
+  p.Version.Major = major;
+  p.Version.Minor = minor;
+  return p;
+}
+
+// Opens with a version, checks the negotiated version in header and info, closes.
+void expectOpensAs(USHORT major, USHORT minor, USHORT gotMajor, USHORT gotMinor) {
+  auto p = params(major, minor);
+  NDK_ADAPTER* a = nullptr;
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkOpenAdapter(interfaceUnderTest(), &p, &a));
+  ASSERT_NE(nullptr, a);
+  EXPECT_EQ(gotMajor, a->Header.Version.Major) << "R150 request " << major << "." << minor;
+  EXPECT_EQ(gotMinor, a->Header.Version.Minor) << "R150 request " << major << "." << minor;
+  NDK_ADAPTER_INFO info{};
+  ULONG size = sizeof info;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, a->Dispatch->NdkQueryAdapterInfo(a, &info, &size));
+  EXPECT_EQ(gotMajor, info.Version.Major) << "R153";
+  EXPECT_EQ(gotMinor, info.Version.Minor) << "R153";
+  // R153: objects created under it carry the same version.
+  NDK_PD* pd = nullptr;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, createSync<NDK_PD>(
+                                         [&](NDK_FN_CREATE_COMPLETION cb, PVOID ctx, NDK_PD** out) {
+                                           return a->Dispatch->NdkCreatePd(a, cb, ctx, out);
+                                         },
+                                         &pd));
+  if (pd) {
+    EXPECT_EQ(gotMajor, pd->Header.Version.Major);
+    EXPECT_EQ(gotMinor, pd->Header.Version.Minor);
+    closeSync(pd);
+  }
+  NdkCloseAdapter(a);
+}
+
+void expectBadVersion(USHORT major, USHORT minor) {
+  auto p = params(major, minor);
+  NDK_ADAPTER* a = nullptr;
+  CONF_EXPECT_STATUS(NDIS_STATUS_BAD_VERSION, NdkOpenAdapter(interfaceUnderTest(), &p, &a));
+  EXPECT_EQ(nullptr, a) << "request " << major << "." << minor;
+}
+
+TEST(Adapter, R150_VersionNegotiationMajor1) {
+  expectOpensAs(1, 0, 1, 2);  // request 1.0 → provider's highest 1.x ([D] 1.2)
+  expectOpensAs(1, 1, 1, 2);
+  expectOpensAs(1, 2, 1, 2);
+  expectBadVersion(1, 3);  // minor above the highest supported
+}
+
+TEST(Adapter, R150_VersionNegotiationMajor2) {
+  expectOpensAs(2, 0, 2, 1);  // [D] major 2 → 2.1
+  expectOpensAs(2, 1, 2, 1);
+  expectBadVersion(2, 2);
+}
+
+TEST(Adapter, R150_UnsupportedMajorBadVersionThenOpenStillWorks) {
+  expectBadVersion(0, 0);
+  expectBadVersion(3, 0);
+  expectBadVersion(0xFFFF, 0xFFFF);
+  expectOpensAs(1, 2, 1, 2);
+}
+
+TEST(Adapter, OpenBadArguments) {  // ndk/ndk.h host contract
+  CONF_EXPECT_STATUS(NDIS_STATUS_INVALID_PARAMETER, NdkOpenAdapter(interfaceUnderTest(), nullptr, nullptr));
+  NDK_ADAPTER* a = nullptr;
+  CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_FOUND, NdkOpenAdapter(0, nullptr, &a));
+  EXPECT_EQ(nullptr, a);
+  CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_FOUND, NdkOpenAdapter(0x7FFFFFF0u, nullptr, &a));
+  EXPECT_EQ(nullptr, a);
+  // Still opens.
+  expectOpensAs(2, 1, 2, 1);
+}
+
+TEST(Adapter, EnumerateIncludesInterfaceUnderTest) {
+  ULONG n = NdkEnumerateInterfaces(nullptr, 0);
+  ASSERT_GE(n, 1u);
+  std::vector<NET_IFINDEX> v(n);
+  ULONG n2 = NdkEnumerateInterfaces(v.data(), n);
+  EXPECT_EQ(n, n2);
+  EXPECT_NE(v.end(), std::find(v.begin(), v.end(), interfaceUnderTest()));
+}
+
+// R151: while NDK is disabled on the interface (OID_NDK_SET_STATE FALSE), opens fail with
+// NDIS_STATUS_ADAPTER_NOT_READY; enabling again makes them work.
+TEST(Adapter, R151_R159_DisabledInterfaceNotReady) {
+  BOOLEAN off = FALSE, on = TRUE;
+  NET_IFINDEX ifx = interfaceUnderTest();
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &off, sizeof off, nullptr,
+                                                             nullptr));
+  NDK_ADAPTER* a = nullptr;
+  CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_READY, NdkOpenAdapter(ifx, nullptr, &a));
+  EXPECT_EQ(nullptr, a);
+  // Bad length: NDIS_STATUS_INVALID_LENGTH with BytesNeeded = sizeof(BOOLEAN) (ndk/ndk.h).
+  ULONG needed = 0;
+  ULONG wide = 1;
+  CONF_EXPECT_STATUS(NDIS_STATUS_INVALID_LENGTH,
+                     NdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &wide, sizeof wide, nullptr, &needed));
+  EXPECT_EQ(sizeof(BOOLEAN), needed);
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &on, sizeof on, nullptr,
+                                                             nullptr));
+  expectOpensAs(2, 1, 2, 1);
+}
+
+class AdapterInfo : public NdkTest {};
+
+TEST_F(AdapterInfo, R152_BufferTooSmallReportsRequiredSize) {
+  ULONG size = 0;
+  CONF_EXPECT_STATUS(STATUS_BUFFER_TOO_SMALL, adapter_->Dispatch->NdkQueryAdapterInfo(adapter_, nullptr, &size));
+  EXPECT_EQ(sizeof(NDK_ADAPTER_INFO), size);  // [D] 104
+  NDK_ADAPTER_INFO info{};
+  size = sizeof(info) - 1;
+  CONF_EXPECT_STATUS(STATUS_BUFFER_TOO_SMALL, adapter_->Dispatch->NdkQueryAdapterInfo(adapter_, &info, &size));
+  EXPECT_EQ(sizeof(NDK_ADAPTER_INFO), size);
+  // Larger buffer: success, bytes written = the structure.
+  unsigned char big[256];
+  size = sizeof big;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, adapter_->Dispatch->NdkQueryAdapterInfo(
+                                         adapter_, reinterpret_cast<NDK_ADAPTER_INFO*>(big), &size));
+  EXPECT_EQ(sizeof(NDK_ADAPTER_INFO), size);
+  EXPECT_EQ(0, std::memcmp(big, &info_, sizeof info_)) << "same answer twice";
+}
+
+TEST_F(AdapterInfo, R140_R142_LimitsAreSane) {
+  EXPECT_GE(info_.FRMRPageCount, 16u) << "R140";
+  EXPECT_GT(info_.MaxCqDepth, 0u);
+  EXPECT_GT(info_.MaxReceiveQueueDepth, 0u);
+  EXPECT_GT(info_.MaxInitiatorQueueDepth, 0u);
+  EXPECT_GT(info_.MaxInitiatorRequestSge, 0u);
+  EXPECT_GT(info_.MaxReceiveRequestSge, 0u);
+  EXPECT_GT(info_.MaxReadRequestSge, 0u);
+  EXPECT_GT(info_.MaxTransferLength, 0u);
+  EXPECT_GT(info_.MaxRegistrationSize, 0u);
+  EXPECT_GT(info_.MaxSrqDepth, 0u) << "R142: this provider supports SRQs";
+  EXPECT_GT(info_.RdmaTechnology, NdkUndefined);
+  EXPECT_LT(info_.RdmaTechnology, NdkMaxTechnology);
+}
+
+TEST_F(AdapterInfo, R154_QueryExtensionUnknownGuid) {
+  GUID g{};
+  NDK_EXTENSION_INTERFACE ext{};
+  CONF_EXPECT_STATUS(STATUS_NOT_SUPPORTED,
+                     adapter_->Dispatch->NdkQueryExtension(&adapter_->Header, &g, NDK_VERSION{1, 0}, &ext));
+  GUID g2{0xdeadbeef, 1, 2, {3, 4, 5, 6, 7, 8, 9, 10}};
+  CONF_EXPECT_STATUS(STATUS_NOT_SUPPORTED,
+                     adapter_->Dispatch->NdkQueryExtension(&adapter_->Header, &g2, NDK_VERSION{2, 1}, &ext));
+  // Still usable.
+  EXPECT_NE(nullptr, makePd());
+}
+
+TEST_F(AdapterInfo, R152_NullAdapterIsRejected) {  // provider decision
+  ULONG size = sizeof(NDK_ADAPTER_INFO);
+  NDK_ADAPTER_INFO info{};
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, adapter_->Dispatch->NdkQueryAdapterInfo(nullptr, &info, &size));
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, adapter_->Dispatch->NdkQueryAdapterInfo(adapter_, &info, nullptr));
+  size = sizeof info;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, adapter_->Dispatch->NdkQueryAdapterInfo(adapter_, &info, &size));
+}
+
+}  // namespace
+}  // namespace conf

@@ -1,0 +1,414 @@
+// Conformance: connection management (NDKPI.md §5.9–§5.12: R82–R119). Local checks (address
+// errors, getters before connect, private-data limits) run now; tests that need the provider's
+// networking skip with "provider lacks networking" while it answers STATUS_NOT_IMPLEMENTED.
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "consumer.h"
+
+namespace conf {
+namespace {
+
+PSOCKADDR sa(SOCKADDR_IN* a) { return reinterpret_cast<PSOCKADDR>(a); }
+
+class Cm : public NdkTest {
+ protected:
+  NTSTATUS connect(NDK_CONNECTOR* c, NDK_QP* qp, SOCKADDR_IN dst, const void* pd, ULONG len, Recorder* done) {
+    SOCKADDR_IN src = loopback4(0);
+    return c->Dispatch->NdkConnect(c, qp, sa(&src), sizeof src, sa(&dst), sizeof dst, 4, 4, const_cast<PVOID>(pd),
+                                   len, &Recorder::onRequest, done);
+  }
+  NDK_QP* someQp() {
+    NDK_PD* pd = makePd();
+    NDK_CQ* cq = makeCq();
+    return (pd && cq) ? makeQp(pd, cq, cq) : nullptr;
+  }
+};
+
+// R107 [D]: no address yet → STATUS_CONNECTION_INVALID.
+TEST_F(Cm, R107_GettersBeforeConnect) {
+  NDK_CONNECTOR* c = makeConnector();
+  Recorder ev;
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_TRUE(c && l);
+  SOCKADDR_IN a{};
+  ULONG len = sizeof a;
+  CONF_EXPECT_D_STATUS(STATUS_CONNECTION_INVALID, c->Dispatch->NdkGetLocalAddress(c, sa(&a), &len));
+  len = sizeof a;
+  CONF_EXPECT_D_STATUS(STATUS_CONNECTION_INVALID, c->Dispatch->NdkGetPeerAddress(c, sa(&a), &len));
+  len = sizeof a;
+  CONF_EXPECT_D_STATUS(STATUS_CONNECTION_INVALID, l->Dispatch->NdkGetLocalAddress(l, sa(&a), &len));
+  // Still usable.
+  EXPECT_NE(nullptr, makeConnector());
+}
+
+// R98: NdkCompleteConnect on a connector that is not connecting → STATUS_CONNECTION_INVALID.
+TEST_F(Cm, R98_CompleteConnectOnIdleConnector) {
+  NDK_CONNECTOR* c = makeConnector();
+  ASSERT_NE(nullptr, c);
+  Recorder d;
+  NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
+    return c->Dispatch->NdkCompleteConnect(c, &Recorder::onDisconnect, &d, cb, x);
+  });
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID, st);
+  st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
+    return c->Dispatch->NdkCompleteConnectEx(c, &Recorder::onDisconnectEx, &d, cb, x);
+  });
+  CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID, st);
+}
+
+// §3.8.9 [D]: NdkDisconnect on a connector that is not connected → STATUS_CONNECTION_INVALID.
+TEST_F(Cm, DisconnectNotConnected) {
+  NDK_CONNECTOR* c = makeConnector();
+  ASSERT_NE(nullptr, c);
+  NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) { return c->Dispatch->NdkDisconnect(c, cb, x); });
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_EXPECT_D_STATUS(STATUS_CONNECTION_INVALID, st);
+}
+
+// R87 [D]: private data above MaxCallerData fails inline with STATUS_INVALID_PARAMETER.
+TEST_F(Cm, R87_ConnectPrivateDataTooLong) {
+  NDK_QP* qp = someQp();
+  NDK_CONNECTOR* c = makeConnector();
+  ASSERT_TRUE(qp && c);
+  std::vector<char> data(info_.MaxCallerData + 1, 'x');
+  Recorder done;
+  NTSTATUS st = connect(c, qp, loopback4(9), data.data(), static_cast<ULONG>(data.size()), &done);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, st);
+  EXPECT_EQ(0u, done.count());
+}
+
+// R88: pPrivateData NULL with a non-zero length is invalid (provider decision: INVALID_PARAMETER).
+TEST_F(Cm, R88_NullPrivateDataWithLength) {
+  NDK_QP* qp = someQp();
+  NDK_CONNECTOR* c = makeConnector();
+  ASSERT_TRUE(qp && c);
+  Recorder done;
+  NTSTATUS st = connect(c, qp, loopback4(9), nullptr, 4, &done);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, st);
+}
+
+// R95: a local address that is not the adapter's → STATUS_INVALID_ADDRESS (listen, shared endpoint).
+TEST_F(Cm, R95_ListenOnForeignAddress) {
+  Recorder ev;
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_NE(nullptr, l);
+  SOCKADDR_IN foreign = loopback4(0);
+  foreign.sin_addr.s_addr = inet_addr("192.0.2.77");  // TEST-NET-1, never local
+  NTSTATUS st = listenOn(l, foreign, nullptr);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_EXPECT_STATUS(STATUS_INVALID_ADDRESS, st);
+  // The listener is still usable.
+  SOCKADDR_IN bound{};
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, listenOn(l, loopback4(0), &bound));
+}
+
+TEST_F(Cm, R95_SharedEndpointOnForeignAddress) {
+  SOCKADDR_IN foreign = loopback4(0);
+  foreign.sin_addr.s_addr = inet_addr("192.0.2.77");
+  NTSTATUS st = STATUS_UNSUCCESSFUL;
+  NDK_SHARED_ENDPOINT* se = makeSharedEndpoint(reinterpret_cast<SOCKADDR*>(&foreign), sizeof foreign, &st);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_EXPECT_STATUS(STATUS_INVALID_ADDRESS, st);
+  EXPECT_EQ(nullptr, se);
+}
+
+TEST_F(Cm, BadAddressLengthRejected) {  // provider decision
+  Recorder ev;
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_NE(nullptr, l);
+  SOCKADDR_IN a = loopback4(0);
+  NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
+    return l->Dispatch->NdkListen(l, sa(&a), sizeof(a) - 1, cb, x);
+  });
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, st);
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, listenOn(l, loopback4(0), nullptr));
+}
+
+// R94/R107: port 0 → an ephemeral port, visible through GetLocalAddress; too-small buffer →
+// BUFFER_TOO_SMALL with the required size and nothing written.
+TEST_F(Cm, R94_R107_ListenPortZeroAndAddressBuffer) {
+  Recorder ev;
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_NE(nullptr, l);
+  NTSTATUS st = listenOn(l, loopback4(0), nullptr);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  unsigned char small[8];
+  std::memset(small, 0xEE, sizeof small);
+  ULONG len = sizeof small;
+  CONF_EXPECT_STATUS(STATUS_BUFFER_TOO_SMALL, l->Dispatch->NdkGetLocalAddress(l, reinterpret_cast<PSOCKADDR>(small), &len));
+  EXPECT_EQ(sizeof(SOCKADDR_IN), len);
+  for (unsigned char b : small) EXPECT_EQ(0xEE, b) << "R107 [D]: nothing written";
+  SOCKADDR_IN a{};
+  len = sizeof a;
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, l->Dispatch->NdkGetLocalAddress(l, sa(&a), &len));
+  EXPECT_EQ(sizeof(SOCKADDR_IN), len);
+  EXPECT_EQ(AF_INET, a.sin_family);
+  EXPECT_GE(ntohs(a.sin_port), OPENNDK_EPHEMERAL_PORT_FIRST);
+  EXPECT_EQ(htonl(INADDR_LOOPBACK), a.sin_addr.s_addr);
+}
+
+// R106 [D]: a second NdkListen on the same listener fails with STATUS_INVALID_PARAMETER.
+TEST_F(Cm, R106_ListenTwiceFails) {
+  Recorder ev;
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_NE(nullptr, l);
+  NTSTATUS st = listenOn(l, loopback4(0), nullptr);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, listenOn(l, loopback4(0), nullptr));
+  SOCKADDR_IN a{};
+  ULONG len = sizeof a;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, l->Dispatch->NdkGetLocalAddress(l, sa(&a), &len));
+}
+
+// R113/R114: a held endpoint → STATUS_SHARING_VIOLATION; free again once the listener is closed.
+TEST_F(Cm, R113_R114_EndpointSharingAndRelease) {
+  Recorder ev;
+  NDK_LISTENER* l1 = makeListener(&ev);
+  NDK_LISTENER* l2 = makeListener(&ev);
+  ASSERT_TRUE(l1 && l2);
+  SOCKADDR_IN bound{};
+  NTSTATUS st = listenOn(l1, loopback4(0), &bound);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  CONF_EXPECT_STATUS(STATUS_SHARING_VIOLATION, listenOn(l2, bound, nullptr));
+  NTSTATUS sst = STATUS_UNSUCCESSFUL;
+  NDK_SHARED_ENDPOINT* se = makeSharedEndpoint(reinterpret_cast<SOCKADDR*>(&bound), sizeof bound, &sst);
+  CONF_EXPECT_STATUS(STATUS_SHARING_VIOLATION, sst);
+  EXPECT_EQ(nullptr, se);
+  closeNow(l1);
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, listenOn(l2, bound, nullptr)) << "R113: endpoint released";
+}
+
+// R108: IPv6 loopback works as well.
+TEST_F(Cm, R108_ListenIpv6Loopback) {
+  Recorder ev;
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_NE(nullptr, l);
+  SOCKADDR_IN6 a6{};
+  a6.sin6_family = AF_INET6;
+  a6.sin6_addr = in6addr_loopback;
+  NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
+    return l->Dispatch->NdkListen(l, reinterpret_cast<PSOCKADDR>(&a6), sizeof a6, cb, x);
+  });
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  SOCKADDR_IN6 got{};
+  ULONG len = sizeof got;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, l->Dispatch->NdkGetLocalAddress(l, reinterpret_cast<PSOCKADDR>(&got), &len));
+  EXPECT_EQ(sizeof(SOCKADDR_IN6), len);
+  EXPECT_EQ(AF_INET6, got.sin6_family);
+  EXPECT_NE(0, got.sin6_port);
+}
+
+// R96: no listener on the destination → STATUS_CONNECTION_REFUSED (inline or async).
+TEST_F(Cm, R96_ConnectWithoutListenerRefused) {
+  NDK_QP* qp = someQp();
+  NDK_CONNECTOR* c = makeConnector();
+  Recorder ev;
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_TRUE(qp && c && l);
+  // Find a port nobody listens on: bind a listener, remember the port, close it.
+  SOCKADDR_IN bound{};
+  NTSTATUS st = listenOn(l, loopback4(0), &bound);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  closeNow(l);
+  Recorder done;
+  st = connect(c, qp, bound, nullptr, 0, &done);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  if (st == STATUS_PENDING) {
+    ASSERT_TRUE(done.waitFor(1));
+    st = done.last().status;
+  }
+  CONF_EXPECT_STATUS(STATUS_CONNECTION_REFUSED, st);
+  // R112 [D]: the connector served its one attempt.
+  Recorder done2;
+  CONF_EXPECT_D_STATUS(STATUS_CONNECTION_INVALID, connect(c, qp, bound, nullptr, 0, &done2));
+}
+
+// Full establishment: R82–R84 (IRD/ORD), R89–R91 (private data), R97–R99, R102, R107 (addresses).
+TEST_F(Cm, R82_R84_R89_R97_R102_EstablishLoopback) {
+  Pair& p = newPair();
+  const char caller[] = "caller-data";
+  const char callee[] = "callee!";
+  NTSTATUS st = connectPair(p, 2, 3, caller, sizeof caller, callee, sizeof callee);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  // R102: the incoming connector has a proper header.
+  EXPECT_EQ(NdkObjectTypeConnector, p.passive.con->Header.ObjectType);
+  // R107: addresses.
+  SOCKADDR_IN local{}, peer{}, plocal{}, ppeer{};
+  ULONG len = sizeof local;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, p.active.con->Dispatch->NdkGetLocalAddress(p.active.con, sa(&local), &len));
+  len = sizeof peer;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, p.active.con->Dispatch->NdkGetPeerAddress(p.active.con, sa(&peer), &len));
+  len = sizeof plocal;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, p.passive.con->Dispatch->NdkGetLocalAddress(p.passive.con, sa(&plocal), &len));
+  len = sizeof ppeer;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, p.passive.con->Dispatch->NdkGetPeerAddress(p.passive.con, sa(&ppeer), &len));
+  EXPECT_EQ(p.listenAddr.sin_port, peer.sin_port);
+  EXPECT_EQ(local.sin_port, ppeer.sin_port);
+  EXPECT_EQ(plocal.sin_port, p.listenAddr.sin_port);
+  // R116: the active side's endpoint port came from the ephemeral range.
+  EXPECT_GE(ntohs(local.sin_port), OPENNDK_EPHEMERAL_PORT_FIRST);
+}
+
+// R89/R90/R91 on the passive side before accepting, R84 values known so far, R100 reject.
+TEST_F(Cm, R84_R89_R91_R100_RejectWithPrivateData) {
+  NDK_QP* qp = someQp();
+  NDK_CONNECTOR* c = makeConnector();
+  Recorder ev;
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_TRUE(qp && c && l);
+  SOCKADDR_IN bound{};
+  NTSTATUS st = listenOn(l, loopback4(0), &bound);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  const char caller[] = "hello-passive";
+  Recorder done;
+  st = connect(c, qp, bound, caller, sizeof caller, &done);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  ASSERT_TRUE(st == STATUS_PENDING || st == STATUS_SUCCESS) << statusName(st);
+  ASSERT_TRUE(ev.waitFor(1));
+  auto* in = reinterpret_cast<NDK_CONNECTOR*>(ev.last().object);
+  ASSERT_NE(nullptr, in);
+  track(in);
+  // R89a: size query.
+  ULONG rds = 0, ird = 0, ord = 0;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, in->Dispatch->NdkGetConnectionData(in, &ird, &ord, nullptr, &rds));
+  EXPECT_EQ(sizeof caller, rds) << "R90 [D]";
+  EXPECT_LE(ird, info_.MaxInboundReadLimit) << "R84";
+  EXPECT_LE(ord, info_.MaxOutboundReadLimit) << "R84";
+  // R89b [D]
+  ULONG bogus = 4;
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, in->Dispatch->NdkGetConnectionData(in, nullptr, nullptr, nullptr, &bogus));
+  // R89c: too small → truncated copy + BUFFER_TOO_SMALL, length = RDS.
+  char small[4] = {};
+  ULONG slen = sizeof small;
+  CONF_EXPECT_STATUS(STATUS_BUFFER_TOO_SMALL, in->Dispatch->NdkGetConnectionData(in, nullptr, nullptr, small, &slen));
+  EXPECT_EQ(sizeof caller, slen);
+  EXPECT_EQ(0, std::memcmp(small, caller, sizeof small));
+  char full[64] = {};
+  ULONG flen = sizeof full;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, in->Dispatch->NdkGetConnectionData(in, nullptr, nullptr, full, &flen));
+  EXPECT_EQ(sizeof caller, flen);
+  EXPECT_STREQ(caller, full) << "R91";
+  // R87 [D]: reject private data above MaxCalleeData fails; then a real reject.
+  std::vector<char> tooLong(info_.MaxCalleeData + 1, 'r');
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER,
+                       in->Dispatch->NdkReject(in, tooLong.data(), static_cast<ULONG>(tooLong.size())));
+  const char no[] = "no-thanks";
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, in->Dispatch->NdkReject(in, const_cast<char*>(no), sizeof no));
+  // Active side: CONNECTION_REFUSED, and the reject's private data is readable (R91 [I]).
+  if (st == STATUS_PENDING) {
+    ASSERT_TRUE(done.waitFor(1));
+    st = done.last().status;
+  }
+  CONF_EXPECT_STATUS(STATUS_CONNECTION_REFUSED, st);
+  char got[64] = {};
+  ULONG glen = sizeof got;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, c->Dispatch->NdkGetConnectionData(c, nullptr, nullptr, got, &glen));
+  EXPECT_EQ(sizeof no, glen);
+  EXPECT_STREQ(no, got);
+}
+
+// R93 [D]: a QP already associated with a connector cannot be given to another one.
+TEST_F(Cm, R93_QpAlreadyAssociated) {
+  Pair& p = newPair();
+  NTSTATUS st = connectPair(p);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  NDK_CONNECTOR* c = makeConnector();
+  ASSERT_NE(nullptr, c);
+  Recorder done;
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, connect(c, p.active.qp, p.listenAddr, nullptr, 0, &done));
+  EXPECT_EQ(0u, done.count());
+}
+
+// R79/R110/R81: a graceful disconnect: the peer gets its disconnect event (once), the local side
+// does not; afterwards initiator calls fail with STATUS_CONNECTION_INVALID.
+TEST_F(Cm, R79_R81_R110_DisconnectEvents) {
+  Pair& p = newPair();
+  NTSTATUS st = connectPair(p);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(p.active.qp, reinterpret_cast<PVOID>(1)));
+  st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
+    return p.active.con->Dispatch->NdkDisconnect(p.active.con, cb, x);
+  });
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  ASSERT_TRUE(p.passive.disconnects.waitFor(1)) << "R110";
+  EXPECT_EQ(static_cast<PVOID>(&p.passive.disconnects), p.passive.disconnects.last().context);
+  // R79: the implicit flush cancels the pending receive.
+  auto got = drainEx(p.active.cq, 1);
+  ASSERT_EQ(1u, got.size());
+  CONF_EXPECT_STATUS(STATUS_CANCELLED, got[0].Status);
+  NDK_SGE s{};
+  CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID, p.active.qp->Dispatch->NdkSend(p.active.qp, nullptr, &s, 0, 0));
+  CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID, p.passive.qp->Dispatch->NdkSend(p.passive.qp, nullptr, &s, 0, 0));
+  EXPECT_EQ(0u, p.active.disconnects.count()) << "R110: not for the local disconnect";
+  // Second disconnect: not connected any more ([D] §3.8.9).
+  st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
+    return p.active.con->Dispatch->NdkDisconnect(p.active.con, cb, x);
+  });
+  CONF_EXPECT_D_STATUS(STATUS_CONNECTION_INVALID, st);
+}
+
+// R104: a paused listener refuses incoming requests; resumed it delivers again.
+TEST_F(Cm, R104_PausedListenerRefuses) {
+  NDK_QP* qp = someQp();
+  NDK_CONNECTOR* c = makeConnector();
+  Recorder ev;
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_TRUE(qp && c && l);
+  SOCKADDR_IN bound{};
+  NTSTATUS st = listenOn(l, loopback4(0), &bound);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  l->Dispatch->NdkControlConnectEvents(l, TRUE);
+  Recorder done;
+  st = connect(c, qp, bound, nullptr, 0, &done);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  if (st == STATUS_PENDING) {
+    ASSERT_TRUE(done.waitFor(1));
+    st = done.last().status;
+  }
+  CONF_EXPECT_STATUS(STATUS_CONNECTION_REFUSED, st);
+  EXPECT_EQ(0u, ev.count());
+  l->Dispatch->NdkControlConnectEvents(l, FALSE);
+}
+
+// R105/R115: closing a listener with a delivered connector pends until that connector is closed.
+TEST_F(Cm, R105_R115_ListenerCloseWaitsForConnectors) {
+  Pair& p = newPair();
+  NTSTATUS st = connectPair(p);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  untrack(&p.listener->Header);
+  Recorder lclose;
+  CONF_ASSERT_STATUS(STATUS_PENDING,
+                     p.listener->Dispatch->NdkCloseListener(&p.listener->Header, &Recorder::onClose, &lclose));
+  // R105: new requests are refused meanwhile.
+  NDK_QP* qp = someQp();
+  NDK_CONNECTOR* c = makeConnector();
+  ASSERT_TRUE(qp && c);
+  Recorder done;
+  st = connect(c, qp, p.listenAddr, nullptr, 0, &done);
+  if (st == STATUS_PENDING) {
+    ASSERT_TRUE(done.waitFor(1));
+    st = done.last().status;
+  }
+  CONF_EXPECT_STATUS(STATUS_CONNECTION_REFUSED, st);
+  EXPECT_EQ(0u, lclose.count());
+  closeNow(p.passive.con);
+  ASSERT_TRUE(lclose.waitFor(1));
+}
+
+}  // namespace
+}  // namespace conf

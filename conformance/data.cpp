@@ -1,0 +1,231 @@
+// Conformance: data transfer over a loopback connection with data verification (NDKPI.md R34–R41,
+// R52–R57, R66, R68, R71, R73–R81, R133). Guarded: skipped with "provider lacks networking" while
+// the provider answers STATUS_NOT_IMPLEMENTED.
+#include <cstring>
+
+#include "consumer.h"
+
+namespace conf {
+namespace {
+
+PVOID ctx(uintptr_t v) { return reinterpret_cast<PVOID>(v); }
+
+class Data : public NdkTest {
+ protected:
+  void SetUp() override {
+    NdkTest::SetUp();
+    if (HasFatalFailure()) return;
+    Pair& p = newPair();
+    p_ = &p;
+    NTSTATUS st = connectPair(p, 4, 4, nullptr, 0, nullptr, 0, 32, std::min<ULONG>(info_.MaxInlineDataSize, 64));
+    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+    abuf_ = std::make_unique<MdlBuffer>(4 * PAGE_SIZE);
+    pbuf_ = std::make_unique<MdlBuffer>(4 * PAGE_SIZE);
+    amr_ = makeMr(p.pd, false);
+    pmr_ = makeMr(p.pd, false);
+    ASSERT_TRUE(amr_ && pmr_);
+    const ULONG all = NDK_MR_FLAG_ALLOW_REMOTE_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ | NDK_MR_FLAG_RDMA_READ_SINK;
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, registerMr(amr_, *abuf_, abuf_->size(), all));
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, registerMr(pmr_, *pbuf_, pbuf_->size(), all));
+  }
+  NDK_SGE sge(MdlBuffer& b, NDK_MR* mr, size_t off, ULONG len) {
+    NDK_SGE s{};
+    s.VirtualAddress = b.data() + off;
+    s.Length = len;
+    s.MemoryRegionToken = mr->Dispatch->NdkGetLocalTokenFromMr(mr);
+    return s;
+  }
+  NDK_QP* aqp() { return p_->active.qp; }
+  NDK_QP* pqp() { return p_->passive.qp; }
+  NDK_CQ* acq() { return p_->active.cq; }
+  NDK_CQ* pcq() { return p_->passive.cq; }
+  Pair* p_ = nullptr;
+  std::unique_ptr<MdlBuffer> abuf_, pbuf_;
+  NDK_MR* amr_ = nullptr;
+  NDK_MR* pmr_ = nullptr;
+};
+
+TEST_F(Data, R37_R38_SendReceiveWithVerification) {
+  std::memcpy(abuf_->data(), "hello, iwarp", 12);
+  NDK_SGE r = sge(*pbuf_, pmr_, 100, 64);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkReceive(pqp(), ctx(1), &r, 1));
+  NDK_SGE s = sge(*abuf_, amr_, 0, 12);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkSend(aqp(), ctx(2), &s, 1, 0));
+  auto rc = drainEx(pcq(), 1);
+  ASSERT_EQ(1u, rc.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, rc[0].Status);
+  EXPECT_EQ(12u, rc[0].BytesTransferred);
+  EXPECT_EQ(NdkOperationTypeReceive, rc[0].Type);
+  EXPECT_EQ(ctx(1), rc[0].RequestContext);
+  EXPECT_EQ(static_cast<PVOID>(&p_->passive), rc[0].QPContext);
+  EXPECT_EQ(0, std::memcmp(pbuf_->data() + 100, "hello, iwarp", 12));
+  auto sc = drainEx(acq(), 1);
+  ASSERT_EQ(1u, sc.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, sc[0].Status);
+  EXPECT_EQ(NdkOperationTypeSend, sc[0].Type);
+  EXPECT_EQ(ctx(2), sc[0].RequestContext);
+}
+
+TEST_F(Data, R75_WriteThenReadBack) {
+  for (int i = 0; i < 256; ++i) abuf_->data()[i] = static_cast<char>(i);
+  NDK_SGE s = sge(*abuf_, amr_, 0, 256);
+  UINT64 remote = reinterpret_cast<UINT64>(pbuf_->data()) + 512;
+  UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkWrite(aqp(), ctx(1), &s, 1, remote, rtok, 0));
+  auto w = drainEx(acq(), 1);
+  ASSERT_EQ(1u, w.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, w[0].Status);
+  EXPECT_EQ(NdkOperationTypeWrite, w[0].Type);
+  EXPECT_EQ(0, std::memcmp(pbuf_->data() + 512, abuf_->data(), 256));
+  NDK_SGE sink = sge(*abuf_, amr_, PAGE_SIZE, 256);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkRead(aqp(), ctx(2), &sink, 1, remote, rtok, 0));
+  auto rd = drainEx(acq(), 1);
+  ASSERT_EQ(1u, rd.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, rd[0].Status);
+  EXPECT_EQ(NdkOperationTypeRead, rd[0].Type);
+  EXPECT_EQ(0, std::memcmp(abuf_->data() + PAGE_SIZE, abuf_->data(), 256));
+}
+
+TEST_F(Data, R75_WriteBeyondRemoteRegionAccessViolation) {
+  NDK_SGE s = sge(*abuf_, amr_, 0, 64);
+  UINT64 remote = reinterpret_cast<UINT64>(pbuf_->data()) + pbuf_->size() - 16;
+  UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkWrite(aqp(), ctx(1), &s, 1, remote, rtok, 0));
+  auto w = drainEx(acq(), 1);
+  ASSERT_EQ(1u, w.size());
+  CONF_EXPECT_D_STATUS(STATUS_ACCESS_VIOLATION, w[0].Status);
+}
+
+TEST_F(Data, R68_SgeLimitsOnInitiatorRequests) {
+  NDK_SGE many[8];
+  for (int i = 0; i < 8; ++i) many[i] = sge(*abuf_, amr_, i * 16, 16);
+  // The pair's QPs were created with MaxInitiatorRequestSge 4.
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, aqp()->Dispatch->NdkSend(aqp(), ctx(1), many, 5, 0));
+  UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
+  UINT64 remote = reinterpret_cast<UINT64>(pbuf_->data());
+  if (info_.MaxReadRequestSge < 4) {
+    CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER,
+                         aqp()->Dispatch->NdkRead(aqp(), ctx(2), many, info_.MaxReadRequestSge + 1, remote, rtok, 0));
+  }
+  NDK_SGE bad = sge(*abuf_, amr_, abuf_->size() - 8, 16);
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, aqp()->Dispatch->NdkWrite(aqp(), ctx(3), &bad, 1, remote, rtok, 0));
+  NDK_RESULT r[4];
+  EXPECT_EQ(0u, acq()->Dispatch->NdkGetCqResults(acq(), r, 4)) << "R40";
+  // Still usable: a zero-length write (R68 [D]).
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkWrite(aqp(), ctx(4), many, 0, remote, rtok, 0));
+  EXPECT_EQ(1u, drainEx(acq(), 1).size());
+}
+
+// R71: inline data is copied before the call returns; above InlineDataSize → INVALID_PARAMETER.
+TEST_F(Data, R71_InlineSend) {
+  if (info_.MaxInlineDataSize == 0) GTEST_SKIP() << "adapter has no inline support";
+  ULONG inl = std::min<ULONG>(info_.MaxInlineDataSize, 64);
+  char stackData[128];
+  std::memset(stackData, 'I', sizeof stackData);
+  NDK_SGE s{};
+  s.VirtualAddress = stackData;  // not registered: the token is ignored for inline (R71)
+  s.Length = inl + 1;
+  s.MemoryRegionToken = 0xDEAD;
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, aqp()->Dispatch->NdkSend(aqp(), ctx(1), &s, 1, NDK_OP_FLAG_INLINE));
+  NDK_SGE r = sge(*pbuf_, pmr_, 0, 128);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkReceive(pqp(), ctx(2), &r, 1));
+  s.Length = inl;
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkSend(aqp(), ctx(3), &s, 1, NDK_OP_FLAG_INLINE));
+  std::memset(stackData, 'X', sizeof stackData);  // after return: must not matter
+  auto rc = drainEx(pcq(), 1);
+  ASSERT_EQ(1u, rc.size());
+  EXPECT_EQ(inl, rc[0].BytesTransferred);
+  for (ULONG i = 0; i < inl; ++i) ASSERT_EQ('I', pbuf_->data()[i]) << i;
+  EXPECT_EQ(1u, drainEx(acq(), 1).size());
+}
+
+// R40/R72: a successful silent request produces no entry.
+TEST_F(Data, R40_SilentSuccess) {
+  NDK_SGE s = sge(*abuf_, amr_, 0, 32);
+  UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
+  UINT64 remote = reinterpret_cast<UINT64>(pbuf_->data());
+  CONF_ASSERT_STATUS(STATUS_SUCCESS,
+                     aqp()->Dispatch->NdkWrite(aqp(), ctx(1), &s, 1, remote, rtok, NDK_OP_FLAG_SILENT_SUCCESS));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkWrite(aqp(), ctx(2), &s, 1, remote, rtok, 0));
+  auto got = drainEx(acq(), 1);
+  ASSERT_EQ(1u, got.size());
+  EXPECT_EQ(ctx(2), got[0].RequestContext);
+  NDK_RESULT r[2];
+  EXPECT_EQ(0u, acq()->Dispatch->NdkGetCqResults(acq(), r, 2));
+}
+
+// R74/R43: SOLICITED arm fires for a receive of a solicited send, not for an ordinary one.
+TEST_F(Data, R43_R74_SolicitedEvent) {
+  Recorder* n = notifierOf(pcq());
+  ASSERT_NE(nullptr, n);
+  size_t before = n->count();
+  NDK_SGE r1 = sge(*pbuf_, pmr_, 0, 64), r2 = sge(*pbuf_, pmr_, 64, 64);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkReceive(pqp(), ctx(1), &r1, 1));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkReceive(pqp(), ctx(2), &r2, 1));
+  pcq()->Dispatch->NdkArmCq(pcq(), NDK_CQ_NOTIFY_SOLICITED);
+  NDK_SGE s = sge(*abuf_, amr_, 0, 8);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkSend(aqp(), ctx(3), &s, 1, 0));
+  auto plain = pollEx(pcq(), 1);
+  ASSERT_EQ(1u, plain.size());
+  EXPECT_EQ(before, n->count()) << "R43: an ordinary successful receive does not match SOLICITED";
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkSend(aqp(), ctx(4), &s, 1, NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT));
+  EXPECT_TRUE(n->waitFor(before + 1)) << "R74";
+  auto sol = pollEx(pcq(), 1);
+  ASSERT_EQ(1u, sol.size());
+  EXPECT_EQ(ctx(2), sol[0].RequestContext);
+  EXPECT_EQ(2u, drainEx(acq(), 2).size());
+}
+
+// R52/R55/R57 (+R133 bind): send-and-invalidate of a window bound at the receiver.
+TEST_F(Data, R52_R55_R57_SendAndInvalidate) {
+  NDK_MW* mw = makeMw(p_->pd);
+  ASSERT_NE(nullptr, mw);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkBind(pqp(), ctx(1), pmr_, mw, pbuf_->data(), PAGE_SIZE,
+                                                             NDK_OP_FLAG_ALLOW_REMOTE_READ));
+  auto b = drainEx(pcq(), 1);
+  ASSERT_EQ(1u, b.size());
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, b[0].Status);
+  EXPECT_EQ(NdkOperationTypeBind, b[0].Type);
+  UINT32 tok = mw->Dispatch->NdkGetRemoteTokenFromMw(mw);
+  EXPECT_NE(0u, tok);
+  NDK_SGE r = sge(*pbuf_, pmr_, 2 * PAGE_SIZE, 64);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkReceive(pqp(), ctx(2), &r, 1));
+  NDK_SGE s = sge(*abuf_, amr_, 0, 16);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkSendAndInvalidate(aqp(), ctx(3), &s, 1, 0, tok));
+  auto rc = drainEx(pcq(), 1);
+  ASSERT_EQ(1u, rc.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, rc[0].Status);
+  EXPECT_EQ(NdkOperationTypeReceiveAndInvalidate, rc[0].Type) << "R55";
+  EXPECT_EQ(static_cast<ULONG_PTR>(tok), rc[0].TypeSpecificCompletionOutput) << "R55";
+  auto sc = drainEx(acq(), 1);
+  ASSERT_EQ(1u, sc.size());
+  EXPECT_EQ(NdkOperationTypeSend, sc[0].Type) << "R57";
+  if (strict()) {
+    EXPECT_EQ(0u, sc[0].TypeSpecificCompletionOutput) << "R57 [D]";
+  }
+  // R56 [D]: a local invalidate of the already invalidated window: SUCCESS, entry INVALID_PARAMETER.
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkInvalidate(pqp(), ctx(4), &mw->Header, 0));
+  auto inv = drainEx(pcq(), 1);
+  ASSERT_EQ(1u, inv.size());
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, inv[0].Status);
+  EXPECT_EQ(NdkOperationTypeInvalidate, inv[0].Type);
+}
+
+// R77/R78: flush cancels pending receives and does not disconnect.
+TEST_F(Data, R77_R78_FlushKeepsConnection) {
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(pqp(), ctx(1)));
+  pqp()->Dispatch->NdkFlush(pqp());
+  auto f = drainEx(pcq(), 1);
+  ASSERT_EQ(1u, f.size());
+  CONF_EXPECT_STATUS(STATUS_CANCELLED, f[0].Status);
+  NDK_SGE r = sge(*pbuf_, pmr_, 0, 64);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkReceive(pqp(), ctx(2), &r, 1));
+  NDK_SGE s = sge(*abuf_, amr_, 0, 4);
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkSend(aqp(), ctx(3), &s, 1, 0));
+  EXPECT_EQ(1u, drainEx(pcq(), 1).size());
+  EXPECT_EQ(1u, drainEx(acq(), 1).size());
+}
+
+}  // namespace
+}  // namespace conf
