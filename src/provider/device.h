@@ -55,6 +55,12 @@ class Device {
   void releaseResource(Resource r);
   std::uint32_t inUse(Resource r) const { return in_use_[static_cast<int>(r)].load(); }
 
+  // Local endpoints (address + port) held by listeners, shared endpoints and connectors (R113–R118).
+  // Port 0 takes a free port of the ephemeral range (R94). Returns STATUS_SUCCESS,
+  // STATUS_SHARING_VIOLATION (held, R114) or STATUS_TOO_MANY_ADDRESSES (no free port).
+  NTSTATUS reserveEndpoint(SOCKADDR_INET* addr);
+  void releaseEndpoint(const SOCKADDR_INET& addr);
+
   PerfCounters& counters() { return counters_; }
   const PerfCounters& counters() const { return counters_; }
 
@@ -82,6 +88,11 @@ class Device {
   std::atomic<bool> enabled_;
   std::uint32_t limits_[static_cast<int>(Resource::Count_)];
   std::atomic<std::uint32_t> in_use_[static_cast<int>(Resource::Count_)] = {};
+  struct Endpoint {
+    SOCKADDR_INET addr;
+    int refs;
+  };
+  std::vector<Endpoint> endpoints_;
   NDK_ADAPTER_INFO info_{};
   NDIS_NDK_CAPABILITIES caps_{};
   PerfCounters counters_;

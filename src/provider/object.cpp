@@ -59,7 +59,7 @@ std::uint64_t magicFor(NDK_OBJECT_TYPE type) {
 }
 
 Object::Object(NDK_OBJECT_TYPE type, Adapter* adapter, const void* dispatch, NDK_VERSION version)
-    : type_(type), adapter_(adapter ? adapter : static_cast<Adapter*>(this)) {
+    : type_(type), adapter_(adapter) {  // never NULL: the adapter passes itself
   shell_ = shellPool().allocate();
   shell_->Header.Version = version;  // R1
   shell_->Header.ObjectType = type;

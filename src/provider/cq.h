@@ -1,0 +1,87 @@
+// NDK_CQ: a ring of completion entries, one-shot arming (R42–R46), overrun (R47/R48), resize
+// (R32/R33) and interrupt moderation (R51).
+//
+// Producers (QPs, the data path) call complete() from any thread. Notifications are never
+// delivered inline: they are posted to the adapter's callback executor, holding a busy reference
+// so that a close waits for a running callback (R23) and no notification follows a completed
+// close (R22).
+#pragma once
+#include <atomic>
+#include <vector>
+
+#include "provider/object.h"
+#include "provider/work.h"
+
+namespace openndk::provider {
+
+class Cq final : public Object {
+ public:
+  static constexpr NDK_OBJECT_TYPE kType = NdkObjectTypeCq;
+  static constexpr const char* kCloseName = "NdkCloseCq";
+  // Interrupt moderation: the interval is capped here (R51e allows rounding down to a maximum), so
+  // that moderation only ever delays (R51i).
+  static constexpr ULONG kMaxModerationUs = 100000;
+
+  Cq(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK cb, PVOID ctx, const GROUP_AFFINITY* affinity);
+  ~Cq() override;
+  static const NDK_CQ_DISPATCH* dispatch();
+
+  // ---- producer API (data path, QPs) ----
+  // Queues one entry. Returns false if the CQ is in the error state or the entry overran it (the
+  // CQ then enters the overrun state, R48).
+  bool complete(const CompletionEntry& e);
+  // Fatal failure (STATUS_INTERNAL_ERROR, R47).
+  void fail();
+  bool broken() const { return error_.load() != STATUS_SUCCESS; }
+  // The data path's progress engine can ask to be called whenever the consumer polls this CQ
+  // (NdkGetCqResults(Ex)), e.g. to drive a poll-mode connection.
+  void setPollHook(void (*hook)(void* ctx), void* ctx);
+
+  // ---- NDK_CQ_DISPATCH members ----
+  NTSTATUS resize(ULONG depth);
+  void arm(ULONG type);
+  template <class R>
+  ULONG getResults(R* results, ULONG n);
+  NTSTATUS controlModeration(ULONG interval, ULONG count);
+
+  ULONG depth() const;
+  ULONG queued() const;
+  const GROUP_AFFINITY& affinity() const { return affinity_; }
+
+ protected:
+  void onCloseStarted() override;
+
+ private:
+  enum ArmState : int { kUnarmed = -1 };
+  static int armRank(ULONG t);  // ERRORS 0 < SOLICITED 1 < ANY 2
+  bool matchesLocked(const CompletionEntry& e) const;
+  void fireLocked(NTSTATUS status);           // disarm and deliver (R42)
+  void deliver(NTSTATUS status);              // runs on the executor
+  void onModerationTimer(std::uint64_t gen);  // runs on the timer thread
+
+  NDK_FN_CQ_NOTIFICATION_CALLBACK cb_;
+  PVOID ctx_;
+  GROUP_AFFINITY affinity_{};
+  mutable std::mutex mu_;
+  std::vector<CompletionEntry> ring_;
+  std::size_t head_ = 0, count_ = 0;
+  std::size_t matching_solicited_ = 0;  // queued entries that satisfy a SOLICITED arm
+  std::uint64_t added_ = 0;             // entries ever added
+  std::uint64_t added_at_last_notify_ = 0;
+  int arm_ = kUnarmed;
+  bool running_ = false;      // a notification callback is executing (R46)
+  bool redeliver_ = false;    // one more became due while running
+  NTSTATUS redeliver_status_ = STATUS_SUCCESS;
+  bool stopped_ = false;      // close started: no more notifications
+  std::atomic<NTSTATUS> error_{STATUS_SUCCESS};
+  bool error_notified_ = false;
+  // moderation
+  ULONG mod_interval_ = 0, mod_count_ = 0;
+  std::uint64_t mod_pending_ = 0;  // matching entries accumulated while moderated
+  std::uint64_t mod_timer_ = 0;    // timer id, 0 = none
+  std::uint64_t mod_gen_ = 0;
+  std::atomic<void (*)(void*)> poll_hook_{nullptr};
+  std::atomic<void*> poll_ctx_{nullptr};
+};
+
+}  // namespace openndk::provider

@@ -1,0 +1,85 @@
+// NDK_QP: the work queues (R63–R78), validation of every posted request, depth accounting,
+// DEFER, flush and close. Execution belongs to the data path, attached through QpTransport.
+#pragma once
+#include <atomic>
+#include <deque>
+
+#include "provider/object.h"
+#include "provider/qp_transport.h"
+#include "provider/work.h"
+
+namespace openndk::provider {
+
+class Pd;
+class Cq;
+class Srq;
+class Connector;
+
+class Qp final : public Object {
+ public:
+  static constexpr NDK_OBJECT_TYPE kType = NdkObjectTypeQp;
+  static constexpr const char* kCloseName = "NdkCloseQp";
+
+  struct Params {
+    PVOID context;
+    ULONG rqDepth, iqDepth, maxRecvSge, maxInitSge, inlineSize;
+  };
+  Qp(Adapter* adapter, Pd* pd, Cq* rcq, Cq* icq, Srq* srq, const Params& p);
+  ~Qp() override;
+  static const NDK_QP_DISPATCH* dispatch();
+
+  Pd* pd() const { return pd_; }
+  Cq* receiveCq() const { return rcq_; }
+  Cq* initiatorCq() const { return icq_; }
+  Srq* srq() const { return srq_; }
+  PVOID context() const { return p_.context; }
+  const Params& params() const { return p_; }
+
+  // ---- NDK_QP_DISPATCH members (after the thunk resolved the QP) ----
+  void flush();
+  NTSTATUS postReceive(PVOID ctx, const NDK_SGE* sgl, ULONG nSge);
+  // Initiator requests: validated by the thunks, then handed here.
+  NTSTATUS postInitiator(const char* fn, WorkRequest&& wr);
+
+  // Validation helpers used by the thunks (R68–R71). Copies SGEs into `out`.
+  NTSTATUS checkSgl(const char* fn, const NDK_SGE* sgl, ULONG nSge, ULONG maxSge, bool needLocalWrite,
+                    std::vector<Sge>* out, std::uint64_t* total) const;
+  NTSTATUS copyInline(const char* fn, const NDK_SGE* sgl, ULONG nSge, WorkRequest* wr) const;
+
+  // ---- connection / data path ----
+  // Association with a connector (R93): false if already associated.
+  bool associate(Connector* c);
+  bool associated() const { return associated_.load(); }
+  void attachTransport(QpTransport* t);
+  void detachTransport();
+  bool connected() const;
+  // Completion sink for the transport.
+  void completeInitiator(const WorkRequest& wr, NTSTATUS status);
+  bool takeReceive(ReceiveRequest* out);  // from the QP's receive queue or its SRQ
+  void completeReceive(const ReceiveRequest& r, NTSTATUS status, ULONG bytes, bool solicited,
+                       UINT32 invalidatedToken);
+  ULONG initiatorOutstanding() const { return iq_outstanding_.load(); }
+  ULONG receiveOutstanding() const;
+
+ protected:
+  void onCloseStarted() override;
+
+ private:
+  void handOverDeferredLocked(std::vector<WorkRequest>* batch);
+
+  Pd* const pd_;
+  Cq* const rcq_;
+  Cq* const icq_;
+  Srq* const srq_;
+  const Params p_;
+  mutable std::mutex rq_mu_;
+  std::deque<ReceiveRequest> rq_;
+  std::size_t rq_inflight_ = 0;  // taken by the transport, completion not yet queued
+  mutable std::mutex iq_mu_;
+  std::vector<WorkRequest> deferred_;  // accepted with DEFER, not yet handed over (R58)
+  QpTransport* transport_ = nullptr;
+  std::atomic<ULONG> iq_outstanding_{0};
+  std::atomic<bool> associated_{false};
+};
+
+}  // namespace openndk::provider

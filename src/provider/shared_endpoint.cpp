@@ -1,0 +1,34 @@
+#include "provider/shared_endpoint.h"
+
+#include "provider/adapter.h"
+#include "provider/connector.h"
+#include "provider/thunks.h"
+
+namespace openndk::provider {
+namespace {
+
+NTSTATUS localAddressThunk(NDK_SHARED_ENDPOINT* se, PSOCKADDR a, ULONG* len) {
+  NDK_RESOLVE_OR_RETURN(SharedEndpoint, o, se, "NdkGetSharedEndpointLocalAddress", Object::statusFor(o_why));
+  return o->localAddress(a, len);
+}
+const NDK_SHARED_ENDPOINT_DISPATCH kDispatch = {closeThunk<SharedEndpoint>, queryExtensionThunk<SharedEndpoint>,
+                                                localAddressThunk};
+
+}  // namespace
+
+const NDK_SHARED_ENDPOINT_DISPATCH* SharedEndpoint::dispatch() { return &kDispatch; }
+
+SharedEndpoint::SharedEndpoint(Adapter* adapter, const SOCKADDR_INET& bound)
+    : Object(kType, adapter, &kDispatch, adapter->version()), local_(bound) {
+  attachTo(adapter);
+}
+
+// R117: the endpoint is free again once the shared endpoint and its connectors are closed; the
+// connectors are successors, so by now they are gone.
+SharedEndpoint::~SharedEndpoint() { adapter()->device()->releaseEndpoint(local_); }
+
+NTSTATUS SharedEndpoint::localAddress(SOCKADDR* addr, ULONG* len) {
+  return copyAddressOut(this, "NdkGetSharedEndpointLocalAddress", local_, addr, len);
+}
+
+}  // namespace openndk::provider
