@@ -1,0 +1,678 @@
+#include "engine/connection.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/config.h"
+#include "base/log.h"
+#include "iwarp/ddp.h"
+#include "iwarp/rdmap.h"
+
+namespace openndk::engine {
+
+using iwarp::Error;
+using iwarp::Opcode;
+
+namespace {
+constexpr std::size_t kRxBufSize = 64 * 1024;
+// Bytes asked for when no payload destination is known yet (length, header, trailer). Kept small
+// so that payload bytes mostly arrive through the direct recv() into their destination.
+constexpr std::size_t kRxHeaderRead = 1024;
+constexpr std::chrono::milliseconds kLingerAfterTerminate{2000};
+
+const iwarp::Profile& profileFromTunable() {
+  const std::string name = base::tunableString(base::Tunable::MpaProfile);
+  if (const iwarp::Profile* p = iwarp::find_profile(name)) return *p;
+  NDK_LOG_WARN("engine", "unknown mpa_profile '{}', using default", name);
+  return iwarp::profile_default();
+}
+}  // namespace
+
+struct Connection::TxItem {
+  bool is_msg = false;
+  std::vector<std::uint8_t> raw;  // pre-framed bytes (setup frames, RTR, Terminate, Read Request)
+  TxRequest req;                  // messages: payload SGEs and cookie
+  iwarp::DdpMessage msg{};
+  std::optional<iwarp::Segmenter> seg;
+  bool notify = false;            // txCompleted() when the last FPDU is written
+  bool abandon = false;           // failing: stop after the FPDU in flight
+  bool last_built = false;
+};
+
+std::shared_ptr<Connection> Connection::create(EventLoop& loop, Socket sock, ConnectionOptions opts,
+                                               PlacementSink& placement, CompletionSink& completion) {
+  std::shared_ptr<Connection> c(new Connection(loop, std::move(sock), std::move(opts), placement, completion));
+  std::weak_ptr<Connection> w = c;
+  loop.post([c] { c->start(); });
+  return c;
+}
+
+Connection::Connection(EventLoop& loop, Socket sock, ConnectionOptions opts, PlacementSink& p, CompletionSink& c)
+    : loop_(loop),
+      sock_(std::move(sock)),
+      opts_(std::move(opts)),
+      placement_(p),
+      completion_(c),
+      setup_(opts_.profile ? *opts_.profile : profileFromTunable(), opts_.role),
+      rxbuf_(kRxBufSize) {}
+
+Connection::~Connection() = default;
+
+void Connection::start() {
+  auto self = shared_from_this();
+  // The watch keeps the connection alive until it is closed.
+  watch_ = loop_.watch(sock_.fd(), EPOLLIN, [self](std::uint32_t ev) { self->onIo(ev); });
+  interest_ = EPOLLIN;
+  if (!watch_) {
+    close_info_.error = Error::LocalCatastrophic;
+    finishClose();
+    return;
+  }
+  const std::uint32_t mss = tcpMss(sock_.fd());
+  mulpdu_ = mss ? iwarp::mpa::mulpdu_from_emss(mss) : iwarp::mpa::kMulpduMax;
+  iwarp::SetupParams params{opts_.ird, opts_.ord, ByteSpan(opts_.private_data)};
+  runActions(setup_.start(params));
+}
+
+void Connection::accept(std::uint32_t ird, std::uint32_t ord, std::vector<std::uint8_t> private_data) {
+  loop_.post([self = shared_from_this(), ird, ord, pd = std::move(private_data)]() mutable {
+    if (self->phase_ != Phase::Setup) return;
+    self->accept_pd_ = std::move(pd);  // MpaSetup keeps a view of it
+    self->runActions(self->setup_.accept({ird, ord, ByteSpan(self->accept_pd_)}));
+  });
+}
+
+void Connection::reject(std::vector<std::uint8_t> private_data) {
+  loop_.post([self = shared_from_this(), pd = std::move(private_data)]() mutable {
+    if (self->phase_ != Phase::Setup) return;
+    self->accept_pd_ = std::move(pd);
+    self->runActions(self->setup_.reject(ByteSpan(self->accept_pd_)));
+  });
+}
+
+void Connection::post(TxRequest req) {
+  auto self = shared_from_this();
+  const std::uint64_t cookie = req.cookie;
+  if (!loop_.post([self, r = std::move(req)]() mutable {
+        self->enqueue(std::move(r));
+        self->doWrite();
+      })) {
+    completion_.txCompleted(cookie, TxStatus::Flushed);  // the loop is gone
+  }
+}
+
+void Connection::disconnect(bool abortive) {
+  loop_.post([self = shared_from_this(), abortive] {
+    if (self->phase_ == Phase::Closed || self->phase_ == Phase::Draining) return;
+    if (abortive) {
+      self->fail(Error::ConsumerTerminate);
+      return;
+    }
+    self->close_after_tx_ = true;
+    self->doWrite();
+  });
+}
+
+// ---- setup actions ---------------------------------------------------------------------------------
+
+void Connection::runActions(const iwarp::Actions& acts) {
+  bool failed = false;
+  for (const iwarp::Action& a : acts) {
+    switch (a.kind) {
+      case iwarp::ActionKind::Send: queueRaw(a.bytes); break;
+      case iwarp::ActionKind::ArmTimer: {
+        if (setup_timer_) loop_.cancelTimer(setup_timer_);
+        setup_timer_ = 0;
+        if (a.timer_ms == 0) break;
+        std::weak_ptr<Connection> w = shared_from_this();
+        setup_timer_ = loop_.addTimer(std::chrono::milliseconds(a.timer_ms), [w] {
+          if (auto s = w.lock()) {
+            s->setup_timer_ = 0;
+            if (s->phase_ == Phase::Setup) s->runActions(s->setup_.on_timeout());
+          }
+        });
+        break;
+      }
+      case iwarp::ActionKind::CancelTimer:
+        if (setup_timer_) loop_.cancelTimer(setup_timer_);
+        setup_timer_ = 0;
+        break;
+      case iwarp::ActionKind::RequestReceived: completion_.connectRequest(setup_.peer().consumer_pd); break;
+      case iwarp::ActionKind::EnterFpduMode:
+        fpdu_mode_ = true;
+        crc_ = a.crc;
+        deframer_.reset({a.crc, iwarp::mpa::kMaxUlpdu});
+        first_fpdu_pending_ = opts_.role == iwarp::SetupRole::Responder;
+        break;
+      case iwarp::ActionKind::Established: {
+        phase_ = Phase::Rdma;
+        const iwarp::Negotiated& n = setup_.result();
+        if (n.p2p && opts_.role == iwarp::SetupRole::Initiator) {
+          // The RTR we just queued used MSN 1 of its queue; a Read RTR expects a Read Response.
+          if (n.rtr == iwarp::RtrType::Send) tx_msn_send_ = 2;
+          if (n.rtr == iwarp::RtrType::Read) {
+            tx_msn_read_ = 2;
+            reads_.push_front({0, true});
+          }
+        }
+        if (n.p2p && opts_.role == iwarp::SetupRole::Responder && n.rtr == iwarp::RtrType::Send) {
+          msn_bias_ = 1;
+          rtr_consumed_ = true;  // the segment being decoded is the RTR itself
+        }
+        completion_.established(n, setup_.peer().consumer_pd);
+        auto pending = std::move(pre_established_);
+        pre_established_.clear();
+        for (TxRequest& r : pending) enqueue(std::move(r));
+        break;
+      }
+      case iwarp::ActionKind::Rejected: completion_.rejected(setup_.peer().consumer_pd); break;
+      case iwarp::ActionKind::Failed:
+        close_info_.error = a.error;
+        failed = true;
+        break;
+      case iwarp::ActionKind::Close: close_after_tx_ = true; break;
+    }
+  }
+  if (failed) {
+    // Any Terminate / MPA reject was queued by a Send action above.
+    for (auto& it : txq_)
+      if (it->is_msg) it->abandon = true;
+    closeAfterTx();
+  }
+  doWrite();
+}
+
+// ---- TX --------------------------------------------------------------------------------------------
+
+void Connection::queueRaw(ByteSpan bytes) {
+  auto item = std::make_unique<TxItem>();
+  item->raw.assign(bytes.begin(), bytes.end());
+  txq_.push_back(std::move(item));
+}
+
+void Connection::enqueue(TxRequest req) {
+  if (phase_ == Phase::Setup) {
+    pre_established_.push_back(std::move(req));
+    return;
+  }
+  if (phase_ != Phase::Rdma || close_after_tx_) {
+    completion_.txCompleted(req.cookie, TxStatus::Flushed);
+    return;
+  }
+  auto item = std::make_unique<TxItem>();
+  std::uint64_t len = 0;
+  for (ByteSpan s : req.sges) len += s.size();
+  if (len > UINT32_MAX) {
+    completion_.txCompleted(req.cookie, TxStatus::Flushed);
+    return;
+  }
+  const auto len32 = static_cast<std::uint32_t>(len);
+  switch (req.kind) {
+    case TxRequest::Kind::Send:
+      item->msg = iwarp::make_send(req.solicited ? Opcode::SendSe : Opcode::Send, tx_msn_send_++, len32);
+      break;
+    case TxRequest::Kind::SendInvalidate:
+      item->msg = iwarp::make_send(req.solicited ? Opcode::SendSeInvalidate : Opcode::SendInvalidate, tx_msn_send_++,
+                                   len32, req.remote_stag);
+      break;
+    case TxRequest::Kind::Write: item->msg = iwarp::make_write(req.remote_stag, req.remote_to, len32); break;
+    case TxRequest::Kind::ReadRequest: {
+      std::uint8_t ulpdu[iwarp::ddp::kUntaggedHdrLen + iwarp::rdmap::kReadRequestHdrLen];
+      const std::size_t n = iwarp::encode_read_request(tx_msn_read_++, req.read, ulpdu);
+      item->raw.resize(iwarp::mpa::fpdu_len(static_cast<std::uint32_t>(n)));
+      item->raw.resize(iwarp::frame_copy(ByteSpan(ulpdu, n), crc_, item->raw));
+      reads_.push_back({req.cookie, false});
+      txq_.push_back(std::move(item));
+      return;
+    }
+  }
+  item->is_msg = true;
+  item->notify = true;
+  item->req = std::move(req);
+  txq_.push_back(std::move(item));
+}
+
+bool Connection::buildNextFpdu() {
+  while (!txq_.empty()) {
+    TxItem& item = *txq_.front();
+    iov_.clear();
+    iov_pos_ = 0;
+    if (!item.is_msg) {
+      iov_.push_back({item.raw.data(), item.raw.size()});
+      fpdu_active_ = true;
+      return true;
+    }
+    if (item.abandon) {  // failing before its first FPDU: flush it
+      flushed_.push_back(std::move(txq_.front()));
+      txq_.pop_front();
+      continue;
+    }
+    if (!item.seg) item.seg.emplace(item.msg, mulpdu_);
+    iwarp::SegmentPlan plan;
+    if (!item.seg->next(plan)) {  // cannot happen: the last plan completes the item
+      completeItem(item);
+      continue;
+    }
+    slices_.resize(item.req.sges.size() + 1);
+    std::size_t n = 0;
+    if (plan.payload_len > 0) {
+      n = iwarp::slice_sges(item.req.sges, plan.payload_offset, plan.payload_len, slices_);
+      if (n == 0) {
+        fail(Error::LocalCatastrophic);
+        return false;
+      }
+    }
+    const Error e = iwarp::frame_gather(ByteSpan(plan.header.data(), plan.header_len),
+                                        std::span<const ByteSpan>(slices_.data(), n), crc_, fpdu_);
+    if (e != Error::None) {
+      fail(Error::LocalCatastrophic);
+      return false;
+    }
+    iov_.push_back({const_cast<std::uint8_t*>(fpdu_.head.data()), fpdu_.head_len});
+    for (std::size_t i = 0; i < n; ++i)
+      if (!slices_[i].empty()) iov_.push_back({const_cast<std::uint8_t*>(slices_[i].data()), slices_[i].size()});
+    iov_.push_back({fpdu_.tail.data(), fpdu_.tail_len});
+    item.last_built = plan.last;
+    fpdu_active_ = true;
+    return true;
+  }
+  return false;
+}
+
+void Connection::completeItem(TxItem& item) {
+  if (item.is_msg && item.notify) completion_.txCompleted(item.req.cookie, TxStatus::Success);
+  txq_.pop_front();
+}
+
+void Connection::doWrite() {
+  if (phase_ == Phase::Closed || !sock_.valid()) return;
+  tx_blocked_ = false;
+  for (;;) {
+    if (!fpdu_active_ && !buildNextFpdu()) break;
+    if (phase_ == Phase::Closed) return;
+    msghdr mh{};
+    mh.msg_iov = iov_.data() + iov_pos_;
+    mh.msg_iovlen = iov_.size() - iov_pos_;
+    const ssize_t w = ::sendmsg(sock_.fd(), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        tx_blocked_ = true;
+        break;
+      }
+      const NetError ne = netErrorFromErrno(errno);
+      close_info_.net = ne;
+      if (close_info_.error == Error::None) close_info_.error = Error::LlpConnectionLost;
+      finishClose();
+      return;
+    }
+    auto n = static_cast<std::size_t>(w);
+    while (n > 0 && iov_pos_ < iov_.size()) {
+      iovec& v = iov_[iov_pos_];
+      if (n >= v.iov_len) {
+        n -= v.iov_len;
+        ++iov_pos_;
+      } else {
+        v.iov_base = static_cast<std::uint8_t*>(v.iov_base) + n;
+        v.iov_len -= n;
+        n = 0;
+      }
+    }
+    if (iov_pos_ < iov_.size()) continue;  // partial write: try the rest (EAGAIN will stop us)
+    fpdu_active_ = false;
+    TxItem& item = *txq_.front();
+    if (!item.is_msg) {
+      txq_.pop_front();
+    } else if (item.last_built) {
+      completeItem(item);
+    } else if (item.abandon) {
+      flushed_.push_back(std::move(txq_.front()));
+      txq_.pop_front();
+    }
+  }
+  if (txq_.empty() && !fpdu_active_ && close_after_tx_ && phase_ != Phase::Closed) {
+    if (phase_ != Phase::Draining) {
+      // Everything is on the wire: half-close and wait for the peer's FIN (bounded by a timer).
+      phase_ = Phase::Draining;
+      ::shutdown(sock_.fd(), SHUT_WR);
+      std::weak_ptr<Connection> w = shared_from_this();
+      linger_timer_ = loop_.addTimer(kLingerAfterTerminate, [w] {
+        if (auto s = w.lock()) {
+          s->linger_timer_ = 0;
+          s->finishClose();
+        }
+      });
+    }
+    if (rx_eof_) {
+      finishClose();
+      return;
+    }
+  }
+  updateInterest();
+}
+
+void Connection::updateInterest() {
+  if (phase_ == Phase::Closed || !watch_) return;
+  const std::uint32_t want = EPOLLIN | (tx_blocked_ ? EPOLLOUT : 0u);
+  if (want != interest_) {
+    loop_.modify(watch_, want);
+    interest_ = want;
+  }
+}
+
+// ---- failure and close -----------------------------------------------------------------------------
+
+ByteSpan Connection::rxHeader() const noexcept {
+  // The deframer keeps the whole segment header (DDP + RDMAP, or the whole Terminate ULPDU)
+  // contiguously behind the DDP header it exposes. TODO(iwarp): ask for a header_bytes() accessor.
+  const ByteSpan ddp = deframer_.ddp_header_bytes();
+  if (ddp.empty()) return {};
+  return {ddp.data(), deframer_.current().header_len};
+}
+
+void Connection::fail(Error e, NetError net) {
+  if (phase_ == Phase::Closed || phase_ == Phase::Draining) return;
+  NDK_LOG_INFO("engine", "connection fd {} fails: {}", sock_.fd(), iwarp::to_string(e));
+  close_info_.error = e;
+  close_info_.net = net;
+  if (phase_ == Phase::Setup) {
+    // Setup failures are the state machine's business; a local failure just closes.
+    closeAfterTx();
+    doWrite();
+    return;
+  }
+  iwarp::TerminateContext ctx;
+  if (fpdu_mode_) {
+    ctx.ddp_header = deframer_.ddp_header_bytes();
+    ctx.ulpdu_len = static_cast<std::uint16_t>(deframer_.ulpdu_len());
+    if (deframer_.current().opcode == Opcode::ReadRequest && !ctx.ddp_header.empty()) {
+      const ByteSpan h = rxHeader();
+      if (h.size() >= iwarp::ddp::kUntaggedHdrLen + iwarp::rdmap::kReadRequestHdrLen)
+        ctx.read_request_hdr = h.subspan(iwarp::ddp::kUntaggedHdrLen, iwarp::rdmap::kReadRequestHdrLen);
+    }
+  }
+  // Keep only the FPDU on the wire right now; every other item is flushed.
+  std::deque<std::unique_ptr<TxItem>> keep;
+  if (fpdu_active_ && !txq_.empty()) {
+    keep.push_back(std::move(txq_.front()));
+    txq_.pop_front();
+    keep.front()->abandon = true;
+  }
+  for (auto& it : txq_) flushed_.push_back(std::move(it));
+  txq_ = std::move(keep);
+  iwarp::TerminateInfo t;
+  if (fpdu_mode_ && net == NetError::None && iwarp::make_terminate(e, ctx, t)) {
+    std::uint8_t buf[128];
+    const std::size_t n = iwarp::encode_terminate_fpdu(t, crc_, buf);
+    if (n) {
+      queueRaw(ByteSpan(buf, n));
+      close_info_.terminate_sent = true;
+    }
+  }
+  if (net != NetError::None && net != NetError::Closed) {
+    finishClose();
+    return;
+  }
+  closeAfterTx();
+  doWrite();
+}
+
+void Connection::closeAfterTx() {
+  close_after_tx_ = true;
+  for (auto& r : pre_established_) completion_.txCompleted(r.cookie, TxStatus::Flushed);
+  pre_established_.clear();
+}
+
+void Connection::flushAll() {
+  for (auto& it : txq_) flushed_.push_back(std::move(it));
+  txq_.clear();
+  for (auto& it : flushed_)
+    if (it->is_msg && it->notify) completion_.txCompleted(it->req.cookie, TxStatus::Flushed);
+  flushed_.clear();
+  for (const OutstandingRead& r : reads_)
+    if (!r.internal) completion_.txCompleted(r.cookie, TxStatus::Flushed);
+  reads_.clear();
+  for (auto& r : pre_established_) completion_.txCompleted(r.cookie, TxStatus::Flushed);
+  pre_established_.clear();
+}
+
+void Connection::finishClose() {
+  if (phase_ == Phase::Closed) return;
+  phase_ = Phase::Closed;
+  if (setup_timer_) loop_.cancelTimer(setup_timer_);
+  if (linger_timer_) loop_.cancelTimer(linger_timer_);
+  setup_timer_ = linger_timer_ = 0;
+  fpdu_active_ = false;
+  const EventLoop::WatchId w = watch_;
+  watch_ = 0;
+  sock_.reset();
+  flushAll();
+  completion_.closed(close_info_);
+  if (w) loop_.unwatch(w);  // may drop the last reference to *this: nothing after this line
+}
+
+// ---- RX --------------------------------------------------------------------------------------------
+
+void Connection::onIo(std::uint32_t events) {
+  auto self = shared_from_this();  // a handler may close us
+  if (events & EPOLLOUT) doWrite();
+  if (phase_ != Phase::Closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) doRead();
+}
+
+void Connection::doRead() {
+  while (phase_ != Phase::Closed && !rx_eof_) {
+    if (phase_ == Phase::Draining) {  // after our Terminate / FIN: discard until EOF
+      const ssize_t r = ::recv(sock_.fd(), rxbuf_.data(), rxbuf_.size(), MSG_DONTWAIT);
+      if (r > 0) continue;
+      if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      rx_eof_ = true;
+      finishClose();
+      return;
+    }
+    // Direct placement: the payload of the current segment goes straight into its destination.
+    if (fpdu_mode_ && rx_begin_ == rx_end_ && deframer_.state() == iwarp::RxState::Payload && !discard_ &&
+        deframer_.payload_remaining() > 0) {
+      const std::uint32_t off = deframer_.payload_offset();
+      const ssize_t r = ::recv(sock_.fd(), dest_.data() + off, deframer_.payload_remaining(), MSG_DONTWAIT);
+      if (r > 0) {
+        if (!deframer_.payload_placed(ByteSpan(dest_.data() + off, static_cast<std::size_t>(r)))) {
+          fail(Error::LocalCatastrophic);
+          return;
+        }
+        continue;
+      }
+      if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      const NetError ne = r == 0 ? NetError::Closed : netErrorFromErrno(errno);
+      rx_eof_ = true;
+      fail(Error::LlpConnectionLost, ne);
+      if (phase_ == Phase::Draining) finishClose();
+      return;
+    }
+    if (rx_begin_ == rx_end_) rx_begin_ = rx_end_ = 0;
+    std::size_t want = rxbuf_.size() - rx_end_;
+    if (fpdu_mode_ && want > kRxHeaderRead) want = kRxHeaderRead;
+    if (want == 0) {  // cannot happen: the buffer is drained before reading more
+      fail(Error::LocalCatastrophic);
+      return;
+    }
+    const ssize_t r = ::recv(sock_.fd(), rxbuf_.data() + rx_end_, want, MSG_DONTWAIT);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (r <= 0) {
+      const NetError ne = r == 0 ? NetError::Closed : netErrorFromErrno(errno);
+      rx_eof_ = true;
+      if (phase_ == Phase::Setup) {
+        close_info_.net = ne;
+        runActions(setup_.on_peer_closed());
+        if (phase_ != Phase::Closed) finishClose();
+        return;
+      }
+      fail(Error::LlpConnectionLost, ne);
+      if (phase_ == Phase::Draining) finishClose();
+      return;
+    }
+    rx_end_ += static_cast<std::size_t>(r);
+    if (!processRx()) return;
+  }
+}
+
+bool Connection::processRx() {
+  while (rx_begin_ < rx_end_) {
+    if (phase_ == Phase::Closed || phase_ == Phase::Draining) return false;
+    const ByteSpan in(rxbuf_.data() + rx_begin_, rx_end_ - rx_begin_);
+    if (!fpdu_mode_) {
+      std::size_t used = 0;
+      const iwarp::Actions acts = setup_.on_bytes(in, used);
+      rx_begin_ += used;
+      runActions(acts);
+      if (!fpdu_mode_ && used == 0) break;
+      continue;
+    }
+    const iwarp::RxStep s = deframer_.feed(in);
+    rx_begin_ += s.consumed;
+    switch (s.event) {
+      case iwarp::RxEvent::NeedMore: break;
+      case iwarp::RxEvent::Header:
+        if (!onHeader()) return false;
+        break;
+      case iwarp::RxEvent::Payload:
+        if (!discard_ && !s.payload.empty()) std::memcpy(dest_.data() + s.offset, s.payload.data(), s.payload.size());
+        break;
+      case iwarp::RxEvent::End:
+        if (!onEnd()) return false;
+        break;
+      case iwarp::RxEvent::Error: fail(s.error); return false;
+    }
+  }
+  return phase_ != Phase::Closed && phase_ != Phase::Draining;
+}
+
+bool Connection::onHeader() {
+  const iwarp::Segment& seg = deframer_.current();
+  dest_ = {};
+  discard_ = true;
+  if (first_fpdu_pending_) {
+    first_fpdu_pending_ = false;
+    runActions(setup_.on_first_fpdu(seg));
+    if (phase_ != Phase::Rdma) return false;
+  } else if (phase_ != Phase::Rdma) {
+    fail(Error::MpaInvalidFrameAfterQp);
+    return false;
+  }
+  Error e = Error::None;
+  switch (seg.opcode) {
+    case Opcode::Terminate: {
+      rx_term_valid_ = iwarp::parse_terminate(rxHeader(), rx_term_) == Error::None;
+      return true;
+    }
+    case Opcode::ReadRequest:
+      e = ddp_rx_.on_untagged(seg.ddp, seg.payload_len);
+      break;
+    case Opcode::Send:
+    case Opcode::SendInvalidate:
+    case Opcode::SendSe:
+    case Opcode::SendSeInvalidate: {
+      e = ddp_rx_.on_untagged(seg.ddp, seg.payload_len);
+      if (e != Error::None || rtr_consumed_) break;
+      MutByteSpan d;
+      e = placement_.placeUntagged(seg.ddp.msn - msn_bias_, seg.ddp.mo, seg.payload_len, d);
+      if (e == Error::None && d.size() < seg.payload_len) e = Error::DdpMessageTooLong;
+      if (e == Error::None) {
+        dest_ = d.first(seg.payload_len);
+        discard_ = false;
+      }
+      break;
+    }
+    case Opcode::Write:
+    case Opcode::ReadResponse: {
+      e = ddp_rx_.on_tagged(seg.ddp, seg.payload_len);
+      if (e == Error::None && seg.opcode == Opcode::ReadResponse && reads_.empty()) e = Error::ReadResponseUnexpected;
+      if (e != Error::None || seg.payload_len == 0) break;
+      MutByteSpan d;
+      e = placement_.placeTagged(seg.opcode, seg.ddp.stag, seg.ddp.to, seg.payload_len, d);
+      if (e == Error::None && d.size() < seg.payload_len) e = Error::TaggedBounds;
+      if (e == Error::None) {
+        dest_ = d.first(seg.payload_len);
+        discard_ = false;
+      }
+      break;
+    }
+    default: e = Error::RdmapUnexpectedOpcode; break;
+  }
+  if (e != Error::None) {
+    fail(e);
+    return false;
+  }
+  return true;
+}
+
+bool Connection::onEnd() {
+  const iwarp::Segment& seg = deframer_.current();
+  discard_ = true;
+  dest_ = {};
+  switch (seg.opcode) {
+    case Opcode::Terminate:
+      close_info_.terminate_received = true;
+      close_info_.peer_terminate = rx_term_;
+      if (!rx_term_valid_) NDK_LOG_WARN("engine", "malformed Terminate received");
+      fail(Error::None);  // no Terminate back (RFC 5040 §5.4); close
+      return false;
+    case Opcode::ReadRequest: {
+      const iwarp::ReadRequestHdr& rr = seg.read;
+      ByteSpan src;
+      if (rr.size > 0) {
+        const Error e = placement_.readSource(rr, src);
+        if (e != Error::None) {
+          fail(e);
+          return false;
+        }
+        if (src.size() < rr.size) {
+          fail(Error::ReadSrcBounds);
+          return false;
+        }
+        src = src.first(rr.size);
+      }
+      auto item = std::make_unique<TxItem>();
+      item->is_msg = true;
+      item->msg = iwarp::make_read_response(rr.sink_stag, rr.sink_to, rr.size);
+      if (!src.empty()) item->req.sges.push_back(src);
+      txq_.push_back(std::move(item));
+      doWrite();
+      return phase_ == Phase::Rdma;
+    }
+    case Opcode::Send:
+    case Opcode::SendInvalidate:
+    case Opcode::SendSe:
+    case Opcode::SendSeInvalidate: {
+      if (rtr_consumed_) {
+        rtr_consumed_ = false;
+        return true;
+      }
+      if (!seg.last()) return true;
+      const bool inv = seg.opcode == Opcode::SendInvalidate || seg.opcode == Opcode::SendSeInvalidate;
+      if (inv) {
+        const Error e = placement_.invalidate(seg.inv_stag());
+        if (e != Error::None) {
+          fail(e);
+          return false;
+        }
+      }
+      const bool se = seg.opcode == Opcode::SendSe || seg.opcode == Opcode::SendSeInvalidate;
+      completion_.sendReceived(seg.ddp.msn - msn_bias_, seg.ddp.mo + seg.payload_len, inv, seg.inv_stag(), se);
+      return phase_ == Phase::Rdma;
+    }
+    case Opcode::ReadResponse:
+      if (seg.last() && !reads_.empty()) {
+        const OutstandingRead r = reads_.front();
+        reads_.pop_front();
+        if (!r.internal) completion_.readCompleted(r.cookie);
+      }
+      return phase_ == Phase::Rdma;
+    default: return true;
+  }
+}
+
+}  // namespace openndk::engine

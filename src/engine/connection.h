@@ -1,0 +1,199 @@
+// One iWARP stream over one connected TCP socket: MPA setup (initiator or responder, profile from the
+// mpa_profile tunable or given), then the data phase (RDMAP messages → DDP segments → MPA FPDUs with
+// sendmsg gather lists pointing at the caller's memory; received payload read straight into the
+// spans the placement sink names). Knows nothing of NDK: the provider's QP attaches through the two
+// small interfaces below (work in: Connection::post; completions out: CompletionSink).
+//
+// Threading: every sink call is made in the event loop's progress context (the engine thread, or a
+// consumer thread inside EventLoop::poll()), never concurrently. Public methods may be called from
+// any thread; they post to the loop.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <sys/uio.h>
+#include <vector>
+
+#include "engine/event_loop.h"
+#include "engine/tcp.h"
+#include "iwarp/errors.h"
+#include "iwarp/fpdu.h"
+#include "iwarp/mpa_setup.h"
+#include "iwarp/terminate.h"
+
+namespace openndk::engine {
+
+using ByteSpan = std::span<const std::uint8_t>;
+using MutByteSpan = std::span<std::uint8_t>;
+
+// Where received payload goes. The sink validates against its memory tables and answers with the
+// destination span, or an iwarp::Error (use iwarp::access_error() for memory faults); any error
+// terminates the stream with the Terminate the iwarp table assigns to it.
+class PlacementSink {
+ public:
+  virtual ~PlacementSink() = default;
+  // Tagged segment (RDMA Write or Read Response): `len` bytes at (stag, to). Not called for
+  // zero-length segments (RFC 5041 §5.2: they are never validated).
+  virtual iwarp::Error placeTagged(iwarp::Opcode op, std::uint32_t stag, std::uint64_t to, std::uint32_t len,
+                                   MutByteSpan& dest) = 0;
+  // Untagged Send segment: `len` bytes at offset `mo` of the message with this MSN (MSN 1 = the first
+  // posted receive). Called for every segment, also zero-length ones (a zero-length Send still
+  // consumes a receive).
+  virtual iwarp::Error placeUntagged(std::uint32_t msn, std::uint32_t mo, std::uint32_t len, MutByteSpan& dest) = 0;
+  // Inbound Read Request: validate the source (src_stag, src_to, size) and return the bytes to send
+  // back. The span must stay valid until the stream closes (registered memory). size 0: not called.
+  virtual iwarp::Error readSource(const iwarp::ReadRequestHdr& req, ByteSpan& src) = 0;
+  // Send with Invalidate: invalidate this local STag (called before sendReceived of that message).
+  virtual iwarp::Error invalidate(std::uint32_t stag) = 0;
+};
+
+enum class TxStatus : std::uint8_t { Success, Flushed };
+
+struct CloseInfo {
+  iwarp::Error error = iwarp::Error::None;  // local cause (None: orderly close by us)
+  NetError net = NetError::None;            // socket-level cause, if any
+  bool terminate_sent = false;
+  bool terminate_received = false;
+  iwarp::TerminateInfo peer_terminate{};    // valid if terminate_received
+};
+
+class CompletionSink {
+ public:
+  virtual ~CompletionSink() = default;
+  // Responder: a valid MPA Request arrived; answer with Connection::accept() or reject().
+  virtual void connectRequest(ByteSpan private_data) = 0;
+  // MPA done; the stream is in RDMA mode.
+  virtual void established(const iwarp::Negotiated& n, ByteSpan peer_private_data) = 0;
+  // Initiator: the responder rejected (its private data), the stream will close.
+  virtual void rejected(ByteSpan peer_private_data) = 0;
+  // A posted Send/Write was handed to TCP entirely, or flushed at close. Read Requests complete with
+  // readCompleted instead (or are flushed here).
+  virtual void txCompleted(std::uint64_t cookie, TxStatus status) = 0;
+  // The Read Response for the posted Read Request `cookie` has been placed completely.
+  virtual void readCompleted(std::uint64_t cookie) = 0;
+  // A Send message has been placed completely and its CRCs verified.
+  virtual void sendReceived(std::uint32_t msn, std::uint32_t length, bool with_invalidate, std::uint32_t inv_stag,
+                            bool solicited) = 0;
+  // Called exactly once, last.
+  virtual void closed(const CloseInfo& info) = 0;
+};
+
+// One work request. Payload spans point at caller memory that must stay valid until completion.
+struct TxRequest {
+  enum class Kind : std::uint8_t { Send, SendInvalidate, Write, ReadRequest };
+  Kind kind = Kind::Send;
+  bool solicited = false;
+  std::uint64_t cookie = 0;
+  std::vector<ByteSpan> sges;        // Send / Write payload
+  std::uint32_t remote_stag = 0;     // Write: sink STag; SendInvalidate: STag to invalidate
+  std::uint64_t remote_to = 0;       // Write
+  iwarp::ReadRequestHdr read{};      // ReadRequest: sink (local) and source (remote)
+};
+
+struct ConnectionOptions {
+  iwarp::SetupRole role = iwarp::SetupRole::Initiator;
+  const iwarp::Profile* profile = nullptr;  // nullptr: the mpa_profile tunable
+  std::uint32_t ird = 1;
+  std::uint32_t ord = 1;
+  std::vector<std::uint8_t> private_data;   // initiator: Request PD; responder: given to accept()
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  // Takes a connected socket; starts MPA setup in the loop. The sinks must outlive closed().
+  static std::shared_ptr<Connection> create(EventLoop& loop, Socket sock, ConnectionOptions opts,
+                                            PlacementSink& placement, CompletionSink& completion);
+  ~Connection();
+
+  // Responder after connectRequest().
+  void accept(std::uint32_t ird, std::uint32_t ord, std::vector<std::uint8_t> private_data);
+  void reject(std::vector<std::uint8_t> private_data);
+  // Queue one work request; it is sent in order after establishment.
+  void post(TxRequest req);
+  // Consumer disconnect: graceful (FIN after queued data) or abortive (Terminate
+  // ConsumerTerminate if established, then RST).
+  void disconnect(bool abortive = false);
+
+  [[nodiscard]] EventLoop& loop() const noexcept { return loop_; }
+
+ private:
+  struct TxItem;
+  Connection(EventLoop& loop, Socket sock, ConnectionOptions opts, PlacementSink& p, CompletionSink& c);
+  void start();
+  void runActions(const iwarp::Actions& acts);
+  void onIo(std::uint32_t events);
+  void doRead();
+  bool processRx();            // false if the stream failed/closed
+  bool readIntoBuffer();       // false on EOF / error
+  bool onHeader();
+  bool onEnd();
+  void doWrite();
+  bool buildNextFpdu();
+  void updateInterest();
+  void fail(iwarp::Error e, NetError net = NetError::None);
+  void closeAfterTx();
+  void finishClose();
+  void flushAll();
+  void queueRaw(ByteSpan bytes);
+  void enqueue(TxRequest req);
+  void completeItem(TxItem& item);
+  [[nodiscard]] ByteSpan rxHeader() const noexcept;
+
+  EventLoop& loop_;
+  Socket sock_;
+  ConnectionOptions opts_;
+  PlacementSink& placement_;
+  CompletionSink& completion_;
+  iwarp::MpaSetup setup_;
+  EventLoop::WatchId watch_ = 0;
+  EventLoop::TimerId setup_timer_ = 0;
+  EventLoop::TimerId linger_timer_ = 0;
+  std::uint32_t interest_ = 0;
+
+  enum class Phase : std::uint8_t { Setup, Rdma, Draining, Closed };
+  Phase phase_ = Phase::Setup;
+  bool fpdu_mode_ = false;
+  bool crc_ = false;
+  bool close_after_tx_ = false;
+  bool rx_eof_ = false;
+  bool tx_blocked_ = false;
+  std::uint32_t msn_bias_ = 0;   // responder: a Send RTR consumed MSN 1
+  std::vector<std::uint8_t> accept_pd_;
+  std::vector<std::unique_ptr<TxItem>> flushed_;
+  std::uint32_t mulpdu_ = iwarp::mpa::kMulpduMax;
+  CloseInfo close_info_{};
+
+  // RX
+  std::vector<std::uint8_t> rxbuf_;
+  std::size_t rx_begin_ = 0, rx_end_ = 0;
+  iwarp::Deframer deframer_;
+  iwarp::DdpRxState ddp_rx_;
+  MutByteSpan dest_{};           // destination of the current segment's payload
+  bool discard_ = false;         // current segment's payload is not placed (zero-length / RTR)
+  bool first_fpdu_pending_ = false;
+  bool rtr_consumed_ = false;    // responder: the current segment was a Send RTR, not delivered
+  iwarp::TerminateInfo rx_term_{};
+  bool rx_term_valid_ = false;
+  std::uint32_t send_total_ = 0;
+  struct OutstandingRead {
+    std::uint64_t cookie;
+    bool internal;  // our Read RTR
+  };
+  std::deque<OutstandingRead> reads_;
+
+  // TX
+  std::deque<std::unique_ptr<TxItem>> txq_;  // items not yet started (plus the head in progress)
+  std::vector<TxRequest> pre_established_;   // posted before Rdma (queued into txq_ once established)
+  std::uint32_t tx_msn_send_ = 1;
+  std::uint32_t tx_msn_read_ = 1;
+  std::vector<iovec> iov_;
+  std::size_t iov_pos_ = 0;       // first iovec not fully written
+  std::vector<ByteSpan> slices_;
+  iwarp::TxFpdu fpdu_{};
+  bool fpdu_active_ = false;
+};
+
+}  // namespace openndk::engine

@@ -1,0 +1,259 @@
+#include "engine/event_loop.h"
+
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <stdexcept>
+#include <system_error>
+
+#include "base/config.h"
+#include "base/log.h"
+
+namespace openndk::engine {
+namespace {
+thread_local const EventLoop* t_current = nullptr;
+constexpr std::uint64_t kDoorbellKey = 0;
+
+struct ContextGuard {
+  explicit ContextGuard(const EventLoop* l) : prev(t_current) { t_current = l; }
+  ~ContextGuard() { t_current = prev; }
+  const EventLoop* prev;
+};
+
+ProgressMode modeFromTunable() {
+  ProgressMode m = ProgressMode::Adaptive;
+  const std::string s = base::tunableString(base::Tunable::ProgressMode);
+  if (!parseProgressMode(s, m)) NDK_LOG_WARN("engine", "unknown progress_mode '{}', using adaptive", s);
+  return m;
+}
+}  // namespace
+
+bool parseProgressMode(std::string_view s, ProgressMode& out) {
+  if (s == "blocking") out = ProgressMode::Blocking;
+  else if (s == "adaptive") out = ProgressMode::Adaptive;
+  else if (s == "poll") out = ProgressMode::Poll;
+  else return false;
+  return true;
+}
+
+EventLoop::EventLoop(int index)
+    : EventLoop(index, modeFromTunable(),
+                std::chrono::microseconds(base::tunableU64(base::Tunable::PollSpinUs))) {}
+
+EventLoop::EventLoop(int index, ProgressMode mode, std::chrono::microseconds spin)
+    : mode_(mode), spin_(spin), name_("ndk-engine-" + std::to_string(index)) {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  doorbell_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (doorbell_ < 0) {
+    const int e = errno;
+    ::close(epfd_);
+    throw std::system_error(e, std::generic_category(), "eventfd");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kDoorbellKey;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, doorbell_, &ev);
+  thread_ = std::thread([this] { run(); });
+}
+
+EventLoop::~EventLoop() {
+  stop();
+  ::close(doorbell_);
+  ::close(epfd_);
+}
+
+bool EventLoop::post(Task task) {
+  {
+    std::lock_guard lk(task_mu_);
+    if (closed_) return false;
+    tasks_.push_back(std::move(task));
+  }
+  ring();
+  return true;
+}
+
+void EventLoop::ring() {
+  if (rung_.exchange(true)) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(doorbell_, &one, sizeof one);
+}
+
+void EventLoop::stop() {
+  std::lock_guard slk(stop_mu_);
+  {
+    std::lock_guard lk(task_mu_);
+    stopping_ = true;
+  }
+  rung_.store(false);
+  ring();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool EventLoop::inProgressContext() const noexcept { return t_current == this; }
+
+EventLoop::TimerId EventLoop::addTimer(std::chrono::milliseconds delay, Task fn) {
+  const auto due = std::chrono::steady_clock::now() + delay;
+  const TimerId id = next_timer_++;
+  timer_order_.emplace(due, id);
+  timers_.emplace(id, std::make_pair(due, std::move(fn)));
+  // A consumer thread inside poll() may add a timer while the engine thread sleeps with a longer
+  // timeout: wake it so it recomputes.
+  if (std::this_thread::get_id() != thread_.get_id()) ring();
+  return id;
+}
+
+bool EventLoop::cancelTimer(TimerId id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return false;
+  auto range = timer_order_.equal_range(it->second.first);
+  for (auto o = range.first; o != range.second; ++o) {
+    if (o->second == id) {
+      timer_order_.erase(o);
+      break;
+    }
+  }
+  timers_.erase(it);
+  return true;
+}
+
+EventLoop::WatchId EventLoop::watch(int fd, std::uint32_t events, IoHandler fn) {
+  const WatchId id = next_watch_++;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = id;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    NDK_LOG_ERROR("engine", "epoll_ctl ADD fd {} failed: errno {}", fd, errno);
+    return 0;
+  }
+  watches_.emplace(id, Watch{fd, std::move(fn)});
+  return id;
+}
+
+bool EventLoop::modify(WatchId id, std::uint32_t events) {
+  auto it = watches_.find(id);
+  if (it == watches_.end()) return false;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = id;
+  return epoll_ctl(epfd_, EPOLL_CTL_MOD, it->second.fd, &ev) == 0;
+}
+
+bool EventLoop::unwatch(WatchId id) {
+  auto it = watches_.find(id);
+  if (it == watches_.end()) return false;
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+  // The handler may be the one running right now: destroy it after the dispatch loop.
+  watches_.erase(it);
+  return true;
+}
+
+std::size_t EventLoop::poll() {
+  std::unique_lock lk(progress_mu_, std::try_to_lock);
+  if (!lk.owns_lock()) return 0;
+  return progressLocked(0);
+}
+
+int EventLoop::nextTimeoutMs() {
+  if (timer_order_.empty()) return -1;
+  const auto now = std::chrono::steady_clock::now();
+  const auto due = timer_order_.begin()->first;
+  if (due <= now) return 0;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(due - now).count();
+  return ms > 60000 ? 60000 : static_cast<int>(ms);
+}
+
+std::size_t EventLoop::runTimers() {
+  std::size_t n = 0;
+  const auto now = std::chrono::steady_clock::now();
+  while (!timer_order_.empty() && timer_order_.begin()->first <= now) {
+    const TimerId id = timer_order_.begin()->second;
+    timer_order_.erase(timer_order_.begin());
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;
+    Task fn = std::move(it->second.second);
+    timers_.erase(it);
+    fn();
+    ++n;
+  }
+  return n;
+}
+
+std::size_t EventLoop::runTasks() {
+  std::deque<Task> batch;
+  {
+    std::lock_guard lk(task_mu_);
+    batch.swap(tasks_);
+  }
+  for (Task& t : batch) t();
+  return batch.size();
+}
+
+std::size_t EventLoop::progressLocked(int timeout_ms) {
+  ContextGuard guard(this);
+  epoll_event evs[64];
+  int n = epoll_wait(epfd_, evs, 64, timeout_ms);
+  if (n < 0) n = 0;  // EINTR
+  std::size_t count = 0;
+  for (int i = 0; i < n; ++i) {
+    if (evs[i].data.u64 == kDoorbellKey) {
+      // Consume the counter first, then re-arm: a post() racing with us either saw rung_ still
+      // set (its task is queued before the runTasks() swap below) or rings again.
+      std::uint64_t v = 0;
+      [[maybe_unused]] const ssize_t r = ::read(doorbell_, &v, sizeof v);
+      rung_.store(false);
+      continue;
+    }
+    auto it = watches_.find(evs[i].data.u64);
+    if (it == watches_.end()) continue;  // removed by an earlier handler of this batch
+    IoHandler fn = it->second.fn;        // the handler may unwatch (destroy) itself
+    fn(evs[i].events);
+    ++count;
+  }
+  count += runTimers();
+  count += runTasks();
+  return count;
+}
+
+void EventLoop::run() {
+  pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+  auto last_active = std::chrono::steady_clock::now();
+  for (;;) {
+    {
+      std::lock_guard lk(task_mu_);
+      if (stopping_ && tasks_.empty()) {
+        closed_ = true;
+        break;
+      }
+    }
+    if (mode_ == ProgressMode::Poll) {
+      // Sleep without the progress lock so consumers can poll(); then take our turn.
+      int timeout;
+      {
+        std::lock_guard lk(progress_mu_);
+        timeout = nextTimeoutMs();
+      }
+      epoll_event ev;
+      epoll_wait(epfd_, &ev, 1, timeout);
+      std::lock_guard lk(progress_mu_);
+      progressLocked(0);
+      continue;
+    }
+    std::lock_guard lk(progress_mu_);
+    int timeout = nextTimeoutMs();
+    if (mode_ == ProgressMode::Adaptive && std::chrono::steady_clock::now() - last_active < spin_) timeout = 0;
+    if (progressLocked(timeout) > 0) last_active = std::chrono::steady_clock::now();
+  }
+  // Drained: nothing can be posted any more. Drop timers and watches in the loop's context.
+  std::lock_guard lk(progress_mu_);
+  ContextGuard guard(this);
+  timers_.clear();
+  timer_order_.clear();
+  watches_.clear();
+}
+
+}  // namespace openndk::engine

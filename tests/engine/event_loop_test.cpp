@@ -1,0 +1,197 @@
+// The progress engine: doorbell tasks, timers, fd watches, shutdown, progress modes.
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <vector>
+
+#include "base/config.h"
+#include "engine/event_loop.h"
+
+using namespace openndk::engine;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr auto kWait = 10s;  // generous: only reached when something is broken
+
+class Modes : public ::testing::TestWithParam<ProgressMode> {};
+
+std::string modeName(const ::testing::TestParamInfo<ProgressMode>& i) {
+  switch (i.param) {
+    case ProgressMode::Blocking: return "Blocking";
+    case ProgressMode::Adaptive: return "Adaptive";
+    case ProgressMode::Poll: return "Poll";
+  }
+  return "?";
+}
+}  // namespace
+
+TEST_P(Modes, DoorbellTasksRunInPostingOrder) {
+  EventLoop loop(0, GetParam(), 50us);
+  std::mutex mu;
+  std::vector<int> seen;
+  std::promise<void> done;
+  // Posted from several threads: each thread's own tasks must keep their order.
+  constexpr int kThreads = 4, kPer = 500;
+  std::atomic<int> total{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i)
+        ASSERT_TRUE(loop.post([&, t, i] {
+          std::lock_guard lk(mu);
+          seen.push_back(t * kPer + i);
+          if (++total == kThreads * kPer) done.set_value();
+        }));
+    });
+  for (auto& th : ts) th.join();
+  ASSERT_EQ(done.get_future().wait_for(kWait), std::future_status::ready);
+  std::vector<int> last(kThreads, -1);
+  for (int v : seen) {
+    EXPECT_GT(v % kPer, last[v / kPer]);
+    last[v / kPer] = v % kPer;
+  }
+}
+
+TEST_P(Modes, TimersFireInDeadlineOrderAndCancelledOnesNever) {
+  EventLoop loop(1, GetParam(), 50us);
+  std::promise<std::vector<int>> result;
+  std::vector<int> order;
+  std::atomic<bool> cancelled_fired{false};
+  loop.post([&] {
+    ASSERT_TRUE(loop.inProgressContext());
+    loop.addTimer(30ms, [&] { order.push_back(3); });
+    loop.addTimer(10ms, [&] { order.push_back(1); });
+    const auto victim = loop.addTimer(15ms, [&] { cancelled_fired = true; });
+    loop.addTimer(20ms, [&] { order.push_back(2); });
+    loop.addTimer(60ms, [&] { result.set_value(order); });
+    EXPECT_TRUE(loop.cancelTimer(victim));
+    EXPECT_FALSE(loop.cancelTimer(victim));  // twice: already gone
+  });
+  auto f = result.get_future();
+  ASSERT_EQ(f.wait_for(kWait), std::future_status::ready);
+  EXPECT_EQ(f.get(), (std::vector<int>{1, 2, 3}));
+  EXPECT_FALSE(cancelled_fired);
+}
+
+TEST_P(Modes, TimerDoesNotFireEarly) {
+  EventLoop loop(2, GetParam(), 50us);
+  std::promise<std::chrono::steady_clock::duration> p;
+  loop.post([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    loop.addTimer(25ms, [&p, t0] { p.set_value(std::chrono::steady_clock::now() - t0); });
+  });
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(kWait), std::future_status::ready);
+  EXPECT_GE(f.get(), 25ms);
+}
+
+TEST_P(Modes, WatchReportsReadableFdAndUnwatchStopsIt) {
+  EventLoop loop(3, GetParam(), 50us);
+  const int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ASSERT_GE(efd, 0);
+  std::promise<int> p;
+  std::atomic<int> calls{0};
+  loop.post([&] {
+    auto id = std::make_shared<EventLoop::WatchId>(0);
+    *id = loop.watch(efd, EPOLLIN, [&, efd, id](std::uint32_t) {
+      std::uint64_t v = 0;
+      EXPECT_EQ(::read(efd, &v, sizeof v), 8);
+      ++calls;
+      EXPECT_TRUE(loop.unwatch(*id));  // a handler may remove itself
+      p.set_value(static_cast<int>(v));
+    });
+    ASSERT_NE(*id, 0u);
+  });
+  const std::uint64_t seven = 7;
+  ASSERT_EQ(::write(efd, &seven, 8), 8);
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(kWait), std::future_status::ready);
+  EXPECT_EQ(f.get(), 7);
+  // Readable again, but nobody watches any more: a barrier task proves no further call was made.
+  ASSERT_EQ(::write(efd, &seven, 8), 8);
+  std::promise<void> barrier;
+  loop.post([&] { barrier.set_value(); });
+  ASSERT_EQ(barrier.get_future().wait_for(kWait), std::future_status::ready);
+  EXPECT_EQ(calls.load(), 1);
+  ::close(efd);
+}
+
+TEST_P(Modes, StopRunsEveryAcceptedTaskIncludingTasksPostedByTasks) {
+  std::atomic<int> ran{0};
+  int accepted = 0;
+  {
+    EventLoop loop(4, GetParam(), 50us);
+    for (int i = 0; i < 1000; ++i) {
+      if (loop.post([&] {
+            ++ran;
+            loop.post([&] { ++ran; });  // chained: posted during the drain
+          }))
+        accepted += 2;
+    }
+    loop.stop();
+    EXPECT_FALSE(loop.post([&] { ++ran; }));  // after stop: refused, not lost silently
+    loop.stop();                               // idempotent
+  }
+  EXPECT_EQ(ran.load(), accepted);
+  EXPECT_EQ(accepted, 2000);
+}
+
+INSTANTIATE_TEST_SUITE_P(EventLoop, Modes,
+                         ::testing::Values(ProgressMode::Blocking, ProgressMode::Adaptive, ProgressMode::Poll),
+                         modeName);
+
+TEST(EventLoop, ThreadIsNamedNdkEngineN) {
+  EventLoop loop(7, ProgressMode::Blocking, 0us);
+  std::promise<std::string> p;
+  loop.post([&] {
+    char buf[32] = {};
+    pthread_getname_np(pthread_self(), buf, sizeof buf);
+    p.set_value(buf);
+  });
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(kWait), std::future_status::ready);
+  EXPECT_EQ(f.get(), "ndk-engine-7");
+  EXPECT_EQ(loop.name(), "ndk-engine-7");
+}
+
+TEST(EventLoop, PollDrivesProgressInTheCallingThread) {
+  EventLoop loop(8, ProgressMode::Poll, 0us);
+  std::atomic<bool> ran_here{false};
+  const auto me = std::this_thread::get_id();
+  std::atomic<bool> ran{false};
+  loop.post([&] {
+    ran_here = std::this_thread::get_id() == me;
+    ran = true;
+  });
+  // Either we run it through poll() or the engine thread (the backstop) got there first.
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!ran && std::chrono::steady_clock::now() < deadline) loop.poll();
+  ASSERT_TRUE(ran);
+  if (ran_here) SUCCEED() << "ran in the polling thread";
+  EXPECT_FALSE(loop.inProgressContext());  // only while inside poll()
+}
+
+TEST(EventLoop, ProgressModeFromTunable) {
+  ProgressMode m{};
+  EXPECT_TRUE(parseProgressMode("blocking", m));
+  EXPECT_EQ(m, ProgressMode::Blocking);
+  EXPECT_TRUE(parseProgressMode("poll", m));
+  EXPECT_EQ(m, ProgressMode::Poll);
+  EXPECT_TRUE(parseProgressMode("adaptive", m));
+  EXPECT_EQ(m, ProgressMode::Adaptive);
+  EXPECT_FALSE(parseProgressMode("spin", m));
+  EXPECT_EQ(m, ProgressMode::Adaptive);  // unchanged
+  ASSERT_TRUE(openndk::base::setTunable("progress_mode", "blocking"));
+  {
+    EventLoop loop(9);
+    EXPECT_EQ(loop.mode(), ProgressMode::Blocking);
+  }
+  openndk::base::resetTunables();
+}
