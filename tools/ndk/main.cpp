@@ -1,0 +1,31 @@
+// ndk: the OpenNDK management tool (docs/tools.md).
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "common.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ndk - OpenNDK management tool (NDKPI over a software iWARP RNIC)"};
+  app.require_subcommand(1);
+  int exitCode = ndktool::kExitOk;
+  ndktool::addInfoCommand(app, &exitCode);
+  ndktool::addStatCommand(app, &exitCode);
+  ndktool::addSetStateCommand(app, &exitCode);
+  ndktool::addTestCommand(app, &exitCode);
+  ndktool::addStubCommands(app, &exitCode);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "ndk: error: " << e.what() << "\n\n";
+    const CLI::App* failed = &app;
+    for (const CLI::App* sub : app.get_subcommands()) failed = sub;
+    std::cerr << failed->help();
+    return ndktool::kExitUsage;
+  }
+  return exitCode;
+}
