@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "base/config.h"
@@ -169,7 +170,10 @@ void Connection::runActions(const iwarp::Actions& acts) {
         for (TxRequest& r : pending) enqueue(std::move(r));
         break;
       }
-      case iwarp::ActionKind::Rejected: completion_.rejected(setup_.peer().consumer_pd); break;
+      case iwarp::ActionKind::Rejected:
+        close_info_.error = Error::MpaRejectedByPeer;
+        completion_.rejected(setup_.peer().consumer_pd);
+        break;
       case iwarp::ActionKind::Failed:
         close_info_.error = a.error;
         failed = true;
@@ -386,14 +390,15 @@ void Connection::fail(Error e, NetError net) {
     return;
   }
   iwarp::TerminateContext ctx;
-  if (fpdu_mode_) {
+  if (fpdu_mode_ && in_segment_ && rx_hdr_len_ > 0) {
+    ctx.ddp_header = ByteSpan(rx_hdr_.data(), rx_ddp_len_);
+    ctx.ulpdu_len = rx_ulpdu_len_;
+    if (deframer_.current().opcode == Opcode::ReadRequest &&
+        rx_hdr_len_ >= iwarp::ddp::kUntaggedHdrLen + iwarp::rdmap::kReadRequestHdrLen)
+      ctx.read_request_hdr = ByteSpan(rx_hdr_.data() + iwarp::ddp::kUntaggedHdrLen, iwarp::rdmap::kReadRequestHdrLen);
+  } else if (fpdu_mode_) {  // a deframer error: whatever header it decoded
     ctx.ddp_header = deframer_.ddp_header_bytes();
     ctx.ulpdu_len = static_cast<std::uint16_t>(deframer_.ulpdu_len());
-    if (deframer_.current().opcode == Opcode::ReadRequest && !ctx.ddp_header.empty()) {
-      const ByteSpan h = rxHeader();
-      if (h.size() >= iwarp::ddp::kUntaggedHdrLen + iwarp::rdmap::kReadRequestHdrLen)
-        ctx.read_request_hdr = h.subspan(iwarp::ddp::kUntaggedHdrLen, iwarp::rdmap::kReadRequestHdrLen);
-    }
   }
   // Keep only the FPDU on the wire right now; every other item is flushed.
   std::deque<std::unique_ptr<TxItem>> keep;
@@ -543,8 +548,12 @@ bool Connection::processRx() {
         break;
       case iwarp::RxEvent::End:
         if (!onEnd()) return false;
+        in_segment_ = false;
         break;
-      case iwarp::RxEvent::Error: fail(s.error); return false;
+      case iwarp::RxEvent::Error:
+        in_segment_ = false;
+        fail(s.error);
+        return false;
     }
   }
   return phase_ != Phase::Closed && phase_ != Phase::Draining;
@@ -554,6 +563,12 @@ bool Connection::onHeader() {
   const iwarp::Segment& seg = deframer_.current();
   dest_ = {};
   discard_ = true;
+  const ByteSpan h = rxHeader();
+  rx_hdr_len_ = std::min(h.size(), rx_hdr_.size());
+  if (rx_hdr_len_) std::memcpy(rx_hdr_.data(), h.data(), rx_hdr_len_);
+  rx_ddp_len_ = std::min<std::size_t>(seg.ddp.length(), rx_hdr_len_);
+  rx_ulpdu_len_ = seg.ulpdu_len;
+  in_segment_ = true;
   if (first_fpdu_pending_) {
     first_fpdu_pending_ = false;
     runActions(setup_.on_first_fpdu(seg));
@@ -565,7 +580,7 @@ bool Connection::onHeader() {
   Error e = Error::None;
   switch (seg.opcode) {
     case Opcode::Terminate: {
-      rx_term_valid_ = iwarp::parse_terminate(rxHeader(), rx_term_) == Error::None;
+      rx_term_valid_ = iwarp::parse_terminate(ByteSpan(rx_hdr_.data(), rx_hdr_len_), rx_term_) == Error::None;
       return true;
     }
     case Opcode::ReadRequest:

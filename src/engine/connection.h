@@ -9,6 +9,7 @@
 // any thread; they post to the loop.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -175,6 +176,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool discard_ = false;         // current segment's payload is not placed (zero-length / RTR)
   bool first_fpdu_pending_ = false;
   bool rtr_consumed_ = false;    // responder: the current segment was a Send RTR, not delivered
+  // Copy of the current segment's header (DDP + RDMAP, ≤ 70 bytes), taken at its Header event: the
+  // Terminate context of a failure found later (at End) and the body of a received Terminate.
+  std::array<std::uint8_t, iwarp::kMaxHeaderLen> rx_hdr_{};
+  std::size_t rx_hdr_len_ = 0;
+  std::size_t rx_ddp_len_ = 0;
+  std::uint16_t rx_ulpdu_len_ = 0;
+  bool in_segment_ = false;      // failures now concern the saved segment
   iwarp::TerminateInfo rx_term_{};
   bool rx_term_valid_ = false;
   std::uint32_t send_total_ = 0;
