@@ -4,6 +4,8 @@
 #include <cstring>
 #include <vector>
 
+#include <ndk/ndk_host.h>
+
 #include "consumer.h"
 
 namespace conf {
@@ -98,6 +100,8 @@ TEST(Adapter, R151_R159_DisabledInterfaceNotReady) {
   NET_IFINDEX ifx = interfaceUnderTest();
   CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &off, sizeof off, nullptr,
                                                              nullptr));
+  // R160: the state change is signalled from another context; wait for it (ndk/ndk_host.h).
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkWaitInterfaceState(ifx, FALSE, 20000));
   NDK_ADAPTER* a = nullptr;
   CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_READY, NdkOpenAdapter(ifx, nullptr, &a));
   EXPECT_EQ(nullptr, a);
@@ -109,6 +113,7 @@ TEST(Adapter, R151_R159_DisabledInterfaceNotReady) {
   EXPECT_EQ(sizeof(BOOLEAN), needed);
   CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &on, sizeof on, nullptr,
                                                              nullptr));
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkWaitInterfaceState(ifx, TRUE, 20000));
   expectOpensAs(2, 1, 2, 1);
 }
 

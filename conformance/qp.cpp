@@ -96,9 +96,16 @@ TEST_F(Qp, R63_R66_InitiatorCallsOnUnconnectedQp) {
   CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID, d.NdkRead(qp, ctx(5), &sge, 1, 0x1000, 0x1234, 0));
   CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID,
                      d.NdkBind(qp, ctx(6), mr, mw, buf.data(), 64, NDK_OP_FLAG_ALLOW_REMOTE_READ));
-  NDK_LOGICAL_ADDRESS pages[1]{};
+  // A valid page array (from a LAM) so that only the connection state is wrong.
+  std::vector<unsigned char> mem(OPENNDK_LAM_SIZE(1));
+  auto* lam = reinterpret_cast<NDK_LOGICAL_ADDRESS_MAPPING*>(mem.data());
+  ULONG lsize = static_cast<ULONG>(mem.size()), fbo = 0;
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
+                       return adapter_->Dispatch->NdkBuildLAM(adapter_, buf.mdl(), PAGE_SIZE, cb, c, lam, &lsize, &fbo);
+                     }));
   CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID,
-                     d.NdkFastRegister(qp, ctx(7), fmr, 1, pages, 0, 64, reinterpret_cast<PVOID>(PAGE_SIZE), 0));
+                     d.NdkFastRegister(qp, ctx(7), fmr, 1, lam->AdapterPageArray, 0, 64,
+                                       reinterpret_cast<PVOID>(PAGE_SIZE), 0));
   CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID, d.NdkInvalidate(qp, ctx(8), &fmr->Header, 0));
   CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID, d.NdkSend(qp, ctx(9), &sge, 0, NDK_OP_FLAG_DEFER));
   // R40: no entries; R66 [I]: receives are fine before the connection exists.
@@ -109,6 +116,7 @@ TEST_F(Qp, R63_R66_InitiatorCallsOnUnconnectedQp) {
   auto got = drainEx(cq_, 1);
   ASSERT_EQ(1u, got.size());
   EXPECT_EQ(ctx(10), got[0].RequestContext) << "R40: only the receive produced an entry";
+  adapter_->Dispatch->NdkReleaseLAM(adapter_, lam);
 }
 
 TEST_F(Qp, R67_ReceiveQueueDepth) {
