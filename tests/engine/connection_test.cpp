@@ -178,6 +178,9 @@ struct Pair {
   }
 };
 
+// memcmp that accepts empty (possibly null) ranges.
+bool same(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) { return n == 0 || std::memcmp(a, b, n) == 0; }
+
 std::vector<std::uint8_t> randomBytes(std::size_t n, std::uint32_t seed) {
   std::vector<std::uint8_t> v(n);
   std::mt19937 rng(seed);
@@ -222,7 +225,7 @@ TEST_P(Conn, MpaSetupThenSendWriteReadWithEverySize) {
     p.ini.conn->post(send);
     ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() >= msn; }));
     EXPECT_EQ(p.rsp.received.back(), std::make_pair(msn, static_cast<std::uint32_t>(size)));
-    EXPECT_EQ(std::memcmp(rbuf.data(), payload.data(), size), 0);
+    EXPECT_TRUE(same(rbuf.data(), payload.data(), size));
     EXPECT_EQ(rbuf[size], 0xEE);  // nothing beyond the message
     ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.tx_done.count(send.cookie) > 0; }));
     EXPECT_EQ(p.ini.tx_done[send.cookie], TxStatus::Success);
@@ -247,7 +250,7 @@ TEST_P(Conn, MpaSetupThenSendWriteReadWithEverySize) {
     after.cookie = ++cookie;
     p.ini.conn->post(after);  // zero-length Send: arrives after the Write is placed (ordering)
     ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() >= msn; }));
-    EXPECT_EQ(std::memcmp(region.data() + 7, wdata.data(), size), 0);
+    EXPECT_TRUE(same(region.data() + 7, wdata.data(), size));
     EXPECT_EQ(region[6], 0);
     EXPECT_EQ(region[7 + size], 0);
 
@@ -265,7 +268,7 @@ TEST_P(Conn, MpaSetupThenSendWriteReadWithEverySize) {
     read.read = {sink_stag, 1, static_cast<std::uint32_t>(size), src_stag, 3};
     p.ini.conn->post(read);
     ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.reads_done.count(read.cookie) > 0; }));
-    EXPECT_EQ(std::memcmp(sink.data() + 1, rdata.data(), size), 0);
+    EXPECT_TRUE(same(sink.data() + 1, rdata.data(), size));
     EXPECT_EQ(sink[0], 0);
   }
   // Responder → initiator direction works too.
@@ -279,7 +282,7 @@ TEST_P(Conn, MpaSetupThenSendWriteReadWithEverySize) {
   p.rsp.conn->post(s);
   ASSERT_TRUE(p.ini.waitFor([&] { return !p.ini.received.empty(); }));
   EXPECT_EQ(p.ini.received[0], std::make_pair(1u, 3000u));
-  EXPECT_EQ(std::memcmp(back.data(), msg.data(), msg.size()), 0);
+  EXPECT_TRUE(same(back.data(), msg.data(), msg.size()));
   EXPECT_FALSE(p.ini.is_closed);
   EXPECT_FALSE(p.rsp.is_closed);
 }
