@@ -49,6 +49,23 @@ void expectFreshHeader(const NDK_OBJECT_HEADER* h, NDK_OBJECT_TYPE type, NDK_VER
 
 class AbiObjects : public NdkTest {};
 
+// R5: member order of the tables (offsets in pointer slots) as in the Windows headers.
+TEST(Abi, R5_DispatchMemberOrder) {
+  constexpr size_t P = sizeof(void*);
+  EXPECT_EQ(8 * P, offsetof(NDK_ADAPTER_DISPATCH, NdkReleaseLAM));
+  EXPECT_EQ(6 * P, offsetof(NDK_CQ_DISPATCH, NdkGetCqResultsEx));
+  EXPECT_EQ(7 * P, offsetof(NDK_PD_DISPATCH, NdkGetPrivilegedMemoryRegionToken));
+  EXPECT_EQ(6 * P, offsetof(NDK_MR_DISPATCH, NdkGetLocalTokenFromMr));
+  EXPECT_EQ(2 * P, offsetof(NDK_MW_DISPATCH, NdkGetRemoteTokenFromMw));
+  EXPECT_EQ(10 * P, offsetof(NDK_QP_DISPATCH, NdkSendAndInvalidate));
+  EXPECT_EQ(3 * P, offsetof(NDK_SRQ_DISPATCH, NdkSrqReceive));
+  EXPECT_EQ(12 * P, offsetof(NDK_CONNECTOR_DISPATCH, NdkAcceptEx));
+  EXPECT_EQ(4 * P, offsetof(NDK_LISTENER_DISPATCH, NdkControlConnectEvents));
+  EXPECT_EQ(2 * P, offsetof(NDK_SHARED_ENDPOINT_DISPATCH, NdkGetLocalAddress));
+  EXPECT_EQ(8u, offsetof(NDK_OBJECT_HEADER, NdkReserved));
+  EXPECT_EQ(28u, offsetof(NDK_RESULT_EX, ProviderErrorCode));
+}
+
 TEST_F(AbiObjects, R1_R153_AdapterHeader) {
   expectFreshHeader(&adapter_->Header, NdkObjectTypeAdapter, info_.Version, "adapter");
   // [D] NULL parameters = newest version: 2.1 (§1.5).

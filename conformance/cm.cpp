@@ -213,7 +213,7 @@ TEST_F(Cm, R108_ListenIpv6Loopback) {
 }
 
 // R96: no listener on the destination → STATUS_CONNECTION_REFUSED (inline or async).
-TEST_F(Cm, R96_ConnectWithoutListenerRefused) {
+TEST_F(Cm, R96_R112_ConnectWithoutListenerRefused) {
   NDK_QP* qp = someQp();
   NDK_CONNECTOR* c = makeConnector();
   Recorder ev;
@@ -238,7 +238,7 @@ TEST_F(Cm, R96_ConnectWithoutListenerRefused) {
 }
 
 // Full establishment: R82–R84 (IRD/ORD), R89–R91 (private data), R97–R99, R102, R107 (addresses).
-TEST_F(Cm, R82_R84_R89_R97_R102_EstablishLoopback) {
+TEST_F(Cm, R82_R84_R89_R97_R99_R102_R109_R116_EstablishLoopback) {
   Pair& p = newPair();
   const char caller[] = "caller-data";
   const char callee[] = "callee!";
@@ -265,7 +265,7 @@ TEST_F(Cm, R82_R84_R89_R97_R102_EstablishLoopback) {
 }
 
 // R89/R90/R91 on the passive side before accepting, R84 values known so far, R100 reject.
-TEST_F(Cm, R84_R89_R91_R100_RejectWithPrivateData) {
+TEST_F(Cm, R84_R87_R89_R90_R91_R100_RejectWithPrivateData) {
   NDK_QP* qp = someQp();
   NDK_CONNECTOR* c = makeConnector();
   Recorder ev;

@@ -141,7 +141,7 @@ TEST_F(Data, R71_InlineSend) {
 }
 
 // R40/R72: a successful silent request produces no entry.
-TEST_F(Data, R40_SilentSuccess) {
+TEST_F(Data, R40_R72_SilentSuccess) {
   NDK_SGE s = sge(*abuf_, amr_, 0, 32);
   UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
   UINT64 remote = reinterpret_cast<UINT64>(pbuf_->data());
@@ -178,7 +178,7 @@ TEST_F(Data, R43_R74_SolicitedEvent) {
 }
 
 // R52/R55/R57 (+R133 bind): send-and-invalidate of a window bound at the receiver.
-TEST_F(Data, R52_R55_R57_SendAndInvalidate) {
+TEST_F(Data, R52_R55_R56_R57_R133_SendAndInvalidate) {
   NDK_MW* mw = makeMw(p_->pd);
   ASSERT_NE(nullptr, mw);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkBind(pqp(), ctx(1), pmr_, mw, pbuf_->data(), PAGE_SIZE,
@@ -210,6 +210,87 @@ TEST_F(Data, R52_R55_R57_SendAndInvalidate) {
   ASSERT_EQ(1u, inv.size());
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, inv[0].Status);
   EXPECT_EQ(NdkOperationTypeInvalidate, inv[0].Type);
+}
+
+// Fast registration on a connected QP: R126, R129–R132, and the deferred chain of R58–R62.
+class FastReg : public Data {
+ protected:
+  void SetUp() override {
+    Data::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    fmr_ = makeMr(p_->pd, true);
+    ASSERT_NE(nullptr, fmr_);
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
+                         return fmr_->Dispatch->NdkInitializeFastRegisterMr(fmr_, 2, FALSE, cb, c);
+                       }));
+    lamMem_.resize(OPENNDK_LAM_SIZE(4));
+    lam_ = reinterpret_cast<NDK_LOGICAL_ADDRESS_MAPPING*>(lamMem_.data());
+    ULONG size = static_cast<ULONG>(lamMem_.size()), fbo = 0;
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
+                         return adapter_->Dispatch->NdkBuildLAM(adapter_, abuf_->mdl(), abuf_->size(), cb, c, lam_,
+                                                                &size, &fbo);
+                       }));
+  }
+  void TearDown() override {
+    if (lam_) adapter_->Dispatch->NdkReleaseLAM(adapter_, lam_);
+    lam_ = nullptr;
+    Data::TearDown();
+  }
+  NTSTATUS fr(PVOID c, ULONG pages, ULONG fbo, SIZE_T len, uintptr_t base, ULONG flags) {
+    return aqp()->Dispatch->NdkFastRegister(aqp(), c, fmr_, pages, lam_->AdapterPageArray, fbo, len,
+                                            reinterpret_cast<PVOID>(base), flags);
+  }
+  NDK_MR* fmr_ = nullptr;
+  std::vector<unsigned char> lamMem_;
+  NDK_LOGICAL_ADDRESS_MAPPING* lam_ = nullptr;
+};
+
+TEST_F(FastReg, R129_R130_InlineValidation) {
+  CONF_EXPECT_STATUS(STATUS_ACCESS_VIOLATION, fr(ctx(1), 1, 0, 64, PAGE_SIZE, NDK_OP_FLAG_ALLOW_REMOTE_READ));
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, fr(ctx(2), 3, 0, 64, PAGE_SIZE, 0));   // > init count 2
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, fr(ctx(3), 1, 0, PAGE_SIZE + 1, PAGE_SIZE, 0));  // too long
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, fr(ctx(4), 1, 16, 64, PAGE_SIZE, 0));  // base != FBO + n*PAGE
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, fr(ctx(5), 1, PAGE_SIZE, 1, PAGE_SIZE, 0));  // FBO >= PAGE_SIZE
+  NDK_RESULT r[4];
+  EXPECT_EQ(0u, acq()->Dispatch->NdkGetCqResults(acq(), r, 4)) << "R40";
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, fr(ctx(6), 2, 16, 100, PAGE_SIZE + 16, NDK_OP_FLAG_ALLOW_LOCAL_WRITE));
+  auto got = drainEx(acq(), 1);
+  ASSERT_EQ(1u, got.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, got[0].Status);
+  EXPECT_EQ(NdkOperationTypeFastRegister, got[0].Type);
+}
+
+TEST_F(FastReg, R126_R131_R132_OneRegistrationUntilInvalidated) {
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, fr(ctx(1), 1, 0, 64, PAGE_SIZE, 0));
+  UINT32 t1 = fmr_->Dispatch->NdkGetRemoteTokenFromMr(fmr_);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, fr(ctx(2), 1, 0, 64, PAGE_SIZE, 0));
+  auto got = drainEx(acq(), 2);
+  ASSERT_EQ(2u, got.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, got[0].Status);
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, got[1].Status);  // R131 [D]
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkInvalidate(aqp(), ctx(3), &fmr_->Header, 0));
+  auto inv = drainEx(acq(), 1);
+  ASSERT_EQ(1u, inv.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, inv[0].Status);
+  EXPECT_EQ(NdkOperationTypeInvalidate, inv[0].Type);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, fr(ctx(4), 1, 0, 64, PAGE_SIZE, 0));
+  EXPECT_EQ(1u, drainEx(acq(), 1).size());
+  if (strict()) {
+    EXPECT_NE(t1, fmr_->Dispatch->NdkGetRemoteTokenFromMr(fmr_)) << "R126 [D]: a new token per registration";
+  }
+}
+
+// R62 test vector: #1 DEFER → SUCCESS; #2 DEFER fails inline; nothing else posted → #1 completes
+// (R60: the failure hands the held request over), #2 produces nothing.
+TEST_F(FastReg, R58_R60_R62_DeferredChainEndingInFailure) {
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, fr(ctx(1), 1, 0, 64, PAGE_SIZE, NDK_OP_FLAG_DEFER));
+  NTSTATUS st = fr(ctx(2), 3, 0, 64, PAGE_SIZE, NDK_OP_FLAG_DEFER);  // above the init count
+  EXPECT_FALSE(NT_SUCCESS(st)) << statusName(st);
+  auto got = drainEx(acq(), 1);
+  ASSERT_EQ(1u, got.size());
+  EXPECT_EQ(ctx(1), got[0].RequestContext);
+  NDK_RESULT r[2];
+  EXPECT_EQ(0u, acq()->Dispatch->NdkGetCqResults(acq(), r, 2)) << "R40/R59";
 }
 
 // R77/R78: flush cancels pending receives and does not disconnect.

@@ -155,7 +155,7 @@ TEST_F(Lifetime, R14_CloseMrFromInsideRegisterCompletion) {
 }
 
 // R23: closing a CQ while its notification callback runs keeps the close pending until it returns.
-TEST_F(Lifetime, R23_CqCloseWaitsForRunningNotification) {
+TEST_F(Lifetime, R21_R23_R168_CqCloseWaitsForRunningNotification) {
   Recorder notify;
   notify.gate = true;
   Rig r = rig(&notify);
@@ -239,6 +239,59 @@ TEST_F(Lifetime, R27_AdapterCloseBlocksUntilCallbacksReturned) {
   pdClose.release.set();
   closer.join();
   EXPECT_LT(callbackReturned.load(), adapterReturned.load());
+}
+
+// R9/R11/R12: the create contract (the helpers check SUCCESS vs PENDING delivery); an inline
+// failure leaves *ppNdkXxx untouched [D] and calls no callback.
+TEST_F(Lifetime, R9_R11_R12_CreateContract) {
+  NDK_CQ* sentinel = reinterpret_cast<NDK_CQ*>(0x5e5e5e5eULL);
+  NDK_CQ* cq = sentinel;
+  Recorder create, notify;
+  NTSTATUS st = adapter_->Dispatch->NdkCreateCq(adapter_, info_.MaxCqDepth + 1, &Recorder::onCqNotify, &notify,
+                                                nullptr, &Recorder::onCreate, &create, &cq);
+  CONF_EXPECT_STATUS(STATUS_INVALID_PARAMETER, st);
+  if (strict()) {
+    EXPECT_EQ(sentinel, cq) << "R12 [D]: untouched on inline failure";
+  }
+  EXPECT_EQ(0u, create.count()) << "R9";
+  // A successful create: either inline with the object, or pending with exactly one completion
+  // carrying our context and the object (createSync checks both).
+  NDK_CQ* ok = makeCq(8);
+  ASSERT_NE(nullptr, ok);
+  EXPECT_EQ(NdkObjectTypeCq, ok->Header.ObjectType);
+}
+
+// R7: concurrent calls on one PD from several threads (create/register/deregister/close MRs).
+TEST_F(Lifetime, R7_ConcurrentCallsOnOnePd) {
+  NDK_PD* pd = makePd();
+  ASSERT_NE(nullptr, pd);
+  std::atomic<int> failures{0};
+  auto worker = [&] {
+    MdlBuffer buf(2 * PAGE_SIZE);
+    for (int i = 0; i < 50; ++i) {
+      NDK_MR* mr = nullptr;
+      if (createSync<NDK_MR>(
+              [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_MR** o) {
+                return pd->Dispatch->NdkCreateMr(pd, FALSE, cb, c, o);
+              },
+              &mr) != STATUS_SUCCESS) {
+        failures++;
+        continue;
+      }
+      NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
+        return mr->Dispatch->NdkRegisterMr(mr, buf.mdl(), buf.size(), NDK_MR_FLAG_ALLOW_LOCAL_WRITE, cb, c);
+      });
+      if (st != STATUS_SUCCESS) failures++;
+      UINT32 priv = 0;
+      pd->Dispatch->NdkGetPrivilegedMemoryRegionToken(pd, &priv);
+      closeSync(mr);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(0, failures.load());
+  EXPECT_NE(nullptr, makeMr(pd, true));
 }
 
 // R8: several adapter instances are independent.

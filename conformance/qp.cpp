@@ -1,5 +1,6 @@
 // Conformance: QP creation limits and posting validation without networking (NDKPI.md §5.7, §5.8:
 // R63–R78, R30, R34, R156).
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -130,7 +131,7 @@ TEST_F(Qp, R67_ReceiveQueueDepth) {
   CONF_EXPECT_STATUS(STATUS_SUCCESS, postEmptyReceive(qp, ctx(4)));
 }
 
-TEST_F(Qp, R68_R70_ReceiveSgeValidation) {
+TEST_F(Qp, R68_R69_R70_ReceiveSgeValidation) {
   NDK_QP* qp = makeQp(pd_, cq_, cq_, nullptr, 8, 4, 2, 1, 0);
   ASSERT_NE(nullptr, qp);
   MdlBuffer buf(2 * PAGE_SIZE);
@@ -156,8 +157,10 @@ TEST_F(Qp, R68_R70_ReceiveSgeValidation) {
     NDK_SGE big[2] = {sge(buf.data(), info_.MaxTransferLength, tok), sge(buf.data(), 1, tok)};
     CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, qp->Dispatch->NdkReceive(qp, ctx(5), big, 2));  // R68 sum
   }
-  // R40: none of the failures produced an entry; valid posts work.
+  // R40: none of the failures produced an entry; valid posts work. R69: the SGE array is only
+  // valid during the call — scribbling over it afterwards must not matter.
   CONF_EXPECT_STATUS(STATUS_SUCCESS, qp->Dispatch->NdkReceive(qp, ctx(6), three, 2));
+  std::memset(three, 0xA5, sizeof three);
   CONF_EXPECT_STATUS(STATUS_SUCCESS, postEmptyReceive(qp, ctx(7)));  // R68 [D] nSge 0
   qp->Dispatch->NdkFlush(qp);
   auto got = drainEx(cq_, 2);
@@ -219,7 +222,7 @@ TEST_F(Qp, R77_FlushCancelsReceivesExactlyOnce) {
 
 // R30 [D]: closing a QP flushes what is outstanding before the close completes; entries remain
 // retrievable after the close.
-TEST_F(Qp, R30_CloseFlushesOutstandingReceives) {
+TEST_F(Qp, R20_R30_CloseFlushesOutstandingReceives) {
   NDK_QP* qp = makeQp(pd_, cq_, cq_, ctx(0xCD));
   ASSERT_NE(nullptr, qp);
   for (uintptr_t i = 1; i <= 4; ++i) CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(qp, ctx(i)));
