@@ -84,7 +84,7 @@ class Collect : public benchmark::ConsoleReporter {
   std::map<std::string, double> ns;
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs)
-      if (!r.skipped) ns[r.benchmark_name()] = r.GetAdjustedRealTime();
+      if (!r.error_occurred) ns[r.benchmark_name()] = r.GetAdjustedRealTime();
     ConsoleReporter::ReportRuns(runs);
   }
 };

@@ -117,6 +117,10 @@ Error DdpRxState::on_untagged(const DdpHeader& h, std::uint32_t payload_len) noe
     if (h.mo != q.next_mo) return Error::DdpInvalidMo;
   }
   if (payload_len > UINT32_MAX - q.next_mo) return Error::DdpMessageTooLong;  // message must be < 2^32
+  if (h.qn == ddp::kQnReadRequest) {
+    if (reads_outstanding_ >= ird_) return Error::RdmapTooManyReads;
+    ++reads_outstanding_;
+  }
   q.next_mo += payload_len;
   if (h.last) {
     q.in_message = false;

@@ -91,14 +91,22 @@ class DdpRxState {
   [[nodiscard]] Error on_untagged(const DdpHeader& h, std::uint32_t payload_len) noexcept;
   [[nodiscard]] Error on_tagged(const DdpHeader& h, std::uint32_t payload_len) noexcept;
   [[nodiscard]] const Queue& queue(std::uint32_t qn) const noexcept { return q_[qn < ddp::kQueueCount ? qn : 0]; }
-  // Bytes of the current untagged message on qn before this segment (valid after on_untagged).
   [[nodiscard]] bool tagged_in_progress() const noexcept { return tagged_in_; }
+  // Inbound Read Requests (QN 1) beyond the negotiated IRD are a peer error (RFC 5040 §8.1.1(11),
+  // siw Terminate 0/2/0x07). The data path calls read_response_done() when a response is complete.
+  void set_ird(std::uint32_t ird) noexcept { ird_ = ird; }
+  void read_response_done() noexcept {
+    if (reads_outstanding_) --reads_outstanding_;
+  }
+  [[nodiscard]] std::uint32_t reads_outstanding() const noexcept { return reads_outstanding_; }
 
  private:
   std::array<Queue, ddp::kQueueCount> q_{};
   bool tagged_in_ = false;
   std::uint32_t tagged_stag_ = 0;
   std::uint64_t tagged_next_to_ = 0;
+  std::uint32_t ird_ = UINT32_MAX;
+  std::uint32_t reads_outstanding_ = 0;
 };
 
 }  // namespace openndk::iwarp

@@ -156,3 +156,21 @@ TEST(DdpRdmap, SegmenterTaggedAdvancesTo) {
   EXPECT_EQ(p.payload_len, 0u);
   EXPECT_FALSE(z.next(p));
 }
+
+TEST(DdpRdmap, InboundReadsLimitedByIrd) {
+  DdpRxState st;
+  st.set_ird(2);
+  DdpHeader r;
+  r.qn = 1;
+  r.last = true;
+  for (std::uint32_t msn = 1; msn <= 2; ++msn) {
+    r.msn = msn;
+    EXPECT_EQ(st.on_untagged(r, 0), Error::None);
+  }
+  r.msn = 3;
+  EXPECT_EQ(st.on_untagged(r, 0), Error::RdmapTooManyReads);
+  st.read_response_done();
+  EXPECT_EQ(st.on_untagged(r, 0), Error::None);
+  EXPECT_EQ(st.reads_outstanding(), 2u);
+  EXPECT_EQ(terminate_for(Error::RdmapTooManyReads)->code, 0x07);
+}
