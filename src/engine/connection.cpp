@@ -47,7 +47,6 @@ struct Connection::TxItem {
 std::shared_ptr<Connection> Connection::create(EventLoop& loop, Socket sock, ConnectionOptions opts,
                                                PlacementSink& placement, CompletionSink& completion) {
   std::shared_ptr<Connection> c(new Connection(loop, std::move(sock), std::move(opts), placement, completion));
-  std::weak_ptr<Connection> w = c;
   loop.post([c] { c->start(); });
   return c;
 }
