@@ -365,6 +365,23 @@ TEST_F(Cm, R79_R81_R110_DisconnectEvents) {
   CONF_EXPECT_D_STATUS(STATUS_CONNECTION_INVALID, st);
 }
 
+// R31 [D]: closing a connector with an established connection aborts it: the peer sees its
+// disconnect event, the local QP's outstanding requests are flushed.
+TEST_F(Cm, R31_R110_CloseConnectedConnectorAborts) {
+  Pair& p = newPair();
+  NTSTATUS st = connectPair(p);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(p.active.qp, reinterpret_cast<PVOID>(1)));
+  closeNow(p.active.con);
+  ASSERT_TRUE(p.passive.disconnects.waitFor(1)) << "R31/R110";
+  auto got = drainEx(p.active.cq, 1);
+  ASSERT_EQ(1u, got.size());
+  CONF_EXPECT_STATUS(STATUS_CANCELLED, got[0].Status);
+  NDK_SGE s{};
+  CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID, p.passive.qp->Dispatch->NdkSend(p.passive.qp, nullptr, &s, 0, 0));
+}
+
 // R104: a paused listener refuses incoming requests; resumed it delivers again.
 TEST_F(Cm, R104_PausedListenerRefuses) {
   NDK_QP* qp = someQp();
