@@ -174,3 +174,64 @@ TEST_F(AdapterInfo, R152_NullAdapterIsRejected) {  // provider decision
 
 }  // namespace
 }  // namespace conf
+
+namespace conf {
+namespace {
+
+// R155 [D]: NDIS_NDK_CAPABILITIES counts are enforced per miniport adapter. Run with small limits
+// (ctest entry "conformance.R155_ObjectCountLimits" sets OPENNDK_MAX_*_COUNT); skipped when the
+// limits are too large to reach in a test.
+class Limits : public NdkTest {};
+
+TEST_F(Limits, R155_ObjectCountLimits) {
+  NDIS_NDK_CAPABILITIES caps{};
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkQueryInterfaceCapabilities(interfaceUnderTest(), &caps, nullptr));
+  if (caps.MaxPdCount > 256 || caps.MaxCqCount > 256 || caps.MaxMrCount > 256 || caps.MaxSrqCount > 256) {
+    GTEST_SKIP() << "object count limits too large (set OPENNDK_MAX_{PD,CQ,MR,SRQ}_COUNT small)";
+  }
+  // PDs (the fixture holds none yet).
+  std::vector<NDK_PD*> pds;
+  for (ULONG i = 0; i < caps.MaxPdCount; ++i) {
+    NDK_PD* pd = makePd();
+    ASSERT_NE(nullptr, pd) << "PD " << i << " of " << caps.MaxPdCount;
+    pds.push_back(pd);
+  }
+  NDK_PD* extra = nullptr;
+  CONF_EXPECT_STATUS(STATUS_INSUFFICIENT_RESOURCES, createSync<NDK_PD>(
+                                                        [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_PD** o) {
+                                                          return adapter_->Dispatch->NdkCreatePd(adapter_, cb, c, o);
+                                                        },
+                                                        &extra));
+  // CQs.
+  for (ULONG i = 0; i < caps.MaxCqCount; ++i) ASSERT_NE(nullptr, makeCq(4));
+  Recorder n;
+  NDK_CQ* cq = nullptr;
+  CONF_EXPECT_STATUS(STATUS_INSUFFICIENT_RESOURCES, createSync<NDK_CQ>(
+                                                        [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_CQ** o) {
+                                                          return adapter_->Dispatch->NdkCreateCq(
+                                                              adapter_, 4, &Recorder::onCqNotify, &n, nullptr, cb, c, o);
+                                                        },
+                                                        &cq));
+  // MRs and SRQs of the first PD.
+  for (ULONG i = 0; i < caps.MaxMrCount; ++i) ASSERT_NE(nullptr, makeMr(pds[0], false));
+  NDK_MR* mr = nullptr;
+  CONF_EXPECT_STATUS(STATUS_INSUFFICIENT_RESOURCES, createSync<NDK_MR>(
+                                                        [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_MR** o) {
+                                                          return pds[0]->Dispatch->NdkCreateMr(pds[0], FALSE, cb, c, o);
+                                                        },
+                                                        &mr));
+  for (ULONG i = 0; i < caps.MaxSrqCount; ++i) ASSERT_NE(nullptr, makeSrq(pds[0], 4, 1));
+  NDK_SRQ* srq = nullptr;
+  CONF_EXPECT_STATUS(STATUS_INSUFFICIENT_RESOURCES,
+                     createSync<NDK_SRQ>(
+                         [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_SRQ** o) {
+                           return pds[0]->Dispatch->NdkCreateSrq(pds[0], 4, 1, 0, nullptr, nullptr, nullptr, cb, c, o);
+                         },
+                         &srq));
+  // Freeing one makes room again.
+  closeNow(pds.back());
+  EXPECT_NE(nullptr, makePd());
+}
+
+}  // namespace
+}  // namespace conf
