@@ -362,6 +362,31 @@ TEST_P(Conn, ReadOfInvalidSourceStagTerminatesWithRdmapProtection) {
   EXPECT_TRUE(p.ini.reads_done.empty());
 }
 
+TEST_P(Conn, GracefulDisconnectClosesBothSidesAndFlushesUnsentWork) {
+  Pair p(*GetParam().profile, GetParam().mode);
+  ASSERT_TRUE(p.established());
+  std::vector<std::uint8_t> rbuf(16);
+  p.rsp.postReceive(rbuf);
+  TxRequest s;
+  s.kind = TxRequest::Kind::Send;
+  s.cookie = 11;
+  p.ini.conn->post(s);
+  p.ini.conn->disconnect();
+  TxRequest late = s;
+  late.cookie = 12;
+  p.ini.conn->post(late);  // after disconnect: flushed, never sent
+  ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.is_closed; }));
+  ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.is_closed; }));
+  EXPECT_EQ(p.ini.tx_done[11], TxStatus::Success);  // queued before disconnect: sent first
+  EXPECT_EQ(p.ini.tx_done[12], TxStatus::Flushed);
+  EXPECT_EQ(p.ini.close.error, iw::Error::None);
+  EXPECT_FALSE(p.ini.close.terminate_sent);
+  EXPECT_EQ(p.rsp.received.size(), 1u);                    // the Send arrived before the FIN
+  EXPECT_EQ(p.rsp.close.error, iw::Error::LlpConnectionLost);
+  EXPECT_EQ(p.rsp.close.net, NetError::Closed);
+  EXPECT_FALSE(p.rsp.close.terminate_sent);  // RFC 5040: no Terminate for a lost LLP
+}
+
 TEST_P(Conn, RejectedByResponder) {
   Pair p(*GetParam().profile, GetParam().mode, /*accept=*/false);
   ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.is_closed; }));
