@@ -330,3 +330,96 @@ TEST_F(AbiObjects, BadObject_ClosedObjectInvalidHandle) {  // provider decision
 
 }  // namespace
 }  // namespace conf
+
+namespace conf {
+namespace {
+
+// Every status-returning provider function with a NULL object and with an object of another type
+// (provider decision: STATUS_INVALID_PARAMETER / STATUS_OBJECT_TYPE_MISMATCH); afterwards the real
+// objects still work.
+class BadObjects : public NdkTest {};
+
+TEST_F(BadObjects, EveryFunctionNullAndWrongType) {  // provider decision
+  NDK_CQ* cq = makeCq();
+  NDK_PD* pd = makePd();
+  ASSERT_TRUE(cq && pd);
+  NDK_MR* mr = makeMr(pd, false);
+  NDK_MW* mw = makeMw(pd);
+  NDK_SRQ* srq = makeSrq(pd);
+  NDK_QP* qp = makeQp(pd, cq, cq);
+  NDK_CONNECTOR* con = makeConnector();
+  Recorder ev;
+  NDK_LISTENER* lis = makeListener(&ev);
+  ASSERT_TRUE(mr && mw && srq && qp && con && lis);
+  Recorder rec;
+  MdlBuffer buf(PAGE_SIZE);
+  NDK_SGE sge{};
+  SOCKADDR_IN a = loopback4(0);
+  ULONG len = sizeof a;
+  ULONG u1 = 0, u2 = 0;
+  GUID g{};
+  NDK_EXTENSION_INTERFACE ext{};
+
+  for (int pass = 0; pass < 2; ++pass) {
+    const NTSTATUS want = pass == 0 ? STATUS_INVALID_PARAMETER : STATUS_OBJECT_TYPE_MISMATCH;
+    // "Wrong" object for each table: the PD for everything but PD functions (they get the CQ).
+    void* other = pass == 0 ? nullptr : static_cast<void*>(pd);
+    void* otherForPd = pass == 0 ? nullptr : static_cast<void*>(cq);
+    auto* xcq = static_cast<NDK_CQ*>(other);
+    auto* xpd = static_cast<NDK_PD*>(otherForPd);
+    auto* xmr = static_cast<NDK_MR*>(other);
+    auto* xmw = static_cast<NDK_MW*>(other);
+    auto* xsrq = static_cast<NDK_SRQ*>(other);
+    auto* xqp = static_cast<NDK_QP*>(other);
+    auto* xcon = static_cast<NDK_CONNECTOR*>(other);
+    auto* xlis = static_cast<NDK_LISTENER*>(other);
+    auto* xad = static_cast<NDK_ADAPTER*>(other);
+    SCOPED_TRACE(pass == 0 ? "NULL object" : "object of another type");
+    NDK_CQ* ocq = nullptr;
+    NDK_MR* omr = nullptr;
+    CONF_EXPECT_D_STATUS(want, adapter_->Dispatch->NdkCreateCq(xad, 4, &Recorder::onCqNotify, &rec, nullptr,
+                                                               &Recorder::onCreate, &rec, &ocq));
+    CONF_EXPECT_D_STATUS(want, cq->Dispatch->NdkResizeCq(xcq, 8, &Recorder::onRequest, &rec));
+    CONF_EXPECT_D_STATUS(want, cq->Dispatch->NdkControlCqInterruptModeration(xcq, 0, 0));
+    CONF_EXPECT_D_STATUS(want, pd->Dispatch->NdkCreateMr(xpd, FALSE, &Recorder::onCreate, &rec, &omr));
+    CONF_EXPECT_D_STATUS(want, mr->Dispatch->NdkRegisterMr(xmr, buf.mdl(), PAGE_SIZE, 0, &Recorder::onRequest, &rec));
+    CONF_EXPECT_D_STATUS(want, mr->Dispatch->NdkDeregisterMr(xmr, &Recorder::onRequest, &rec));
+    CONF_EXPECT_D_STATUS(want, mr->Dispatch->NdkInitializeFastRegisterMr(xmr, 4, FALSE, &Recorder::onRequest, &rec));
+    CONF_EXPECT_D_STATUS(want, srq->Dispatch->NdkModifySrq(xsrq, 0, 0, &Recorder::onRequest, &rec));
+    CONF_EXPECT_D_STATUS(want, srq->Dispatch->NdkSrqReceive(xsrq, nullptr, &sge, 0));
+    CONF_EXPECT_D_STATUS(want, qp->Dispatch->NdkReceive(xqp, nullptr, &sge, 0));
+    CONF_EXPECT_D_STATUS(want, qp->Dispatch->NdkSend(xqp, nullptr, &sge, 0, 0));
+    CONF_EXPECT_D_STATUS(want, qp->Dispatch->NdkWrite(xqp, nullptr, &sge, 0, 0, 0, 0));
+    CONF_EXPECT_D_STATUS(want, qp->Dispatch->NdkRead(xqp, nullptr, &sge, 0, 0, 0, 0));
+    CONF_EXPECT_D_STATUS(want, qp->Dispatch->NdkBind(xqp, nullptr, mr, mw, buf.data(), 16, 0));
+    CONF_EXPECT_D_STATUS(want, qp->Dispatch->NdkInvalidate(xqp, nullptr, &mw->Header, 0));
+    CONF_EXPECT_D_STATUS(want, qp->Dispatch->NdkSendAndInvalidate(xqp, nullptr, &sge, 0, 0, 1));
+    len = sizeof a;
+    CONF_EXPECT_D_STATUS(want, con->Dispatch->NdkGetLocalAddress(xcon, reinterpret_cast<PSOCKADDR>(&a), &len));
+    len = sizeof a;
+    CONF_EXPECT_D_STATUS(want, con->Dispatch->NdkGetPeerAddress(xcon, reinterpret_cast<PSOCKADDR>(&a), &len));
+    CONF_EXPECT_D_STATUS(want, con->Dispatch->NdkGetConnectionData(xcon, &u1, &u2, nullptr, &len));
+    CONF_EXPECT_D_STATUS(want, con->Dispatch->NdkReject(xcon, nullptr, 0));
+    len = sizeof a;
+    CONF_EXPECT_D_STATUS(want, lis->Dispatch->NdkGetLocalAddress(xlis, reinterpret_cast<PSOCKADDR>(&a), &len));
+    CONF_EXPECT_D_STATUS(want, cq->Dispatch->NdkQueryExtension(pass == 0 ? nullptr : &pd->Header, &g,
+                                                               NDK_VERSION{1, 0}, &ext));
+    // Non-status functions: must not crash.
+    NDK_RESULT r[2];
+    EXPECT_EQ(0u, cq->Dispatch->NdkGetCqResults(xcq, r, 2));
+    cq->Dispatch->NdkArmCq(xcq, NDK_CQ_NOTIFY_ANY);
+    qp->Dispatch->NdkFlush(xqp);
+    (void)xmw;
+    EXPECT_EQ(nullptr, ocq);
+    EXPECT_EQ(nullptr, omr);
+  }
+  EXPECT_EQ(0u, rec.count()) << "R9: no callback for a failed call";
+  // Everything still works.
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, registerMr(mr, buf, PAGE_SIZE, 0));
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, postEmptyReceive(qp, nullptr));
+  qp->Dispatch->NdkFlush(qp);
+  EXPECT_EQ(1u, drainEx(cq, 1).size());
+}
+
+}  // namespace
+}  // namespace conf
