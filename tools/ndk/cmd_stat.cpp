@@ -135,10 +135,6 @@ void printStat(const nlohmann::ordered_json& j) {
 }
 
 int runStat(const StatOptions& o) {
-  if (o.count && o.watch <= 0) {
-    std::cerr << "ndk stat: --count needs --watch\n";
-    return kExitUsage;
-  }
   std::signal(SIGINT, [](int) { g_stop = 1; });
   for (unsigned round = 0;; ++round) {
     auto sel = selectInterfaces(o.ifindex);
@@ -174,7 +170,14 @@ void addStatCommand(CLI::App& app, int* exitCode) {
   sub->add_option("--watch", opts->watch, "Repeat every SECONDS until interrupted")->check(CLI::PositiveNumber);
   sub->add_option("--count", opts->count, "With --watch: stop after N rounds")->check(CLI::PositiveNumber);
   sub->add_option("-i,--interface", opts->ifindex, "Only this interface index");
-  sub->callback([opts, exitCode] { *exitCode = runStat(*opts); });
+  sub->callback([sub, opts, exitCode] {
+    if (opts->count && opts->watch <= 0) {
+      std::cerr << "ndk stat: --count needs --watch\n\n" << sub->help();
+      *exitCode = kExitUsage;
+      return;
+    }
+    *exitCode = runStat(*opts);
+  });
 }
 
 }  // namespace ndktool

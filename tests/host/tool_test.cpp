@@ -1,0 +1,162 @@
+// The ndk tool as a program: `ndk info --json` (loopback present, limits match
+// NdkQueryAdapterInfo), `ndk stat --json` (R162-R164), `ndk set-state` (R159), `ndk test
+// --coverage --json`, and bad arguments (exit status 2 with a usage message).
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <ndk/ndk.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+struct ToolRun {
+  int status = -1;
+  std::string out;  // stdout and stderr
+};
+
+ToolRun ndk(const std::string& args, bool mergeStderr = false) {
+  std::string cmd = std::string(NDK_TOOL) + " " + args + (mergeStderr ? " 2>&1" : " 2>/dev/null");
+  ToolRun r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+const nlohmann::json* findLoopback(const nlohmann::json& j) {
+  for (const auto& i : j["interfaces"])
+    if (i["name"] == "lo") return &i;
+  return nullptr;
+}
+
+TEST(NdkTool, InfoJsonListsLoopbackWithLimitsOfNdkQueryAdapterInfo) {
+  ToolRun r = ndk("info --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  const nlohmann::json* lo = findLoopback(j);
+  ASSERT_NE(lo, nullptr) << r.out;
+  EXPECT_EQ((*lo)["ifindex"].get<unsigned>(), if_nametoindex("lo"));
+  bool has127 = false;
+  for (const auto& a : (*lo)["addresses"]) has127 = has127 || a == "127.0.0.1";
+  EXPECT_TRUE(has127);
+  EXPECT_TRUE((*lo)["ndk_enabled"].get<bool>());
+
+  NDK_ADAPTER* a = nullptr;
+  ASSERT_EQ(NdkOpenAdapter(if_nametoindex("lo"), nullptr, &a), NDIS_STATUS_SUCCESS);
+  NDK_ADAPTER_INFO info{};
+  ULONG size = sizeof info;
+  ASSERT_EQ(a->Dispatch->NdkQueryAdapterInfo(a, &info, &size), STATUS_SUCCESS);
+  NdkCloseAdapter(a);
+  const auto& ai = (*lo)["adapter_info"];
+  EXPECT_EQ(ai["Version"]["Major"].get<unsigned>(), info.Version.Major);
+  EXPECT_EQ(ai["Version"]["Minor"].get<unsigned>(), info.Version.Minor);
+  EXPECT_EQ(ai["MaxCqDepth"].get<unsigned>(), info.MaxCqDepth);
+  EXPECT_EQ(ai["MaxInitiatorQueueDepth"].get<unsigned>(), info.MaxInitiatorQueueDepth);
+  EXPECT_EQ(ai["MaxReceiveRequestSge"].get<unsigned>(), info.MaxReceiveRequestSge);
+  EXPECT_EQ(ai["MaxInlineDataSize"].get<unsigned>(), info.MaxInlineDataSize);
+  EXPECT_EQ(ai["MaxRegistrationSize"].get<std::uint64_t>(), info.MaxRegistrationSize);
+  EXPECT_EQ(ai["AdapterFlags"].get<unsigned>(), info.AdapterFlags);
+  EXPECT_EQ(ai["RdmaTechnologyName"], "iWARP");
+  EXPECT_EQ((*lo)["capabilities"]["Header"]["Size"].get<unsigned>(), NDIS_SIZEOF_NDK_CAPABILITIES_REVISION_1);
+}
+
+TEST(NdkTool, InfoConfigAndSingleInterface) {
+  ToolRun r = ndk("info --json --config -i " + std::to_string(if_nametoindex("lo")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["interfaces"].size(), 1u);
+  bool found = false;
+  for (const auto& t : j["config"]) found = found || t["name"] == "network_direct";
+  EXPECT_TRUE(found);
+  ToolRun text = ndk("info --config");
+  EXPECT_EQ(text.status, 0);
+  EXPECT_NE(text.out.find("interface"), std::string::npos);
+  EXPECT_NE(text.out.find("network_direct"), std::string::npos);
+}
+
+TEST(NdkTool, StatJsonHasCountersAndEmptyLists) {
+  ToolRun r = ndk("stat --json -i " + std::to_string(if_nametoindex("lo")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["interfaces"].size(), 1u);
+  const auto& i = j["interfaces"][0];
+  EXPECT_EQ(i["statistics"]["status"], "SUCCESS");
+  EXPECT_TRUE(i["statistics"]["reserved_zero"].get<bool>());  // R162
+  EXPECT_EQ(i["statistics"]["header"]["Size"].get<unsigned>(), NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1);
+  for (const char* k : {"Connect", "Accept", "ConnectFailure", "ConnectionError", "ActiveConnection", "CQError",
+                        "RDMAInOctets", "RDMAOutOctets", "RDMAInFrames", "RDMAOutFrames"})
+    EXPECT_TRUE(i["statistics"]["counters"].contains(k)) << k;
+  EXPECT_EQ(i["connections"]["count"].get<unsigned>(), i["connections"]["entries"].size());  // R163
+  EXPECT_EQ(i["local_endpoints"]["count"].get<unsigned>(), i["local_endpoints"]["entries"].size());  // R164
+}
+
+TEST(NdkTool, StatWatchWithCount) {
+  ToolRun r = ndk("stat --json --watch 0.05 --count 2 -i " + std::to_string(if_nametoindex("lo")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  int lines = 0;
+  for (char c : r.out) lines += c == '\n';
+  EXPECT_EQ(lines, 2);
+}
+
+TEST(NdkTool, R159_SetStateOffOnInItsOwnProcess) {
+  const std::string lo = std::to_string(if_nametoindex("lo"));
+  ToolRun off = ndk("set-state -i " + lo + " off");
+  EXPECT_EQ(off.status, 0) << off.out;
+  EXPECT_NE(off.out.find("disabled"), std::string::npos);
+  ToolRun on = ndk("set-state -i " + lo + " on");
+  EXPECT_EQ(on.status, 0) << on.out;
+  EXPECT_NE(on.out.find("enabled"), std::string::npos);
+}
+
+TEST(NdkTool, CoverageJson) {
+  ToolRun r = ndk("test --coverage --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["total"].get<int>(), 168);
+  EXPECT_GT(j["covered"].get<int>(), 0);
+  EXPECT_EQ(j["covered"].get<int>() + static_cast<int>(j["missing"].size()), 168);
+  // This very file cites R159, R162, R163 and R164.
+  EXPECT_TRUE(j["rules"].contains("R159"));
+  EXPECT_TRUE(j["rules"].contains("R162"));
+  ToolRun text = ndk("test --coverage");
+  EXPECT_EQ(text.status, 0);
+  EXPECT_NE(text.out.find("rule coverage:"), std::string::npos);
+  ToolRun bad = ndk("test --coverage --root /nonexistent-openndk-root");
+  EXPECT_EQ(bad.status, 1);
+}
+
+TEST(NdkTool, BadArgumentsExitTwoWithUsage) {
+  for (const char* args : {"", "frobnicate", "info --bogus", "set-state -i 1", "set-state -i 1 maybe",
+                           "set-state on", "stat --watch -3", "stat --count 2", "info -i notanumber", "test"}) {
+    ToolRun r = ndk(args, true);
+    EXPECT_EQ(r.status, 2) << "ndk " << args << "\n" << r.out;
+    EXPECT_TRUE(r.out.find("Usage") != std::string::npos || r.out.find("usage") != std::string::npos ||
+                r.out.find("--coverage") != std::string::npos)
+        << "ndk " << args << "\n" << r.out;
+  }
+  ToolRun ok = ndk("info");  // the tool still works
+  EXPECT_EQ(ok.status, 0);
+}
+
+TEST(NdkTool, UnknownInterfaceFailsWithOne) {
+  ToolRun r = ndk("info -i 2147483000", true);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("not an NDK-capable interface"), std::string::npos);
+}
+
+TEST(NdkTool, PingAndPerfAreNotBuiltYet) {
+  for (const char* c : {"ping", "perf"}) {
+    ToolRun r = ndk(c, true);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.out.find("not built yet"), std::string::npos);
+  }
+}
+
+}  // namespace
