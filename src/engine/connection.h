@@ -112,7 +112,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Responder after connectRequest().
   void accept(std::uint32_t ird, std::uint32_t ord, std::vector<std::uint8_t> private_data);
   void reject(std::vector<std::uint8_t> private_data);
-  // Queue one work request; it is sent in order after establishment.
+  // Queue one work request; it is sent in order after establishment. If the loop has already been
+  // stopped the request is flushed at once, in the caller's thread (the only sink call made outside
+  // the progress context).
   void post(TxRequest req);
   // Consumer disconnect: graceful (FIN after queued data) or abortive (Terminate
   // ConsumerTerminate if established, then RST).
