@@ -5,6 +5,10 @@
 
 #include <cstring>
 
+#include <ndk/ndk_host.h>
+
+#include <algorithm>
+
 #include "consumer.h"
 
 namespace conf {
@@ -155,7 +159,7 @@ TEST_F(Cm, R94_R107_ListenPortZeroAndAddressBuffer) {
   EXPECT_EQ(sizeof(SOCKADDR_IN), len);
   EXPECT_EQ(AF_INET, a.sin_family);
   EXPECT_GE(ntohs(a.sin_port), OPENNDK_EPHEMERAL_PORT_FIRST);
-  EXPECT_EQ(htonl(INADDR_LOOPBACK), a.sin_addr.s_addr);
+  EXPECT_EQ(loopback4(0).sin_addr.s_addr, a.sin_addr.s_addr);
 }
 
 // R106 [D]: a second NdkListen on the same listener fails with STATUS_INVALID_PARAMETER.
@@ -196,9 +200,19 @@ TEST_F(Cm, R108_ListenIpv6Loopback) {
   Recorder ev;
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_NE(nullptr, l);
+  // An IPv6 address of the interface under test (::1 on "lo").
+  SOCKADDR_INET addrs[16];
+  ULONG count = 0;
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkQueryInterfaceAddresses(interfaceUnderTest(), addrs, 16, &count));
   SOCKADDR_IN6 a6{};
-  a6.sin6_family = AF_INET6;
-  a6.sin6_addr = in6addr_loopback;
+  for (ULONG i = 0; i < std::min<ULONG>(count, 16); ++i) {
+    if (addrs[i].si_family == AF_INET6) {
+      a6 = addrs[i].Ipv6;
+      break;
+    }
+  }
+  if (a6.sin6_family != AF_INET6) GTEST_SKIP() << "interface under test has no IPv6 address";
+  a6.sin6_port = 0;
   NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
     return l->Dispatch->NdkListen(l, reinterpret_cast<PSOCKADDR>(&a6), sizeof a6, cb, x);
   });

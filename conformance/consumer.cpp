@@ -1,6 +1,8 @@
 // OpenNDK conformance suite: the synchronous consumer (see consumer.h). C ABI only.
 #include "consumer.h"
 
+#include <ndk/ndk_host.h>
+
 #include <arpa/inet.h>
 #include <net/if.h>
 
@@ -484,10 +486,21 @@ NTSTATUS NdkTest::connectPair(Pair& p, ULONG ird, ULONG ord, const void* callerD
 }
 
 SOCKADDR_IN NdkTest::loopback4(USHORT port) {
+  // The first IPv4 address of the interface under test (127.0.0.1 for "lo").
   SOCKADDR_IN a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  SOCKADDR_INET addrs[16];
+  ULONG count = 0;
+  if (NdkQueryInterfaceAddresses(interfaceUnderTest(), addrs, 16, &count) == NDIS_STATUS_SUCCESS) {
+    for (ULONG i = 0; i < std::min<ULONG>(count, 16); ++i) {
+      if (addrs[i].si_family == AF_INET) {
+        a.sin_addr = addrs[i].Ipv4.sin_addr;
+        break;
+      }
+    }
+  }
   return a;
 }
 

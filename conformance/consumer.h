@@ -274,6 +274,7 @@ class NdkTest : public ::testing::Test {
   // Listens on `addr` (port 0 = ephemeral); returns the status and the bound address.
   NTSTATUS listenOn(NDK_LISTENER* l, const SOCKADDR_IN& addr, SOCKADDR_IN* bound);
 
+  // An IPv4 address of the adapter under test (first one; 127.0.0.1 on "lo"), with `port`.
   static SOCKADDR_IN loopback4(USHORT port = 0);
 
   NDK_ADAPTER* adapter_ = nullptr;
