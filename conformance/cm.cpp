@@ -8,6 +8,7 @@
 #include <ndk/ndk_host.h>
 
 #include <algorithm>
+#include <initializer_list>
 
 #include "consumer.h"
 
@@ -352,17 +353,25 @@ TEST_F(Cm, R93_QpAlreadyAssociated) {
 
 // R79/R110/R81: a graceful disconnect: the peer gets its disconnect event (once), the local side
 // does not; afterwards initiator calls fail with STATUS_CONNECTION_INVALID.
-TEST_F(Cm, R79_R81_R110_DisconnectEvents) {
+TEST_F(Cm, R79_R80_R81_R110_DisconnectEvents) {
   Pair& p = newPair();
   NTSTATUS st = connectPair(p);
   CONF_SKIP_IF_NO_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(p.active.qp, reinterpret_cast<PVOID>(1)));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(p.passive.qp, reinterpret_cast<PVOID>(2)));
   st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
     return p.active.con->Dispatch->NdkDisconnect(p.active.con, cb, x);
   });
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   ASSERT_TRUE(p.passive.disconnects.waitFor(1)) << "R110";
+  // R80: indicating the peer's disconnect does not flush the passive QP; its flush does.
+  NDK_RESULT pr[2];
+  EXPECT_EQ(0u, p.passive.cq->Dispatch->NdkGetCqResults(p.passive.cq, pr, 2)) << "R80";
+  p.passive.qp->Dispatch->NdkFlush(p.passive.qp);
+  auto pf = drainEx(p.passive.cq, 1);
+  ASSERT_EQ(1u, pf.size());
+  CONF_EXPECT_STATUS(STATUS_CANCELLED, pf[0].Status);
   EXPECT_EQ(static_cast<PVOID>(&p.passive.disconnects), p.passive.disconnects.last().context);
   // R79: the implicit flush cancels the pending receive.
   auto got = drainEx(p.active.cq, 1);
@@ -394,6 +403,117 @@ TEST_F(Cm, R31_R110_CloseConnectedConnectorAborts) {
   CONF_EXPECT_STATUS(STATUS_CANCELLED, got[0].Status);
   NDK_SGE s{};
   CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID, p.passive.qp->Dispatch->NdkSend(p.passive.qp, nullptr, &s, 0, 0));
+}
+
+// R101/R111 [D]: the Ex callbacks get a ProviderDisconnectReason; 1 = graceful peer disconnect.
+TEST_F(Cm, R101_R111_ExCallbacksGetReason) {
+  Pair& p = newPair();
+  NTSTATUS st = connectPair(p, 4, 4, nullptr, 0, nullptr, 0, 32, 0, /*ex=*/true);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
+    return p.passive.con->Dispatch->NdkDisconnect(p.passive.con, cb, x);
+  });
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  ASSERT_TRUE(p.active.disconnects.waitFor(1));
+  if (strict()) {
+    EXPECT_EQ(1u, p.active.disconnects.last().reason) << "R111 [D]";
+  }
+  EXPECT_EQ(0u, p.passive.disconnects.count());
+}
+
+// R82–R84: effective IRD/ORD = min(local request, adapter maximum, the peer's opposite value);
+// the passive side sees the values known so far before accepting.
+TEST_F(Cm, R82_R83_R84_ReadLimitsNegotiated) {
+  Pair& p = newPair();
+  p.pd = makePd();
+  NDK_CQ* cq = makeCq();
+  ASSERT_TRUE(p.pd && cq);
+  p.active.qp = makeQp(p.pd, cq, cq);
+  p.passive.qp = makeQp(p.pd, cq, cq);
+  p.listener = makeListener(&p.connectEvents);
+  ASSERT_TRUE(p.active.qp && p.passive.qp && p.listener);
+  NTSTATUS st = listenOn(p.listener, loopback4(0), &p.listenAddr);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  p.active.con = makeConnector();
+  ASSERT_NE(nullptr, p.active.con);
+  const ULONG aIrd = 8, aOrd = 2, pIrd = 1, pOrd = 6;
+  SOCKADDR_IN src = loopback4(0);
+  st = p.active.con->Dispatch->NdkConnect(p.active.con, p.active.qp, reinterpret_cast<PSOCKADDR>(&src), sizeof src,
+                                          reinterpret_cast<PSOCKADDR>(&p.listenAddr), sizeof p.listenAddr, aIrd, aOrd,
+                                          nullptr, 0, &Recorder::onRequest, &p.connectDone);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  ASSERT_TRUE(st == STATUS_PENDING) << statusName(st);
+  ASSERT_TRUE(p.connectEvents.waitFor(1));
+  p.passive.con = reinterpret_cast<NDK_CONNECTOR*>(p.connectEvents.last().object);
+  track(p.passive.con);
+  ULONG ird = 0, ord = 0, len = 0;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, p.passive.con->Dispatch->NdkGetConnectionData(p.passive.con, &ird, &ord, nullptr, &len));
+  EXPECT_EQ(std::min(info_.MaxInboundReadLimit, aOrd), ird) << "R84 [I] passive before accept";
+  EXPECT_EQ(std::min(info_.MaxOutboundReadLimit, aIrd), ord) << "R84 [I] passive before accept";
+  CONF_ASSERT_STATUS(STATUS_PENDING, p.passive.con->Dispatch->NdkAccept(p.passive.con, p.passive.qp, pIrd, pOrd, nullptr,
+                                                                        0, nullptr, nullptr, &Recorder::onRequest,
+                                                                        &p.acceptDone));  // R99 [D]
+  ASSERT_TRUE(p.connectDone.waitFor(1));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, p.connectDone.last().status);
+  len = 0;
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, p.active.con->Dispatch->NdkGetConnectionData(p.active.con, &ird, &ord, nullptr, &len));
+  EXPECT_EQ(std::min({aIrd, info_.MaxInboundReadLimit, pOrd}), ird) << "R82";
+  EXPECT_EQ(std::min({aOrd, info_.MaxOutboundReadLimit, pIrd}), ord) << "R83";
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
+                       return p.active.con->Dispatch->NdkCompleteConnect(p.active.con, nullptr, nullptr, cb, x);
+                     }));
+  ASSERT_TRUE(p.acceptDone.waitFor(1));
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, p.acceptDone.last().status);
+}
+
+// R117–R119: a shared endpoint serves several connectors to different destinations; a second
+// connection to the same destination fails; its close pends until its connectors are closed.
+TEST_F(Cm, R117_R118_R119_SharedEndpoint) {
+  SOCKADDR_IN a = loopback4(0);
+  NTSTATUS st = STATUS_UNSUCCESSFUL;
+  NDK_SHARED_ENDPOINT* se = makeSharedEndpoint(reinterpret_cast<SOCKADDR*>(&a), sizeof a, &st);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  SOCKADDR_IN seAddr{};
+  ULONG len = sizeof seAddr;
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, se->Dispatch->NdkGetLocalAddress(se, reinterpret_cast<PSOCKADDR>(&seAddr), &len));
+  EXPECT_GE(ntohs(seAddr.sin_port), OPENNDK_EPHEMERAL_PORT_FIRST) << "R94";
+  Recorder ev;
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_NE(nullptr, l);
+  SOCKADDR_IN dst{};
+  st = listenOn(l, loopback4(0), &dst);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  NDK_QP* qp1 = someQp();
+  NDK_QP* qp2 = someQp();
+  NDK_CONNECTOR* c1 = makeConnector();
+  NDK_CONNECTOR* c2 = makeConnector();
+  ASSERT_TRUE(qp1 && qp2 && c1 && c2);
+  Recorder d1, d2;
+  st = c1->Dispatch->NdkConnectWithSharedEndpoint(c1, qp1, se, reinterpret_cast<PSOCKADDR>(&dst), sizeof dst, 4, 4,
+                                                  nullptr, 0, &Recorder::onRequest, &d1);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  ASSERT_TRUE(st == STATUS_PENDING || st == STATUS_SUCCESS) << statusName(st);
+  ASSERT_TRUE(ev.waitFor(1));
+  track(ev.last().object);
+  // Same destination from the same shared endpoint while the first exists → ADDRESS_ALREADY_EXISTS.
+  st = c2->Dispatch->NdkConnectWithSharedEndpoint(c2, qp2, se, reinterpret_cast<PSOCKADDR>(&dst), sizeof dst, 4, 4,
+                                                  nullptr, 0, &Recorder::onRequest, &d2);
+  if (st == STATUS_PENDING) {
+    ASSERT_TRUE(d2.waitFor(1));
+    st = d2.last().status;
+  }
+  CONF_EXPECT_STATUS(STATUS_ADDRESS_ALREADY_EXISTS, st);
+  // R118: the shared endpoint's close pends while c1 uses it.
+  untrack(&se->Header);
+  Recorder seClose;
+  CONF_EXPECT_STATUS(STATUS_PENDING,
+                     se->Dispatch->NdkCloseSharedEndpoint(&se->Header, &Recorder::onClose, &seClose));
+  EXPECT_EQ(0u, seClose.count());
+  closeNow(c1);
+  EXPECT_TRUE(seClose.waitFor(1));
 }
 
 // R104: a paused listener refuses incoming requests; resumed it delivers again.

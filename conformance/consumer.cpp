@@ -438,7 +438,7 @@ NTSTATUS NdkTest::listenOn(NDK_LISTENER* l, const SOCKADDR_IN& addr, SOCKADDR_IN
 }
 
 NTSTATUS NdkTest::connectPair(Pair& p, ULONG ird, ULONG ord, const void* callerData, ULONG callerLen,
-                              const void* calleeData, ULONG calleeLen, ULONG depth, ULONG inlineSize) {
+                              const void* calleeData, ULONG calleeLen, ULONG depth, ULONG inlineSize, bool ex) {
   p.pd = makePd();
   p.active.cq = makeCq(2 * depth + 8);
   p.passive.cq = makeCq(2 * depth + 8);
@@ -463,10 +463,14 @@ NTSTATUS NdkTest::connectPair(Pair& p, ULONG ird, ULONG ord, const void* callerD
   if (!p.passive.con) return STATUS_UNSUCCESSFUL;
   track(p.passive.con);
   Recorder& acceptDone = p.acceptDone;
-  NTSTATUS ast = p.passive.con->Dispatch->NdkAccept(p.passive.con, p.passive.qp, ird, ord,
-                                                    const_cast<PVOID>(calleeData), calleeLen,
-                                                    &Recorder::onDisconnect, &p.passive.disconnects,
-                                                    &Recorder::onRequest, &acceptDone);
+  NTSTATUS ast = ex ? p.passive.con->Dispatch->NdkAcceptEx(p.passive.con, p.passive.qp, ird, ord,
+                                                           const_cast<PVOID>(calleeData), calleeLen,
+                                                           &Recorder::onDisconnectEx, &p.passive.disconnects,
+                                                           &Recorder::onRequest, &acceptDone)
+                    : p.passive.con->Dispatch->NdkAccept(p.passive.con, p.passive.qp, ird, ord,
+                                                         const_cast<PVOID>(calleeData), calleeLen,
+                                                         &Recorder::onDisconnect, &p.passive.disconnects,
+                                                         &Recorder::onRequest, &acceptDone);
   if (ast != STATUS_PENDING && ast != STATUS_SUCCESS) return ast;
   if (st == STATUS_PENDING) {
     if (!connectDone.waitFor(1)) return STATUS_IO_TIMEOUT;
@@ -474,8 +478,10 @@ NTSTATUS NdkTest::connectPair(Pair& p, ULONG ird, ULONG ord, const void* callerD
     if (st != STATUS_SUCCESS) return st;
   }
   st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
-    return p.active.con->Dispatch->NdkCompleteConnect(p.active.con, &Recorder::onDisconnect, &p.active.disconnects,
-                                                      cb, c);
+    return ex ? p.active.con->Dispatch->NdkCompleteConnectEx(p.active.con, &Recorder::onDisconnectEx,
+                                                             &p.active.disconnects, cb, c)
+              : p.active.con->Dispatch->NdkCompleteConnect(p.active.con, &Recorder::onDisconnect,
+                                                           &p.active.disconnects, cb, c);
   });
   if (st != STATUS_SUCCESS) return st;
   if (ast == STATUS_PENDING) {

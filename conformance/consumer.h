@@ -264,7 +264,7 @@ class NdkTest : public ::testing::Test {
   // else the first failure. Private data: `callerData` with the connect, `calleeData` with accept.
   NTSTATUS connectPair(Pair& p, ULONG ird = 4, ULONG ord = 4, const void* callerData = nullptr,
                        ULONG callerLen = 0, const void* calleeData = nullptr, ULONG calleeLen = 0,
-                       ULONG depth = 32, ULONG inlineSize = 0);
+                       ULONG depth = 32, ULONG inlineSize = 0, bool ex = false);
   // A Pair owned by the fixture (it must outlive TearDown: callbacks may still reach its recorders).
   Pair& newPair() {
     pairs_.push_back(std::make_unique<Pair>());

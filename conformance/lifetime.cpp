@@ -262,7 +262,7 @@ TEST_F(Lifetime, R22_NoCallbackAfterCloseCompletion) {
 }
 
 // R27 (+R26): the adapter close returns only after every callback of its objects has returned.
-TEST_F(Lifetime, R27_AdapterCloseBlocksUntilCallbacksReturned) {
+TEST_F(Lifetime, R26_R27_AdapterCloseBlocksUntilCallbacksReturned) {
   NDK_ADAPTER* a2 = nullptr;
   CONF_ASSERT_STATUS(STATUS_SUCCESS, NdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
   NDK_PD* pd = nullptr;
@@ -299,7 +299,7 @@ TEST_F(Lifetime, R27_AdapterCloseBlocksUntilCallbacksReturned) {
 
 // R9/R11/R12: the create contract (the helpers check SUCCESS vs PENDING delivery); an inline
 // failure leaves *ppNdkXxx untouched [D] and calls no callback.
-TEST_F(Lifetime, R9_R11_R12_CreateContract) {
+TEST_F(Lifetime, R9_R10_R11_R12_CreateContract) {
   NDK_CQ* sentinel = reinterpret_cast<NDK_CQ*>(0x5e5e5e5eULL);
   NDK_CQ* cq = sentinel;
   Recorder create, notify;

@@ -217,6 +217,31 @@ TEST_F(Memory, R139_RegistrationAboveMaxFails) {
   munmap(p, len);
 }
 
+// R124: NDK_MR_FLAG_RDMA_READ_SINK (with any other flags) never makes a registration fail when the
+// adapter does not need it; R125 [D]: the provider keeps no pointer to the MDL after registering.
+TEST_F(Memory, R124_R125_ReadSinkFlagAndMdlNotRetained) {
+  NDK_MR* mr = makeMr(pd_, false);
+  NDK_CQ* cq = makeCq();
+  ASSERT_TRUE(mr && cq);
+  NDK_QP* qp = makeQp(pd_, cq, cq);
+  ASSERT_NE(nullptr, qp);
+  MdlBuffer buf(2 * PAGE_SIZE);
+  PMDL mdl = IoAllocateMdl(buf.data(), static_cast<ULONG>(buf.size()), FALSE, FALSE, nullptr);
+  ASSERT_NE(nullptr, mdl);
+  MmBuildMdlForNonPagedPool(mdl);
+  const ULONG flags = NDK_MR_FLAG_ALLOW_REMOTE_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ | NDK_MR_FLAG_RDMA_READ_SINK;
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, registerChain(mr, mdl, buf.size(), flags));
+  IoFreeMdl(mdl);  // R125 [D]: the MR must not depend on it any more
+  NDK_SGE s{};
+  s.VirtualAddress = buf.data() + 100;
+  s.Length = 200;
+  s.MemoryRegionToken = mr->Dispatch->NdkGetLocalTokenFromMr(mr);
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, qp->Dispatch->NdkReceive(qp, nullptr, &s, 1));
+  qp->Dispatch->NdkFlush(qp);
+  EXPECT_EQ(1u, drainEx(cq, 1).size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, deregister(mr));
+}
+
 TEST_F(Memory, RegisterNullMdlRejected) {  // provider decision
   NDK_MR* mr = makeMr(pd_, false);
   ASSERT_NE(nullptr, mr);
