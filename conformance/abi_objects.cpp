@@ -84,7 +84,7 @@ TEST_F(AbiObjects, R1_R153_EveryCreatedObjectHeader) {
   NDK_QP* qp = makeQp(pd, cq, cq);
   NDK_QP* sqp = makeQpWithSrq(pd, cq, cq, srq);
   NDK_CONNECTOR* con = makeConnector();
-  Recorder events;
+  Recorder& events = newRecorder();
   NDK_LISTENER* lis = makeListener(&events);
   const NDK_VERSION v = info_.Version;
   expectFreshHeader(&cq->Header, NdkObjectTypeCq, v, "cq");
@@ -118,7 +118,7 @@ TEST_F(AbiObjects, R4_EveryTableMemberNonNull) {
   NDK_SRQ* srq = makeSrq(pd);
   NDK_QP* qp = makeQp(pd, cq, cq);
   NDK_CONNECTOR* con = makeConnector();
-  Recorder events;
+  Recorder& events = newRecorder();
   NDK_LISTENER* lis = makeListener(&events);
   ASSERT_TRUE(mr && mw && srq && qp && con && lis);
   expectAllMembersNonNull(cq->Dispatch, "NDK_CQ_DISPATCH");
@@ -170,7 +170,7 @@ TEST_F(AbiObjects, R2_ReservedBlockUntouched) {
 
   // PD close pends while MR/QP are open; its completion still sees the sentinels.
   untrack(&pd->Header);
-  Recorder pdClose;
+  Recorder& pdClose = newRecorder();
   bool intactAtCompletion = false;
   pdClose.hook = [&](const CallRecord&) { intactAtCompletion = sentinelsIntact(&pd->Header); };
   NTSTATUS st = pd->Dispatch->NdkClosePd(&pd->Header, &Recorder::onClose, &pdClose);
@@ -250,7 +250,7 @@ TEST_F(AbiObjects, R6_R154_QueryExtensionOnEveryObjectHeader) {
   NDK_SRQ* srq = makeSrq(pd);
   NDK_QP* qp = makeQp(pd, cq, cq);
   NDK_CONNECTOR* con = makeConnector();
-  Recorder events;
+  Recorder& events = newRecorder();
   NDK_LISTENER* lis = makeListener(&events);
   ASSERT_TRUE(mr && mw && srq && qp && con && lis);
   CONF_EXPECT_STATUS(STATUS_NOT_SUPPORTED, cq->Dispatch->NdkQueryExtension(&cq->Header, &g, v, &ext));
@@ -271,7 +271,7 @@ TEST_F(AbiObjects, R6_R154_QueryExtensionOnEveryObjectHeader) {
 TEST_F(AbiObjects, BadObject_NullObjectInvalidParameter) {  // provider decision
   NDK_PD* pd = nullptr;
   NDK_FN_CREATE_COMPLETION cb = &Recorder::onCreate;
-  Recorder rec;
+  Recorder& rec = newRecorder();
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, adapter_->Dispatch->NdkCreatePd(nullptr, cb, &rec, &pd));
   EXPECT_EQ(nullptr, pd);
   NDK_CQ* cq = makeCq();
@@ -289,7 +289,7 @@ TEST_F(AbiObjects, BadObject_WrongTypeObjectTypeMismatch) {  // provider decisio
   NDK_CQ* cq = makeCq();
   NDK_PD* pd = makePd();
   ASSERT_TRUE(cq && pd);
-  Recorder rec;
+  Recorder& rec = newRecorder();
   NDK_MR* mr = nullptr;
   // A CQ passed where a PD is expected.
   CONF_EXPECT_D_STATUS(STATUS_OBJECT_TYPE_MISMATCH,
@@ -317,7 +317,7 @@ TEST_F(AbiObjects, BadObject_ClosedObjectInvalidHandle) {  // provider decision
   ASSERT_TRUE(pd && pd2);
   const NDK_PD_DISPATCH* d = pd->Dispatch;
   closeNow(pd);
-  Recorder rec;
+  Recorder& rec = newRecorder();
   NDK_MR* mr = nullptr;
   CONF_EXPECT_D_STATUS(STATUS_INVALID_HANDLE, d->NdkCreateMr(pd, FALSE, &Recorder::onCreate, &rec, &mr));
   EXPECT_EQ(nullptr, mr);
@@ -348,10 +348,10 @@ TEST_F(BadObjects, EveryFunctionNullAndWrongType) {  // provider decision
   NDK_SRQ* srq = makeSrq(pd);
   NDK_QP* qp = makeQp(pd, cq, cq);
   NDK_CONNECTOR* con = makeConnector();
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* lis = makeListener(&ev);
   ASSERT_TRUE(mr && mw && srq && qp && con && lis);
-  Recorder rec;
+  Recorder& rec = newRecorder();
   MdlBuffer buf(PAGE_SIZE);
   NDK_SGE sge{};
   SOCKADDR_IN a = loopback4(0);

@@ -204,7 +204,7 @@ TEST_F(Limits, R155_ObjectCountLimits) {
                                                         &extra));
   // CQs.
   for (ULONG i = 0; i < caps.MaxCqCount; ++i) ASSERT_NE(nullptr, makeCq(4));
-  Recorder n;
+  Recorder& n = newRecorder();
   NDK_CQ* cq = nullptr;
   CONF_EXPECT_STATUS(STATUS_INSUFFICIENT_RESOURCES, createSync<NDK_CQ>(
                                                         [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_CQ** o) {

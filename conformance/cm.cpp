@@ -34,7 +34,7 @@ class Cm : public NdkTest {
 // R107 [D]: no address yet → STATUS_CONNECTION_INVALID.
 TEST_F(Cm, R107_GettersBeforeConnect) {
   NDK_CONNECTOR* c = makeConnector();
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_TRUE(c && l);
   SOCKADDR_IN a{};
@@ -52,7 +52,7 @@ TEST_F(Cm, R107_GettersBeforeConnect) {
 TEST_F(Cm, R98_CompleteConnectOnIdleConnector) {
   NDK_CONNECTOR* c = makeConnector();
   ASSERT_NE(nullptr, c);
-  Recorder d;
+  Recorder& d = newRecorder();
   NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
     return c->Dispatch->NdkCompleteConnect(c, &Recorder::onDisconnect, &d, cb, x);
   });
@@ -79,7 +79,7 @@ TEST_F(Cm, R87_ConnectPrivateDataTooLong) {
   NDK_CONNECTOR* c = makeConnector();
   ASSERT_TRUE(qp && c);
   std::vector<char> data(info_.MaxCallerData + 1, 'x');
-  Recorder done;
+  Recorder& done = newRecorder();
   NTSTATUS st = connect(c, qp, loopback4(9), data.data(), static_cast<ULONG>(data.size()), &done);
   CONF_SKIP_IF_NO_NETWORKING(st);
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, st);
@@ -91,7 +91,7 @@ TEST_F(Cm, R88_NullPrivateDataWithLength) {
   NDK_QP* qp = someQp();
   NDK_CONNECTOR* c = makeConnector();
   ASSERT_TRUE(qp && c);
-  Recorder done;
+  Recorder& done = newRecorder();
   NTSTATUS st = connect(c, qp, loopback4(9), nullptr, 4, &done);
   CONF_SKIP_IF_NO_NETWORKING(st);
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, st);
@@ -99,7 +99,7 @@ TEST_F(Cm, R88_NullPrivateDataWithLength) {
 
 // R95: a local address that is not the adapter's → STATUS_INVALID_ADDRESS (listen, shared endpoint).
 TEST_F(Cm, R95_ListenOnForeignAddress) {
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_NE(nullptr, l);
   SOCKADDR_IN foreign = loopback4(0);
@@ -125,7 +125,7 @@ TEST_F(Cm, R95_SharedEndpointOnForeignAddress) {
 }
 
 TEST_F(Cm, BadAddressLengthRejected) {  // provider decision
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_NE(nullptr, l);
   SOCKADDR_IN a = loopback4(0);
@@ -142,7 +142,7 @@ TEST_F(Cm, BadAddressLengthRejected) {  // provider decision
 // R94/R107: port 0 → an ephemeral port, visible through GetLocalAddress; too-small buffer →
 // BUFFER_TOO_SMALL with the required size and nothing written.
 TEST_F(Cm, R94_R107_ListenPortZeroAndAddressBuffer) {
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_NE(nullptr, l);
   NTSTATUS st = listenOn(l, loopback4(0), nullptr);
@@ -165,7 +165,7 @@ TEST_F(Cm, R94_R107_ListenPortZeroAndAddressBuffer) {
 
 // R106 [D]: a second NdkListen on the same listener fails with STATUS_INVALID_PARAMETER.
 TEST_F(Cm, R106_ListenTwiceFails) {
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_NE(nullptr, l);
   NTSTATUS st = listenOn(l, loopback4(0), nullptr);
@@ -179,7 +179,7 @@ TEST_F(Cm, R106_ListenTwiceFails) {
 
 // R113/R114: a held endpoint → STATUS_SHARING_VIOLATION; free again once the listener is closed.
 TEST_F(Cm, R113_R114_EndpointSharingAndRelease) {
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l1 = makeListener(&ev);
   NDK_LISTENER* l2 = makeListener(&ev);
   ASSERT_TRUE(l1 && l2);
@@ -198,7 +198,7 @@ TEST_F(Cm, R113_R114_EndpointSharingAndRelease) {
 
 // R108: IPv6 loopback works as well.
 TEST_F(Cm, R108_ListenIpv6Loopback) {
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_NE(nullptr, l);
   // An IPv6 address of the interface under test (::1 on "lo").
@@ -231,7 +231,7 @@ TEST_F(Cm, R108_ListenIpv6Loopback) {
 TEST_F(Cm, R96_R112_ConnectWithoutListenerRefused) {
   NDK_QP* qp = someQp();
   NDK_CONNECTOR* c = makeConnector();
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_TRUE(qp && c && l);
   // Find a port nobody listens on: bind a listener, remember the port, close it.
@@ -239,7 +239,7 @@ TEST_F(Cm, R96_R112_ConnectWithoutListenerRefused) {
   NTSTATUS st = listenOn(l, loopback4(0), &bound);
   CONF_SKIP_IF_NO_NETWORKING(st);
   closeNow(l);
-  Recorder done;
+  Recorder& done = newRecorder();
   st = connect(c, qp, bound, nullptr, 0, &done);
   CONF_SKIP_IF_NO_NETWORKING(st);
   if (st == STATUS_PENDING) {
@@ -248,7 +248,7 @@ TEST_F(Cm, R96_R112_ConnectWithoutListenerRefused) {
   }
   CONF_EXPECT_STATUS(STATUS_CONNECTION_REFUSED, st);
   // R112 [D]: the connector served its one attempt.
-  Recorder done2;
+  Recorder& done2 = newRecorder();
   CONF_EXPECT_D_STATUS(STATUS_CONNECTION_INVALID, connect(c, qp, bound, nullptr, 0, &done2));
 }
 
@@ -283,7 +283,7 @@ TEST_F(Cm, R82_R84_R89_R97_R99_R102_R109_R116_EstablishLoopback) {
 TEST_F(Cm, R84_R87_R89_R90_R91_R100_RejectWithPrivateData) {
   NDK_QP* qp = someQp();
   NDK_CONNECTOR* c = makeConnector();
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_TRUE(qp && c && l);
   SOCKADDR_IN bound{};
@@ -291,7 +291,7 @@ TEST_F(Cm, R84_R87_R89_R90_R91_R100_RejectWithPrivateData) {
   CONF_SKIP_IF_NO_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   const char caller[] = "hello-passive";
-  Recorder done;
+  Recorder& done = newRecorder();
   st = connect(c, qp, bound, caller, sizeof caller, &done);
   CONF_SKIP_IF_NO_NETWORKING(st);
   ASSERT_TRUE(st == STATUS_PENDING || st == STATUS_SUCCESS) << statusName(st);
@@ -346,7 +346,7 @@ TEST_F(Cm, R93_QpAlreadyAssociated) {
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   NDK_CONNECTOR* c = makeConnector();
   ASSERT_NE(nullptr, c);
-  Recorder done;
+  Recorder& done = newRecorder();
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, connect(c, p.active.qp, p.listenAddr, nullptr, 0, &done));
   EXPECT_EQ(0u, done.count());
 }
@@ -480,7 +480,7 @@ TEST_F(Cm, R117_R118_R119_SharedEndpoint) {
   ULONG len = sizeof seAddr;
   CONF_ASSERT_STATUS(STATUS_SUCCESS, se->Dispatch->NdkGetLocalAddress(se, reinterpret_cast<PSOCKADDR>(&seAddr), &len));
   EXPECT_GE(ntohs(seAddr.sin_port), OPENNDK_EPHEMERAL_PORT_FIRST) << "R94";
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_NE(nullptr, l);
   SOCKADDR_IN dst{};
@@ -491,7 +491,8 @@ TEST_F(Cm, R117_R118_R119_SharedEndpoint) {
   NDK_CONNECTOR* c1 = makeConnector();
   NDK_CONNECTOR* c2 = makeConnector();
   ASSERT_TRUE(qp1 && qp2 && c1 && c2);
-  Recorder d1, d2;
+  Recorder& d1 = newRecorder();
+  Recorder& d2 = newRecorder();
   st = c1->Dispatch->NdkConnectWithSharedEndpoint(c1, qp1, se, reinterpret_cast<PSOCKADDR>(&dst), sizeof dst, 4, 4,
                                                   nullptr, 0, &Recorder::onRequest, &d1);
   CONF_SKIP_IF_NO_NETWORKING(st);
@@ -508,7 +509,7 @@ TEST_F(Cm, R117_R118_R119_SharedEndpoint) {
   CONF_EXPECT_STATUS(STATUS_ADDRESS_ALREADY_EXISTS, st);
   // R118: the shared endpoint's close pends while c1 uses it.
   untrack(&se->Header);
-  Recorder seClose;
+  Recorder& seClose = newRecorder();
   CONF_EXPECT_STATUS(STATUS_PENDING,
                      se->Dispatch->NdkCloseSharedEndpoint(&se->Header, &Recorder::onClose, &seClose));
   EXPECT_EQ(0u, seClose.count());
@@ -520,14 +521,14 @@ TEST_F(Cm, R117_R118_R119_SharedEndpoint) {
 TEST_F(Cm, R104_PausedListenerRefuses) {
   NDK_QP* qp = someQp();
   NDK_CONNECTOR* c = makeConnector();
-  Recorder ev;
+  Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_TRUE(qp && c && l);
   SOCKADDR_IN bound{};
   NTSTATUS st = listenOn(l, loopback4(0), &bound);
   CONF_SKIP_IF_NO_NETWORKING(st);
   l->Dispatch->NdkControlConnectEvents(l, TRUE);
-  Recorder done;
+  Recorder& done = newRecorder();
   st = connect(c, qp, bound, nullptr, 0, &done);
   CONF_SKIP_IF_NO_NETWORKING(st);
   if (st == STATUS_PENDING) {
@@ -546,14 +547,14 @@ TEST_F(Cm, R105_R115_ListenerCloseWaitsForConnectors) {
   CONF_SKIP_IF_NO_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   untrack(&p.listener->Header);
-  Recorder lclose;
+  Recorder& lclose = newRecorder();
   CONF_ASSERT_STATUS(STATUS_PENDING,
                      p.listener->Dispatch->NdkCloseListener(&p.listener->Header, &Recorder::onClose, &lclose));
   // R105: new requests are refused meanwhile.
   NDK_QP* qp = someQp();
   NDK_CONNECTOR* c = makeConnector();
   ASSERT_TRUE(qp && c);
-  Recorder done;
+  Recorder& done = newRecorder();
   st = connect(c, qp, p.listenAddr, nullptr, 0, &done);
   if (st == STATUS_PENDING) {
     ASSERT_TRUE(done.waitFor(1));

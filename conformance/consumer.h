@@ -265,6 +265,12 @@ class NdkTest : public ::testing::Test {
   NTSTATUS connectPair(Pair& p, ULONG ird = 4, ULONG ord = 4, const void* callerData = nullptr,
                        ULONG callerLen = 0, const void* calleeData = nullptr, ULONG calleeLen = 0,
                        ULONG depth = 32, ULONG inlineSize = 0, bool ex = false);
+  // A recorder owned by the fixture: it outlives TearDown, so late callbacks (cancellations during
+  // the teardown closes, R20/R31) never reach a destroyed object.
+  Recorder& newRecorder() {
+    owned_.push_back(std::make_unique<Recorder>());
+    return *owned_.back();
+  }
   // A Pair owned by the fixture (it must outlive TearDown: callbacks may still reach its recorders).
   Pair& newPair() {
     pairs_.push_back(std::make_unique<Pair>());

@@ -21,7 +21,7 @@ class Cq : public NdkTest {
     for (size_t i = 0; i < n; ++i) CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(qp_, ctx(first + i)));
     qp_->Dispatch->NdkFlush(qp_);
   }
-  Recorder notify_;
+  Recorder& notify_ = newRecorder();
   NDK_PD* pd_ = nullptr;
   NDK_CQ* cq_ = nullptr;
   NDK_QP* qp_ = nullptr;
@@ -29,7 +29,8 @@ class Cq : public NdkTest {
 
 TEST_F(Cq, R32_DepthAboveMaxAndZeroFail) {
   NDK_CQ* cq = nullptr;
-  Recorder rec, n;
+  Recorder& rec = newRecorder();
+  Recorder& n = newRecorder();
   CONF_EXPECT_STATUS(STATUS_INVALID_PARAMETER,
                      adapter_->Dispatch->NdkCreateCq(adapter_, info_.MaxCqDepth + 1, &Recorder::onCqNotify, &n,
                                                      nullptr, &Recorder::onCreate, &rec, &cq));
@@ -229,7 +230,7 @@ TEST_F(Cq, R47_R48_OverrunReportsBufferOverflow) {
 TEST_F(Cq, R50_AffinityIsAcceptedAsHint) {
   GROUP_AFFINITY aff{};
   aff.Mask = 1;
-  Recorder n;
+  Recorder& n = newRecorder();
   NDK_CQ* cq = nullptr;
   NTSTATUS st = createSync<NDK_CQ>(
       [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_CQ** out) {

@@ -62,7 +62,7 @@ TEST_F(Lifetime, R24_R25_PdCloseCompletesAfterChildren) {
   NDK_MW* mw = makeMw(pd);
   ASSERT_TRUE(mr && mw);
   untrack(&pd->Header);
-  Recorder pdClose;
+  Recorder& pdClose = newRecorder();
   CONF_ASSERT_STATUS(STATUS_PENDING, pd->Dispatch->NdkClosePd(&pd->Header, &Recorder::onClose, &pdClose));
   // R25: the closing PD keeps its MR usable.
   MdlBuffer buf(4096);
@@ -79,7 +79,7 @@ TEST_F(Lifetime, R24_CqCloseCompletesAfterQp) {
   Rig r = rig();
   ASSERT_TRUE(r.qp);
   untrack(&r.cq->Header);
-  Recorder cqClose;
+  Recorder& cqClose = newRecorder();
   CONF_ASSERT_STATUS(STATUS_PENDING, r.cq->Dispatch->NdkCloseCq(&r.cq->Header, &Recorder::onClose, &cqClose));
   // R25: a closing CQ still receives its QP's completions.
   postReceive(r, reinterpret_cast<PVOID>(0x11));
@@ -99,7 +99,7 @@ TEST_F(Lifetime, R24_SrqCloseCompletesAfterQp) {
   NDK_QP* qp = makeQpWithSrq(pd, cq, cq, srq);
   ASSERT_NE(nullptr, qp);
   untrack(&srq->Header);
-  Recorder srqClose;
+  Recorder& srqClose = newRecorder();
   CONF_ASSERT_STATUS(STATUS_PENDING, srq->Dispatch->NdkCloseSrq(&srq->Header, &Recorder::onClose, &srqClose));
   EXPECT_EQ(0u, srqClose.count());
   closeNow(qp);
@@ -109,11 +109,11 @@ TEST_F(Lifetime, R24_SrqCloseCompletesAfterQp) {
 // R28/R14/R15: closing a CQ from inside its own notification callback; the close pends (it cannot
 // complete while the callback runs) and completes after the callback and the QP are gone.
 TEST_F(Lifetime, R28_CloseCqFromInsideNotification) {
-  Recorder notify;
+  Recorder& notify = newRecorder();
   Rig r = rig(&notify);
   ASSERT_TRUE(r.qp);
   untrack(&r.cq->Header);
-  Recorder cqClose;
+  Recorder& cqClose = newRecorder();
   NTSTATUS inside = STATUS_UNSUCCESSFUL;
   notify.hook = [&](const CallRecord&) {
     inside = r.cq->Dispatch->NdkCloseCq(&r.cq->Header, &Recorder::onClose, &cqClose);
@@ -131,11 +131,11 @@ TEST_F(Lifetime, R28_CloseCqFromInsideNotification) {
 // R15/R14: provider functions called from inside a notification callback (results, arm, post,
 // flush, and finally closing the QP whose flush triggered the notification) neither deadlock nor crash.
 TEST_F(Lifetime, R14_R15_ProviderCallsFromInsideNotification) {
-  Recorder notify;
+  Recorder& notify = newRecorder();
   Rig r = rig(&notify);
   ASSERT_TRUE(r.qp);
   untrack(&r.qp->Header);
-  Recorder qpClose;
+  Recorder& qpClose = newRecorder();
   NTSTATUS postInside = STATUS_UNSUCCESSFUL, closeInside = STATUS_UNSUCCESSFUL;
   ULONG gotInside = 0;
   bool once = false;
@@ -166,7 +166,7 @@ TEST_F(Lifetime, R14_R15_ProviderCallsFromInsideNotification) {
 
 // R46: notifications of one CQ never overlap: while one runs (held), a newly due one waits.
 TEST_F(Lifetime, R46_NotificationsOfOneCqNeverOverlap) {
-  Recorder notify;
+  Recorder& notify = newRecorder();
   notify.gate = true;
   Rig r = rig(&notify);
   ASSERT_TRUE(r.qp);
@@ -191,7 +191,8 @@ TEST_F(Lifetime, R14_CloseMrFromInsideRegisterCompletion) {
   NDK_MR* mr = makeMr(pd, false);
   ASSERT_NE(nullptr, mr);
   MdlBuffer buf(16384);
-  Recorder reg, mrClose;
+  Recorder& reg = newRecorder();
+  Recorder& mrClose = newRecorder();
   NTSTATUS inside = STATUS_UNSUCCESSFUL;
   reg.hook = [&](const CallRecord&) { inside = mr->Dispatch->NdkCloseMr(&mr->Header, &Recorder::onClose, &mrClose); };
   untrack(&mr->Header);
@@ -212,7 +213,7 @@ TEST_F(Lifetime, R14_CloseMrFromInsideRegisterCompletion) {
 
 // R23: closing a CQ while its notification callback runs keeps the close pending until it returns.
 TEST_F(Lifetime, R21_R23_R168_CqCloseWaitsForRunningNotification) {
-  Recorder notify;
+  Recorder& notify = newRecorder();
   notify.gate = true;
   Rig r = rig(&notify);
   ASSERT_TRUE(r.qp);
@@ -222,7 +223,7 @@ TEST_F(Lifetime, R21_R23_R168_CqCloseWaitsForRunningNotification) {
   ASSERT_TRUE(notify.entered.wait());
   closeNow(r.qp);
   untrack(&r.cq->Header);
-  Recorder cqClose;
+  Recorder& cqClose = newRecorder();
   NTSTATUS st = r.cq->Dispatch->NdkCloseCq(&r.cq->Header, &Recorder::onClose, &cqClose);  // must not block (R168)
   CONF_EXPECT_STATUS(STATUS_PENDING, st);
   EXPECT_EQ(0u, cqClose.count()) << "R23: close completed while the notification callback runs";
@@ -235,7 +236,7 @@ TEST_F(Lifetime, R21_R23_R168_CqCloseWaitsForRunningNotification) {
 // R22/R25/R30: a CQ closed while its QP still has work: the QP close flushes into the closing CQ;
 // every notification precedes the CQ's close completion, none follows it.
 TEST_F(Lifetime, R22_NoCallbackAfterCloseCompletion) {
-  Recorder notify;
+  Recorder& notify = newRecorder();
   std::atomic<int> lastNotifySeq{-1};
   notify.hook = [&](const CallRecord&) { lastNotifySeq = g_seq++; };
   Rig r = rig(&notify);
@@ -244,7 +245,7 @@ TEST_F(Lifetime, R22_NoCallbackAfterCloseCompletion) {
   postReceive(r, reinterpret_cast<PVOID>(2));
   r.cq->Dispatch->NdkArmCq(r.cq, NDK_CQ_NOTIFY_ANY);
   untrack(&r.cq->Header);
-  Recorder cqClose;
+  Recorder& cqClose = newRecorder();
   std::atomic<int> closeSeq{-1};
   cqClose.hook = [&](const CallRecord&) { closeSeq = g_seq++; };
   CONF_ASSERT_STATUS(STATUS_PENDING, r.cq->Dispatch->NdkCloseCq(&r.cq->Header, &Recorder::onClose, &cqClose));
@@ -278,7 +279,7 @@ TEST_F(Lifetime, R26_R27_AdapterCloseBlocksUntilCallbacksReturned) {
                                          },
                                          &mr));
   // PD close pends (MR open); its completion is gated so it is "running" when the adapter closes.
-  Recorder pdClose;
+  Recorder& pdClose = newRecorder();
   pdClose.gate = true;
   std::atomic<int> callbackReturned{-1}, adapterReturned{-1};
   CONF_ASSERT_STATUS(STATUS_PENDING, pd->Dispatch->NdkClosePd(&pd->Header, &Recorder::onClose, &pdClose));
@@ -302,7 +303,8 @@ TEST_F(Lifetime, R26_R27_AdapterCloseBlocksUntilCallbacksReturned) {
 TEST_F(Lifetime, R9_R10_R11_R12_CreateContract) {
   NDK_CQ* sentinel = reinterpret_cast<NDK_CQ*>(0x5e5e5e5eULL);
   NDK_CQ* cq = sentinel;
-  Recorder create, notify;
+  Recorder& create = newRecorder();
+  Recorder& notify = newRecorder();
   NTSTATUS st = adapter_->Dispatch->NdkCreateCq(adapter_, info_.MaxCqDepth + 1, &Recorder::onCqNotify, &notify,
                                                 nullptr, &Recorder::onCreate, &create, &cq);
   CONF_EXPECT_STATUS(STATUS_INVALID_PARAMETER, st);

@@ -151,7 +151,7 @@ TEST_F(Memory, R135_R137_BuildLamSizesFboAndRelease) {
   std::vector<unsigned char> mem(size);
   auto* lam = reinterpret_cast<NDK_LOGICAL_ADDRESS_MAPPING*>(mem.data());
   NDK_FN_REQUEST_COMPLETION cb = &Recorder::onRequest;
-  Recorder rec;
+  Recorder& rec = newRecorder();
   NTSTATUS st = adapter_->Dispatch->NdkBuildLAM(adapter_, buf.mdl(), buf.size(), cb, &rec, lam, &size, &fbo);
   if (strict()) {
     CONF_EXPECT_STATUS(STATUS_SUCCESS, st);  // [D] inline

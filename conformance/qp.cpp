@@ -58,7 +58,7 @@ TEST_F(Qp, R156_CreateLimits) {
 TEST_F(Qp, R156_CqOfAnotherAdapterInstanceFails) {
   NDK_ADAPTER* a2 = nullptr;
   CONF_ASSERT_STATUS(STATUS_SUCCESS, NdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
-  Recorder n;
+  Recorder& n = newRecorder();
   NDK_CQ* foreign = nullptr;
   CONF_ASSERT_STATUS(STATUS_SUCCESS, createSync<NDK_CQ>(
                                          [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_CQ** o) {

@@ -69,7 +69,7 @@ TEST_F(Srq, R67_R68_PostLimits) {
 
 // R144: arming with a threshold above the current count notifies once, with STATUS_SUCCESS (R147).
 TEST_F(Srq, R143_R144_ThresholdAlreadyBelowNotifiesOnce) {
-  Recorder n;
+  Recorder& n = newRecorder();
   NDK_SRQ* srq = makeSrq(pd_, 16, 1, 0, &n);
   ASSERT_NE(nullptr, srq);
   for (int i = 0; i < 2; ++i) CONF_ASSERT_STATUS(STATUS_SUCCESS, post(srq, nullptr));
