@@ -235,3 +235,62 @@ TEST_F(Limits, R155_ObjectCountLimits) {
 
 }  // namespace
 }  // namespace conf
+
+namespace conf {
+namespace {
+
+// R162/R165: OID_NDK_STATISTICS answers (buffer protocol of ndk/ndk.h); unknown OIDs are refused.
+TEST(AdapterOids, R162_R165_StatisticsQuery) {
+  NET_IFINDEX ifx = interfaceUnderTest();
+  ULONG written = 0, needed = 0;
+  unsigned char tiny[4];
+  CONF_EXPECT_STATUS(NDIS_STATUS_BUFFER_TOO_SHORT,
+                     NdkQueryInterfaceOid(ifx, OID_NDK_STATISTICS, tiny, sizeof tiny, &written, &needed));
+  EXPECT_GE(needed, static_cast<ULONG>(NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1));
+  std::vector<unsigned char> buf(needed);
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkQueryInterfaceOid(ifx, OID_NDK_STATISTICS, buf.data(),
+                                                               static_cast<ULONG>(buf.size()), &written, &needed));
+  EXPECT_GE(written, static_cast<ULONG>(NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1));
+  CONF_EXPECT_STATUS(NDIS_STATUS_INVALID_OID,
+                     NdkQueryInterfaceOid(ifx, 0x12345678u, buf.data(), static_cast<ULONG>(buf.size()), nullptr, nullptr));
+  CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_FOUND,
+                     NdkQueryInterfaceOid(0, OID_NDK_STATISTICS, buf.data(), static_cast<ULONG>(buf.size()), nullptr,
+                                          nullptr));
+}
+
+// R163/R164: the connection and endpoint lists answer; a listener shows up as a local endpoint
+// (guarded: needs listening).
+class AdapterOidsLive : public NdkTest {};
+
+TEST_F(AdapterOidsLive, R163_R164_ListsAndListenerEndpoint) {
+  NET_IFINDEX ifx = interfaceUnderTest();
+  auto query = [&](NDIS_OID oid, std::vector<unsigned char>& out) {
+    ULONG needed = 0, written = 0;
+    NDIS_STATUS st = NdkQueryInterfaceOid(ifx, oid, nullptr, 0, &written, &needed);
+    if (st != NDIS_STATUS_BUFFER_TOO_SHORT) return st;
+    out.assign(needed, 0);
+    return NdkQueryInterfaceOid(ifx, oid, out.data(), needed, &written, &needed);
+  };
+  std::vector<unsigned char> conns, eps;
+  CONF_EXPECT_STATUS(NDIS_STATUS_SUCCESS, query(OID_NDK_CONNECTIONS, conns));
+  CONF_EXPECT_STATUS(NDIS_STATUS_SUCCESS, query(OID_NDK_LOCAL_ENDPOINTS, eps));
+  Recorder& ev = newRecorder();
+  NDK_LISTENER* l = makeListener(&ev);
+  ASSERT_NE(nullptr, l);
+  SOCKADDR_IN bound{};
+  NTSTATUS st = listenOn(l, loopback4(0), &bound);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, query(OID_NDK_LOCAL_ENDPOINTS, eps));
+  const auto* list = reinterpret_cast<const NDIS_NDK_LOCAL_ENDPOINTS*>(eps.data());
+  ASSERT_GE(list->Count, 1u);
+  bool found = false;
+  for (ULONG i = 0; i < list->Count; ++i) {
+    const auto& e = list->LocalEndpoints[i];
+    if (e.Local.si_family == AF_INET && e.Local.Ipv4.sin_port == bound.sin_port) found = true;
+  }
+  EXPECT_TRUE(found) << "R164: the listener's endpoint is listed";
+}
+
+}  // namespace
+}  // namespace conf
