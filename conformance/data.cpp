@@ -1,7 +1,9 @@
 // Conformance: data transfer over a loopback connection with data verification (NDKPI.md R34–R41,
 // R52–R57, R66, R68, R71, R73–R81, R133). Guarded: skipped with "provider lacks networking" while
 // the provider answers STATUS_NOT_IMPLEMENTED.
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "consumer.h"
 
@@ -291,6 +293,84 @@ TEST_F(FastReg, R58_R60_R62_DeferredChainEndingInFailure) {
   EXPECT_EQ(ctx(1), got[0].RequestContext);
   NDK_RESULT r[2];
   EXPECT_EQ(0u, acq()->Dispatch->NdkGetCqResults(acq(), r, 2)) << "R40/R59";
+}
+
+// R59/R61: a deferred chain ended by a request without DEFER completes entirely, in order.
+TEST_F(FastReg, R59_R61_DeferredChainEndedByPlainRequest) {
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, fr(ctx(1), 1, 0, 64, PAGE_SIZE, NDK_OP_FLAG_DEFER));
+  UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
+  NDK_SGE s = sge(*abuf_, amr_, 0, 16);
+  UINT64 remote = reinterpret_cast<UINT64>(pbuf_->data());
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkWrite(aqp(), ctx(2), &s, 1, remote, rtok, NDK_OP_FLAG_DEFER));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkWrite(aqp(), ctx(3), &s, 1, remote, rtok, 0));
+  auto got = drainEx(acq(), 3);
+  ASSERT_EQ(3u, got.size());
+  for (uintptr_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(ctx(i + 1), got[i].RequestContext);
+    CONF_EXPECT_STATUS(STATUS_SUCCESS, got[i].Status);
+  }
+}
+
+// R53 [D]: send-and-invalidate with a token that is not valid at the receiver aborts the
+// connection: the receive completes with an error, both sides see the disconnect event.
+TEST_F(Data, R53_InvalidRemoteTokenAbortsConnection) {
+  NDK_SGE r = sge(*pbuf_, pmr_, 0, 64);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkReceive(pqp(), ctx(1), &r, 1));
+  NDK_SGE s = sge(*abuf_, amr_, 0, 8);
+  UINT32 bogus = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_) ^ 0x00FF00FFu;
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkSendAndInvalidate(aqp(), ctx(2), &s, 1, 0, bogus));
+  auto rc = drainEx(pcq(), 1);
+  ASSERT_EQ(1u, rc.size());
+  EXPECT_FALSE(NT_SUCCESS(rc[0].Status)) << statusName(rc[0].Status);
+  EXPECT_TRUE(p_->passive.disconnects.waitFor(1)) << "R53 [D]";
+  EXPECT_TRUE(p_->active.disconnects.waitFor(1)) << "R53 [D]";
+}
+
+// R73/R85: a READ_FENCE request waits for earlier reads; the reads see the data as it was, the
+// fenced write follows them (all complete, in posting order, A-28 [D]).
+TEST_F(Data, R73_R85_ReadFenceOrdersAfterReads) {
+  std::memset(pbuf_->data(), 'A', 64);
+  UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
+  UINT64 remote = reinterpret_cast<UINT64>(pbuf_->data());
+  NDK_SGE sink = sge(*abuf_, amr_, PAGE_SIZE, 64);
+  for (uintptr_t i = 1; i <= 6; ++i) {  // more reads than a small ORD: they queue, not fail (R85 [D])
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkRead(aqp(), ctx(i), &sink, 1, remote, rtok, 0));
+  }
+  std::memset(abuf_->data(), 'B', 64);
+  NDK_SGE src = sge(*abuf_, amr_, 0, 64);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS,
+                     aqp()->Dispatch->NdkWrite(aqp(), ctx(7), &src, 1, remote, rtok, NDK_OP_FLAG_READ_FENCE));
+  auto got = drainEx(acq(), 7);
+  ASSERT_EQ(7u, got.size());
+  for (uintptr_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(ctx(i + 1), got[i].RequestContext);
+    CONF_EXPECT_STATUS(STATUS_SUCCESS, got[i].Status);
+  }
+  EXPECT_EQ('A', abuf_->data()[PAGE_SIZE]) << "R73: a read saw the fenced write";
+  EXPECT_EQ('B', pbuf_->data()[0]);
+}
+
+// R29: closing the connector while another thread posts on its QP: no crash; the posts either fail
+// inline or complete (flushed).
+TEST_F(Data, R29_ConnectorCloseConcurrentWithPosting) {
+  UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
+  UINT64 remote = reinterpret_cast<UINT64>(pbuf_->data());
+  NDK_SGE s = sge(*abuf_, amr_, 0, 16);
+  std::atomic<int> ok{0};
+  std::atomic<bool> go{false};
+  std::thread poster([&] {
+    while (!go.load()) std::this_thread::yield();
+    for (int i = 0; i < 2000; ++i) {
+      if (aqp()->Dispatch->NdkWrite(aqp(), ctx(i), &s, 1, remote, rtok, 0) == STATUS_SUCCESS) ok++;
+      else break;
+    }
+  });
+  go = true;
+  closeNow(p_->active.con);
+  poster.join();
+  // Every accepted write completes (successfully or flushed).
+  auto got = drainEx(acq(), static_cast<size_t>(ok.load()));
+  EXPECT_EQ(static_cast<size_t>(ok.load()), got.size());
 }
 
 // R77/R78: flush cancels pending receives and does not disconnect.
