@@ -20,7 +20,7 @@ class Cq final : public Object {
   static constexpr const char* kCloseName = "NdkCloseCq";
   // Interrupt moderation: the interval is capped here (R51e allows rounding down to a maximum), so
   // that moderation only ever delays (R51i).
-  static constexpr ULONG kMaxModerationUs = 100000;
+  static constexpr ULONG kMaxModerationUs = 1000000;
 
   Cq(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK cb, PVOID ctx, const GROUP_AFFINITY* affinity);
   ~Cq() override;
