@@ -72,6 +72,7 @@ TEST_F(SrqTest, R141_CreateLimits) {
                                       createDone, nullptr, &s),
             STATUS_SUCCESS);
   EXPECT_EQ(s->Header.ObjectType, NdkObjectTypeSrq);
+  settle();  // a notification callback may still be returning (the close would pend)
   EXPECT_EQ(closeAndWait(s), STATUS_SUCCESS);
 }
 
@@ -85,6 +86,7 @@ TEST_F(SrqTest, R67_R68_ReceiveValidationAndDepth) {
   EXPECT_EQ(s->Dispatch->NdkSrqReceive(s, ctx(1), &g, 1), STATUS_SUCCESS);
   EXPECT_EQ(s->Dispatch->NdkSrqReceive(s, ctx(2), &g, 1), STATUS_SUCCESS);
   EXPECT_EQ(s->Dispatch->NdkSrqReceive(s, ctx(3), &g, 1), STATUS_INSUFFICIENT_RESOURCES);
+  settle();  // a notification callback may still be returning (the close would pend)
   EXPECT_EQ(closeAndWait(s), STATUS_SUCCESS);
 }
 
@@ -98,6 +100,7 @@ TEST_F(SrqTest, R145_ModifyDepth) {
   EXPECT_EQ(Object::resolveAs<Srq>(s)->depth(), 4u);
   EXPECT_EQ(s->Dispatch->NdkModifySrq(s, 3, 0, nullptr, nullptr), STATUS_SUCCESS);
   EXPECT_EQ(s->Dispatch->NdkSrqReceive(s, ctx(9), &g, 1), STATUS_INSUFFICIENT_RESOURCES);
+  settle();  // a notification callback may still be returning (the close would pend)
   EXPECT_EQ(closeAndWait(s), STATUS_SUCCESS);
 }
 
@@ -119,6 +122,7 @@ TEST_F(SrqTest, R143_ThresholdFromCreationArmsOnceOnDrop) {
   EXPECT_EQ(events.ev.value(), 1);
   EXPECT_EQ(events.statuses[0], STATUS_SUCCESS);
   EXPECT_FALSE(so->consume(&r));
+  settle();  // a notification callback may still be returning (the close would pend)
   EXPECT_EQ(closeAndWait(s), STATUS_SUCCESS);
 }
 
@@ -136,6 +140,7 @@ TEST_F(SrqTest, R144_ModifyArmsAndFiresWhenAlreadyBelow) {
   ReceiveRequest r;
   ASSERT_TRUE(Object::resolveAs<Srq>(s)->consume(&r));
   EXPECT_TRUE(events.ev.wait(2));
+  settle();  // a notification callback may still be returning (the close would pend)
   EXPECT_EQ(closeAndWait(s), STATUS_SUCCESS);
 }
 
@@ -150,6 +155,7 @@ TEST_F(SrqTest, R146_R147_NoCallbackAndCatastrophicError) {
   ASSERT_TRUE(events.ev.wait(1));
   EXPECT_EQ(events.statuses[0], STATUS_INTERNAL_ERROR);
   EXPECT_EQ(s->Dispatch->NdkSrqReceive(s, ctx(1), &g, 1), STATUS_INTERNAL_ERROR);
+  settle();  // a notification callback may still be returning (the close would pend)
   EXPECT_EQ(closeAndWait(s), STATUS_SUCCESS);
 }
 
