@@ -222,7 +222,7 @@ class NdkTest : public ::testing::Test {
   void track(NDK_OBJECT_HEADER* h);
   template <class T>
   void track(T* o) {
-    track(&o->Header);
+    if (o) track(&o->Header);
   }
   // Close now (synchronously) and stop tracking. Returns the inline close status.
   NTSTATUS closeNow(NDK_OBJECT_HEADER* h);
