@@ -517,6 +517,33 @@ TEST_F(Cm, R117_R118_R119_SharedEndpoint) {
   EXPECT_TRUE(seClose.waitFor(1));
 }
 
+// R103 [D]: connect events of one listener are delivered one at a time.
+TEST_F(Cm, R103_ConnectEventsOneAtATime) {
+  Recorder& ev = newRecorder();
+  ev.gate = true;
+  NDK_LISTENER* l = makeListener(&ev);
+  NDK_QP* qp1 = someQp();
+  NDK_QP* qp2 = someQp();
+  NDK_CONNECTOR* c1 = makeConnector();
+  NDK_CONNECTOR* c2 = makeConnector();
+  ASSERT_TRUE(l && qp1 && qp2 && c1 && c2);
+  SOCKADDR_IN dst{};
+  NTSTATUS st = listenOn(l, loopback4(0), &dst);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  Recorder& d1 = newRecorder();
+  Recorder& d2 = newRecorder();
+  st = connect(c1, qp1, dst, nullptr, 0, &d1);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  ASSERT_TRUE(ev.entered.wait());
+  ev.entered.reset();
+  st = connect(c2, qp2, dst, nullptr, 0, &d2);
+  EXPECT_TRUE(st == STATUS_PENDING || st == STATUS_SUCCESS) << statusName(st);
+  EXPECT_FALSE(ev.entered.wait(std::chrono::milliseconds(200))) << "R103: second connect event overlapped";
+  ev.release.set();
+  ASSERT_TRUE(ev.waitFor(2));
+  for (const CallRecord& r : ev.calls()) track(r.object);
+}
+
 // R104: a paused listener refuses incoming requests; resumed it delivers again.
 TEST_F(Cm, R104_PausedListenerRefuses) {
   NDK_QP* qp = someQp();

@@ -311,6 +311,35 @@ TEST_F(FastReg, R59_R61_DeferredChainEndedByPlainRequest) {
   }
 }
 
+// R76: read into fast-registered sink memory; with RDMA_READ_LOCAL_INVALIDATE (when advertised)
+// the sink's token is invalid after the read completed.
+TEST_F(FastReg, R76_ReadSinkAndLocalInvalidate) {
+  const ULONG frFlags = NDK_OP_FLAG_ALLOW_LOCAL_WRITE | NDK_OP_FLAG_RDMA_READ_SINK;
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, fr(ctx(1), 1, 0, PAGE_SIZE, PAGE_SIZE, frFlags));
+  ASSERT_EQ(1u, drainEx(acq(), 1).size());
+  std::memset(pbuf_->data(), 'R', 32);
+  NDK_SGE sink{};
+  sink.VirtualAddress = reinterpret_cast<PVOID>(PAGE_SIZE);  // the fast registration's base (R123)
+  sink.Length = 32;
+  sink.MemoryRegionToken = fmr_->Dispatch->NdkGetLocalTokenFromMr(fmr_);
+  const bool li = (info_.AdapterFlags & NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED) != 0;
+  UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS,
+                     aqp()->Dispatch->NdkRead(aqp(), ctx(2), &sink, 1, reinterpret_cast<UINT64>(pbuf_->data()), rtok,
+                                              li ? NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE : 0));
+  auto got = drainEx(acq(), 1);
+  ASSERT_EQ(1u, got.size());
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, got[0].Status);
+  EXPECT_EQ(0, std::memcmp(abuf_->data(), pbuf_->data(), 32)) << "the LAM pages are abuf_'s";
+  if (li) {
+    // The token is gone: the MR can be fast-registered again without an invalidate (R131).
+    CONF_EXPECT_STATUS(STATUS_SUCCESS, fr(ctx(3), 1, 0, 64, PAGE_SIZE, 0));
+    auto again = drainEx(acq(), 1);
+    ASSERT_EQ(1u, again.size());
+    CONF_EXPECT_STATUS(STATUS_SUCCESS, again[0].Status) << "R76b: local invalidate did not happen";
+  }
+}
+
 // R53 [D]: send-and-invalidate with a token that is not valid at the receiver aborts the
 // connection: the receive completes with an error, both sides see the disconnect event.
 TEST_F(Data, R53_InvalidRemoteTokenAbortsConnection) {
