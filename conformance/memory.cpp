@@ -263,3 +263,70 @@ TEST_F(Memory, R24_MrCloseWhileRegisteredAndMwCreate) {
 
 }  // namespace
 }  // namespace conf
+
+namespace conf {
+namespace {
+
+// Argument checks the provider decided (docs/decisions.md "Provider objects"); each bad call is
+// followed by a good one on the same object.
+class ProviderArgs : public Memory {};
+
+TEST_F(ProviderArgs, R121_R124_R128_RegistrationArguments) {  // provider decision
+  NDK_MR* mr = makeMr(pd_, false);
+  NDK_MR* fast = makeMr(pd_, true);
+  ASSERT_TRUE(mr && fast);
+  MdlBuffer buf(PAGE_SIZE);
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, registerMr(mr, buf, PAGE_SIZE, 0x80000000u));  // unknown flag
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, registerMr(mr, buf, PAGE_SIZE, 0));
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, registerMr(mr, buf, PAGE_SIZE, 0));  // already registered
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, deregister(mr));
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, initFast(fast, 0, FALSE));
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, initFast(fast, 1, FALSE));
+}
+
+TEST_F(ProviderArgs, NullCallbacksAndOutputs) {  // provider decision
+  NDK_CQ* cq = nullptr;
+  Recorder& rec = newRecorder();
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, adapter_->Dispatch->NdkCreateCq(adapter_, 4, nullptr, &rec, nullptr,
+                                                                                 &Recorder::onCreate, &rec, &cq));
+  EXPECT_EQ(nullptr, cq);
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, adapter_->Dispatch->NdkCreateCq(adapter_, 4, &Recorder::onCqNotify,
+                                                                                 &rec, nullptr, &Recorder::onCreate,
+                                                                                 &rec, nullptr));
+  NDK_LISTENER* l = nullptr;
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER,
+                       adapter_->Dispatch->NdkCreateListener(adapter_, nullptr, &rec, &Recorder::onCreate, &rec, &l));
+  EXPECT_EQ(nullptr, l);
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, pd_->Dispatch->NdkCreateMr(pd_, FALSE, &Recorder::onCreate, &rec, nullptr));
+  EXPECT_EQ(0u, rec.count());
+  EXPECT_NE(nullptr, makeCq(4));
+}
+
+// Validation precedes the connection check (R66): bad arguments on an unconnected QP get their own
+// status (provider decision).
+TEST_F(ProviderArgs, R66_R133_ValidationBeforeConnectionCheck) {  // provider decision
+  NDK_CQ* cq = makeCq();
+  ASSERT_NE(nullptr, cq);
+  NDK_QP* qp = makeQp(pd_, cq, cq);
+  NDK_MR* mr = makeMr(pd_, false);
+  NDK_MW* mw = makeMw(pd_);
+  ASSERT_TRUE(qp && mr && mw);
+  MdlBuffer buf(PAGE_SIZE);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, registerMr(mr, buf, PAGE_SIZE, NDK_MR_FLAG_ALLOW_LOCAL_WRITE));
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER,
+                       qp->Dispatch->NdkBind(qp, nullptr, mr, mw, buf.data(), 0, NDK_OP_FLAG_ALLOW_REMOTE_READ));
+  CONF_EXPECT_D_STATUS(STATUS_OBJECT_TYPE_MISMATCH, qp->Dispatch->NdkInvalidate(qp, nullptr, &cq->Header, 0));
+  NDK_SGE s{};
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, qp->Dispatch->NdkSend(qp, nullptr, &s, 0, 0x10000u));  // unknown flag
+  if (info_.MaxWindowSize < (SIZE_T(1) << 40)) {
+    CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER,
+                         qp->Dispatch->NdkBind(qp, nullptr, mr, mw, buf.data(), info_.MaxWindowSize + 1, 0));  // R133
+  }
+  // Valid arguments: the connection check answers.
+  CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID,
+                     qp->Dispatch->NdkBind(qp, nullptr, mr, mw, buf.data(), 64, NDK_OP_FLAG_ALLOW_REMOTE_READ));
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, postEmptyReceive(qp, nullptr));
+}
+
+}  // namespace
+}  // namespace conf
