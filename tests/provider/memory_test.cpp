@@ -214,6 +214,23 @@ TEST_F(MemoryTest, R24_R127_WindowBindLifecycle) {
   EXPECT_EQ(closeAndWait(p), STATUS_SUCCESS);
 }
 
+TEST_F(MemoryTest, TokenGettersOnBadObjectsReturnZero) {
+  NDK_PD* p = pd();
+  Buffer buf(PAGE_SIZE);
+  NDK_MR* m = mr(p, buf);
+  NDK_MW* w = nullptr;
+  ASSERT_EQ(p->Dispatch->NdkCreateMw(p, createDone, nullptr, &w), STATUS_SUCCESS);
+  EXPECT_EQ(m->Dispatch->NdkGetRemoteTokenFromMr(nullptr), 0u);
+  EXPECT_EQ(m->Dispatch->NdkGetLocalTokenFromMr(reinterpret_cast<NDK_MR*>(w)), 0u);  // wrong type
+  EXPECT_EQ(w->Dispatch->NdkGetRemoteTokenFromMw(reinterpret_cast<NDK_MW*>(m)), 0u);
+  EXPECT_EQ(w->Dispatch->NdkGetRemoteTokenFromMw(nullptr), 0u);
+  EXPECT_NE(m->Dispatch->NdkGetRemoteTokenFromMr(m), 0u);  // still works
+  EXPECT_EQ(closeAndWait(w), STATUS_SUCCESS);
+  EXPECT_EQ(closeAndWait(m), STATUS_SUCCESS);
+  EXPECT_EQ(w->Dispatch->NdkGetRemoteTokenFromMw(w), 0u);  // closed: tombstone
+  EXPECT_EQ(closeAndWait(p), STATUS_SUCCESS);
+}
+
 TEST(StagTableTest, TokensNeverZeroNeverPrivilegedFreshPerRegistration) {
   StagTable t;
   UINT32 previous = 0;
