@@ -176,8 +176,9 @@ void Cq::deliver(NTSTATUS status) {
 void Cq::arm(ULONG type) {
   int rank = armRank(type);
   if (rank < 0) {
-    reject("NdkArmCq", STATUS_INVALID_PARAMETER, "unknown notification type");
-    return;
+    // §3.2.2 [D]: an unknown Type is treated as NDK_CQ_NOTIFY_ANY.
+    NDK_LOG_INFO("provider", "NdkArmCq: unknown Type {} treated as NDK_CQ_NOTIFY_ANY", type);
+    rank = 2;
   }
   std::lock_guard lock(mu_);
   if (stopped_) return;

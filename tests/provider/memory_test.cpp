@@ -239,8 +239,7 @@ TEST(StagTableTest, TokensNeverZeroNeverPrivilegedFreshPerRegistration) {
     UINT32 tok = t.insert(e);
     EXPECT_NE(tok, 0u);
     EXPECT_NE(tok, t.privilegedToken());
-    EXPECT_NE(tok, previous);  // the reused slot gets a new key
-    previous = tok;
+    EXPECT_NE(tok, previous);  // the reused slot gets a key different from its last one
     UINT32 again = t.rekey(tok);
     EXPECT_NE(again, tok);
     EXPECT_FALSE(t.lookup(again).has_value());  // reserved until update
@@ -248,6 +247,7 @@ TEST(StagTableTest, TokensNeverZeroNeverPrivilegedFreshPerRegistration) {
     EXPECT_TRUE(t.lookup(again).has_value());
     EXPECT_FALSE(t.lookup(tok).has_value());
     t.remove(again);
+    previous = again;
   }
   EXPECT_EQ(t.size(), 0u);
   EXPECT_FALSE(t.lookup(0).has_value());
