@@ -35,6 +35,7 @@ void addInfoCommand(CLI::App& app, int* exitCode);
 void addStatCommand(CLI::App& app, int* exitCode);
 void addSetStateCommand(CLI::App& app, int* exitCode);
 void addTestCommand(CLI::App& app, int* exitCode);
-void addStubCommands(CLI::App& app, int* exitCode);
+void addPingCommand(CLI::App& app, int* exitCode);
+void addPerfCommand(CLI::App& app, int* exitCode, const std::string& commandLine);
 
 }  // namespace ndktool

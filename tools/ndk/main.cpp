@@ -13,7 +13,10 @@ int main(int argc, char** argv) {
   ndktool::addStatCommand(app, &exitCode);
   ndktool::addSetStateCommand(app, &exitCode);
   ndktool::addTestCommand(app, &exitCode);
-  ndktool::addStubCommands(app, &exitCode);
+  std::string commandLine;
+  for (int i = 0; i < argc; ++i) commandLine += (i ? " " : "") + std::string(argv[i]);
+  ndktool::addPingCommand(app, &exitCode);
+  ndktool::addPerfCommand(app, &exitCode, commandLine);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,130 @@
+// A small synchronous NDK consumer for ndk ping / ndk perf, over the public C ABI only:
+// one adapter, one CQ (receive and initiator), one PD, one registered buffer (one MR), one QP,
+// and a connection made as server (listener + accept) or client (connector + connect).
+// Every provider failure throws NdkCallError whose what() is the line the tools print:
+//   provider: NdkListen returned 0xC0000002 (STATUS_NOT_IMPLEMENTED)
+#pragma once
+#include <ndk/ndk.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "types.h"
+
+namespace ndkperf {
+
+std::string ntStatusName(NTSTATUS s);  // "STATUS_NOT_IMPLEMENTED" or "0x...."
+
+struct NdkCallError : PerfError {
+  NdkCallError(const std::string& fn, NTSTATUS s);
+  NTSTATUS status;
+};
+
+// Parses "127.0.0.1", "::1" with a port. False on error.
+bool parseAddress(const std::string& text, std::uint16_t port, SOCKADDR_INET* out);
+std::string formatAddress(const SOCKADDR_INET& a);
+// The NDK-capable interface owning `local` (wildcard: the first non-loopback interface, else
+// the first); 0 when none.
+NET_IFINDEX interfaceFor(const SOCKADDR_INET& local);
+// The local address the kernel would use to reach `dest` (UDP connect + getsockname).
+bool sourceAddressFor(const SOCKADDR_INET& dest, SOCKADDR_INET* src);
+
+class NdkEndpoint {
+ public:
+  struct Params {
+    std::size_t bufBytes = 1 << 16;
+    ULONG rqDepth = 64;
+    ULONG iqDepth = 64;
+    ULONG inlineSize = 0;
+    ULONG ird = 8, ord = 8;
+    bool poll = true;  // completion style: spin, or arm + notification
+  };
+  NdkEndpoint(NET_IFINDEX ifx, const Params& p);
+  ~NdkEndpoint();
+  NdkEndpoint(const NdkEndpoint&) = delete;
+  NdkEndpoint& operator=(const NdkEndpoint&) = delete;
+
+  const NDK_ADAPTER_INFO& info() const { return info_; }
+  char* buf() const { return buf_; }
+  std::size_t bufLen() const { return bufLen_; }
+  std::uint64_t bufAddr() const { return reinterpret_cast<std::uintptr_t>(buf_); }
+  UINT32 localToken() const { return localToken_; }
+  UINT32 remoteToken() const { return remoteToken_; }
+  ULONG effectiveOrd() const { return ord_; }
+
+  // Server: listen (port 0: ephemeral) and return the bound port; then accept one connection,
+  // answering with `privateData`. The caller posts its receives before acceptOne.
+  std::uint16_t listen(const SOCKADDR_INET& addr);
+  void acceptOne(const void* privateData, ULONG len, int timeoutMs);
+  // Client: connect and complete.
+  void connect(const SOCKADDR_INET& dest, const void* privateData, ULONG len);
+  // The peer's private data (after acceptOne / connect).
+  const std::vector<char>& peerData() const { return peerData_; }
+  void disconnect();
+
+  // Posting (throw NdkCallError on a failed post).
+  void postRecv(std::uint64_t ctx, char* p, ULONG len);
+  void postSend(std::uint64_t ctx, const char* p, ULONG len);
+  void postWrite(std::uint64_t ctx, const char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken);
+  void postRead(std::uint64_t ctx, char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken);
+
+  // Next completion (timeout: PerfError). A failed completion is returned, not thrown.
+  NDK_RESULT_EX next(int timeoutMs = 20000);
+  bool tryNext(NDK_RESULT_EX* r);
+
+ private:
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    int count = 0;
+    NTSTATUS status = STATUS_SUCCESS;
+    NDK_OBJECT_HEADER* object = nullptr;
+    void done(NTSTATUS s, NDK_OBJECT_HEADER* o);
+    bool wait(int timeoutMs);
+  };
+  static VOID onCreate(PVOID ctx, NTSTATUS s, NDK_OBJECT_HEADER* o);
+  static VOID onRequest(PVOID ctx, NTSTATUS s);
+  static VOID onClose(PVOID ctx);
+  static VOID onCq(PVOID ctx, NTSTATUS s);
+  static VOID onConnectEvent(PVOID ctx, NDK_CONNECTOR* c);
+  static VOID onDisconnect(PVOID ctx);
+
+  template <class T, class F>
+  T* create(const char* fn, F&& f);
+  template <class F>
+  void request(const char* fn, F&& f, int timeoutMs = 30000);
+  void closeObject(NDK_OBJECT_HEADER* h);
+  void cleanup();
+  void readConnectionData();
+  ULONG flagsFor(ULONG len) const;
+
+  Params p_;
+  NDK_ADAPTER* adapter_ = nullptr;
+  NDK_ADAPTER_INFO info_{};
+  NDK_CQ* cq_ = nullptr;
+  NDK_PD* pd_ = nullptr;
+  NDK_MR* mr_ = nullptr;
+  bool registered_ = false;
+  NDK_QP* qp_ = nullptr;
+  NDK_LISTENER* listener_ = nullptr;
+  NDK_CONNECTOR* connector_ = nullptr;
+  bool connected_ = false;
+  char* buf_ = nullptr;
+  std::size_t bufLen_ = 0;
+  PMDL mdl_ = nullptr;
+  UINT32 localToken_ = 0, remoteToken_ = 0;
+  ULONG ord_ = 0;
+  std::vector<char> peerData_;
+
+  Wait cqEvent_;
+  Wait connectEvent_;
+  NDK_CONNECTOR* incoming_ = nullptr;
+  std::vector<NDK_CONNECTOR*> extra_;  // rejected requests
+  std::vector<NDK_RESULT_EX> pending_;
+  std::size_t pendingPos_ = 0;
+};
+
+}  // namespace ndkperf
