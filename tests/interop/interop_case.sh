@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# One interop case (docs/interop.md). Used by ctest (tests/interop/CMakeLists.txt, matrix.cmake).
+#
+#   interop_case.sh loopback VARIANT SIZE COUNT      our peer (server) <-> our peer (client), no VM
+#   interop_case.sh vm-start | vm-stop               persistent siw VM (ctest fixture)
+#   interop_case.sh guest-server SIZE COUNT CRC P2P  our client  -> guest `rping -s`
+#   interop_case.sh guest-client SIZE COUNT CRC P2P  guest `rping -c` -> our server
+#
+# VARIANT: plain | crc | p2p | crc_p2p.  CRC, P2P: 0 or 1 (siw side set through
+# /sys/module/siw/parameters, i.e. the same knobs as SIWVM_SIW_PARAMS, and our peer's --crc/--p2p).
+# Every run captures the TCP stream on lo (dumpcap) and checks with tshark that the iWARP frames
+# decode, with no malformed frame and no bad CRC.
+# Environment: RPING_PEER (binary), SIWVM (harness), INTEROP_OUT (results folder).
+set -uo pipefail
+
+: "${RPING_PEER:?}" "${SIWVM:?}" "${INTEROP_OUT:?}"
+GUEST_PORT=7174        # forwarded host 127.0.0.1:7174 -> guest 7174 (guest-server cases)
+HOST_PORT=17174        # not forwarded: the guest reaches it as 10.0.2.2:17174 (guest-client cases)
+export SIWVM_FWD="$GUEST_PORT"
+mode=${1:?mode}; shift
+
+die() { echo "INTEROP FAIL: $*" >&2; exit 1; }
+note() { echo "[interop] $*" >&2; }
+
+# bounded wait for a condition (a command), polling; used only to observe other processes
+wait_until() { # seconds command...
+    local end=$((SECONDS + $1)); shift
+    until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.05; done
+}
+
+CAP_PID=""
+cap_start() { # port file
+    CAP_FILE=$2
+    if ! command -v dumpcap >/dev/null; then CAP_PID=""; CAP_WHY="dumpcap not installed"; return 1; fi
+    dumpcap -q -i lo -f "tcp port $1" -w "$CAP_FILE" >"$CAP_FILE.log" 2>&1 &
+    CAP_PID=$!
+    # dumpcap reports "Capturing on 'Loopback: lo'" once the capture is running (even with -q)
+    if ! wait_until 15 grep -qs "Capturing on" "$CAP_FILE.log"; then
+        CAP_WHY="dumpcap did not start: $(tr '\n' ' ' <"$CAP_FILE.log")"
+        kill "$CAP_PID" 2>/dev/null; wait "$CAP_PID" 2>/dev/null; CAP_PID=""; return 1
+    fi
+}
+cap_fins() { [ "$(tshark -n -r "$CAP_FILE" -Y 'tcp.flags.fin == 1' 2>/dev/null | wc -l)" -ge 2 ]; }
+cap_stop() {
+    [ -n "$CAP_PID" ] || return 0
+    # libpcap hands packets over in blocks: before stopping, wait until both FINs are in the file
+    # (the end of every case's connection), so that the capture holds the whole stream.
+    wait_until 15 cap_fins || note "capture: the FINs did not show up within 15 s"
+    kill -INT "$CAP_PID" 2>/dev/null; wait "$CAP_PID" 2>/dev/null; CAP_PID=""
+}
+# tshark check: MPA Request+Reply decoded, every FPDU decoded, no malformed frame, no bad CRC,
+# and exactly 4 Sends per iteration (rping's two descriptors and two go-aheads).
+cap_check() { # file count crc
+    local f=$1 count=$2 crc=$3 T=(tshark -n -r "$1" -o tcp.try_heuristic_first:TRUE --disable-protocol rpcordma)
+    [ -s "$f" ] || die "capture $f is empty"
+    "${T[@]}" -V >"$f.txt" 2>&1 || die "tshark failed on $f: $(tail -3 "$f.txt")"
+    local req rep mal bad good sends
+    req=$("${T[@]}" -Y iwarp_mpa.req 2>/dev/null | wc -l)
+    rep=$("${T[@]}" -Y iwarp_mpa.rep 2>/dev/null | wc -l)
+    mal=$("${T[@]}" -Y _ws.malformed 2>/dev/null | wc -l)
+    bad=$(grep -c "Bad CRC32" "$f.txt")
+    good=$(grep -c "Good CRC32" "$f.txt")
+    sends=$("${T[@]}" -T fields -e iwarp_rdma.opcode 2>/dev/null | tr ',' '\n' | grep -cx '0x03\|3')
+    note "capture $f: mpa-req=$req mpa-rep=$rep malformed=$mal bad-crc=$bad good-crc=$good sends=$sends"
+    [ "$req" -ge 1 ] && [ "$rep" -ge 1 ] || die "tshark did not decode the MPA Request/Reply in $f"
+    [ "$mal" = 0 ] || die "$mal malformed frame(s) in $f: $("${T[@]}" -Y _ws.malformed | head -3)"
+    [ "$bad" = 0 ] || die "$bad bad CRC32 in $f"
+    if [ "$crc" = 1 ]; then [ "$good" -ge 1 ] || die "CRC negotiated but tshark verified no CRC in $f"; fi
+    [ "$sends" = $((4 * count)) ] || die "expected $((4 * count)) Sends in $f, tshark decoded $sends"
+}
+
+flags() { # crc p2p
+    local f=()
+    [ "$1" = 1 ] && f+=(--crc)
+    [ "$2" = 1 ] && f+=(--p2p)
+    echo "${f[@]}"
+}
+
+vm_ok() {
+    "$SIWVM" status | grep -q '^running' && return 0
+    echo "INTEROP FAIL: the siw VM is not running (interop.vm_start failed?); last start log:" >&2
+    tail -20 "$INTEROP_OUT/vm-start.log" >&2 2>/dev/null
+    exit 1
+}
+guest() { "$SIWVM" exec "$@"; }
+siw_params() { # crc p2p: runtime equivalent of SIWVM_SIW_PARAMS="mpa_crc_required=.. peer_to_peer=.."
+    guest "P=/sys/module/siw/parameters; [ -d \$P ] || { echo 'siw has no parameters (stock build?)'; exit 1; }
+echo $1 > \$P/mpa_crc_required && echo $2 > \$P/peer_to_peer && grep . \$P/mpa_crc_required \$P/peer_to_peer"
+}
+
+mkdir -p "$INTEROP_OUT"
+case "$mode" in
+loopback)
+    variant=$1 size=$2 count=$3
+    crc=0 p2p=0
+    case $variant in crc) crc=1;; p2p) p2p=1;; crc_p2p) crc=1 p2p=1;; esac
+    d=$INTEROP_OUT/loopback-$variant-S$size-C$count; rm -rf "$d"; mkdir -p "$d"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    captured=0
+    if cap_start "$port" "$d/cap.pcap"; then captured=1; else note "no capture: $CAP_WHY"; fi
+    # shellcheck disable=SC2046
+    "$RPING_PEER" -s -a 127.0.0.1 -p "$port" -C "$count" -V $(flags $crc $p2p) >"$d/server.txt" 2>&1 &
+    srv=$!
+    wait_until 20 grep -qs listening "$d/server.txt" || { kill $srv; die "peer server did not listen: $(cat "$d/server.txt")"; }
+    # shellcheck disable=SC2046
+    "$RPING_PEER" -c -a 127.0.0.1 -p "$port" -C "$count" -S "$size" -V $(flags $crc $p2p) >"$d/client.txt" 2>&1
+    crc_rc=$?
+    wait $srv; srv_rc=$?
+    cap_stop
+    cat "$d/client.txt" "$d/server.txt"
+    [ $crc_rc = 0 ] || die "client exit $crc_rc"
+    [ $srv_rc = 0 ] || die "server exit $srv_rc"
+    [ $captured = 1 ] && cap_check "$d/cap.pcap" "$count" "$crc"
+    echo "PASS loopback $variant S=$size C=$count"
+    ;;
+vm-start)
+    "$SIWVM" stop >/dev/null 2>&1
+    if ! "$SIWVM" start >"$INTEROP_OUT/vm-start.log" 2>&1; then
+        cat "$INTEROP_OUT/vm-start.log" >&2; die "siw VM did not start (see above)"
+    fi
+    cat "$INTEROP_OUT/vm-start.log"
+    vm_ok
+    guest 'uname -r; rdma link show; cat /sys/module/siw/parameters/mpa_version 2>&1; rping 2>&1 | head -2' \
+        >"$INTEROP_OUT/vm-info.txt" 2>&1
+    cat "$INTEROP_OUT/vm-info.txt"
+    grep -q 'siw0.*ACTIVE' "$INTEROP_OUT/vm-info.txt" || die "siw0 is not ACTIVE in the guest"
+    echo "PASS vm-start"
+    ;;
+vm-stop)
+    "$SIWVM" stop
+    ;;
+guest-server)
+    size=$1 count=$2 crc=$3 p2p=$4
+    d=$INTEROP_OUT/guest-server-S$size-C$count-crc$crc-p2p$p2p; rm -rf "$d"; mkdir -p "$d"
+    vm_ok
+    siw_params "$crc" "$p2p" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
+    # rping -s in the background; wait until its listener shows up in the guest's TCP table
+    guest "rm -f /tmp/rs.log; (rping -s -a 0.0.0.0 -p $GUEST_PORT -S $size -v > /tmp/rs.log 2>&1; echo rping-server-rc=\$? >> /tmp/rs.log) &
+i=0; until ss -ltn | grep -q ':$GUEST_PORT '; do i=\$((i+1)); [ \$i -gt 200 ] && { echo 'rping -s did not listen'; cat /tmp/rs.log; exit 1; }; sleep 0.05; done" \
+        >"$d/guest-start.txt" 2>&1 || die "guest rping -s did not start: $(cat "$d/guest-start.txt")"
+    cap_start $GUEST_PORT "$d/cap.pcap" || die "capture: $CAP_WHY"
+    delay=500; [ "$p2p" = 1 ] && delay=0   # siw passive-side race (docs/interop.md); P2P's RTR covers it
+    # shellcheck disable=SC2046
+    "$RPING_PEER" -c -a 127.0.0.1 -p $GUEST_PORT -C "$count" -S "$size" -V --first-fpdu-delay $delay \
+        $(flags "$crc" "$p2p") >"$d/peer.txt" 2>&1
+    peer_rc=$?
+    guest "i=0; until grep -q rping-server-rc= /tmp/rs.log; do i=\$((i+1)); [ \$i -gt 600 ] && { echo 'rping -s still running'; break; }; sleep 0.05; done; cat /tmp/rs.log" \
+        >"$d/guest.txt" 2>&1
+    cap_stop
+    cat "$d/guest-params.txt" "$d/peer.txt" "$d/guest.txt"
+    [ $peer_rc = 0 ] || die "our client exited $peer_rc"
+    grep -q 'rping-server-rc=0' "$d/guest.txt" || die "guest rping -s failed"
+    n=$(grep -c '^server ping data: rdma-ping-' "$d/guest.txt")
+    [ "$n" = "$count" ] || die "guest rping -s printed $n pings, expected $count"
+    cap_check "$d/cap.pcap" "$count" "$crc"
+    echo "PASS guest-server S=$size C=$count crc=$crc p2p=$p2p"
+    ;;
+guest-client)
+    size=$1 count=$2 crc=$3 p2p=$4
+    d=$INTEROP_OUT/guest-client-S$size-C$count-crc$crc-p2p$p2p; rm -rf "$d"; mkdir -p "$d"
+    vm_ok
+    siw_params "$crc" "$p2p" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
+    cap_start $HOST_PORT "$d/cap.pcap" || die "capture: $CAP_WHY"
+    # shellcheck disable=SC2046
+    "$RPING_PEER" -s -a 127.0.0.1 -p $HOST_PORT -C "$count" -V $(flags "$crc" "$p2p") >"$d/peer.txt" 2>&1 &
+    srv=$!
+    wait_until 20 grep -qs listening "$d/peer.txt" || { kill $srv; die "peer server did not listen: $(cat "$d/peer.txt")"; }
+    guest "rping -c -a 10.0.2.2 -p $HOST_PORT -C $count -S $size -v -V; echo rping-client-rc=\$?" >"$d/guest.txt" 2>&1
+    wait $srv; peer_rc=$?
+    cap_stop
+    cat "$d/guest-params.txt" "$d/guest.txt" "$d/peer.txt"
+    grep -q 'rping-client-rc=0' "$d/guest.txt" || die "guest rping -c failed"
+    n=$(grep -c '^ping data: rdma-ping-' "$d/guest.txt")
+    [ "$n" = "$count" ] || die "guest rping -c printed $n verified pings, expected $count"
+    [ $peer_rc = 0 ] || die "our server exited $peer_rc"
+    cap_check "$d/cap.pcap" "$count" "$crc"
+    echo "PASS guest-client S=$size C=$count crc=$crc p2p=$p2p"
+    ;;
+*) die "unknown mode $mode";;
+esac
