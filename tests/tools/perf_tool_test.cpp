@@ -1,0 +1,195 @@
+// ndk ping / ndk perf as programs: usage errors (exit 2 + usage), the TCP baseline (positive
+// figures), --json / --csv / --plot formats, and the NDK paths: against a provider without
+// networking they exit 1 naming the failing provider function and its status; once networking
+// is there they must succeed with positive NDK figures. Every run is small (< 5 s).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "perf/types.h"
+
+namespace {
+
+struct ToolRun {
+  int status = -1;
+  std::string out;
+};
+
+ToolRun ndk(const std::string& args, bool mergeStderr = false) {
+  std::string cmd = std::string(NDK_TOOL) + " " + args + (mergeStderr ? " 2>&1" : " 2>/dev/null");
+  ToolRun r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+bool hasUsage(const std::string& s) { return s.find("Usage") != std::string::npos; }
+
+TEST(PerfTool, BadOptionsExitTwoWithUsage) {
+  for (const char* args :
+       {"perf", "perf --loopback -c 127.0.0.1", "perf --loopback -t bogus", "perf --loopback --lat --bw",
+        "perf --loopback -s 0", "perf --loopback -s 12X", "perf --loopback --sweep 1M:64", "perf --loopback -q 2",
+        "perf --loopback --baseline udp", "perf --loopback --json --csv", "perf --loopback --crc maybe",
+        "perf --loopback --progress-mode fast", "perf --loopback -n 0", "perf --loopback --frobnicate",
+        "ping", "ping -s -c 127.0.0.1", "ping --loopback -S 0", "ping --loopback -C 0", "ping --loopback --bogus"}) {
+    ToolRun r = ndk(args, true);
+    EXPECT_EQ(r.status, 2) << "ndk " << args << "\n" << r.out;
+    EXPECT_TRUE(hasUsage(r.out)) << "ndk " << args << "\n" << r.out;
+  }
+  ToolRun ok = ndk("perf --loopback --tcp-only -n 5 -s 64");  // the tool still works
+  EXPECT_EQ(ok.status, 0) << ok.out;
+}
+
+TEST(PerfTool, TcpBaselineJsonHasDocumentedFieldsAndPositiveBandwidth) {
+  ToolRun r = ndk("perf --loopback --tcp-only --json -n 20 --sweep 64:256");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NE(j["command"].get<std::string>().find("perf --loopback --tcp-only --json"), std::string::npos);
+  EXPECT_GE(j["machine"]["nproc"].get<int>(), 1);
+  EXPECT_FALSE(j["machine"]["kernel"].get<std::string>().empty());
+  EXPECT_EQ(j["test"], "send");
+  EXPECT_EQ(j["mode"], "bw");
+  EXPECT_EQ(j["completion"], "poll");
+  ASSERT_EQ(j["results"].size(), 3u);
+  std::size_t want = 64;
+  for (const auto& e : j["results"]) {
+    EXPECT_EQ(e["size"].get<std::size_t>(), want);
+    want *= 2;
+    EXPECT_TRUE(e["ndk"].is_null());
+    EXPECT_TRUE(e["ratio"].is_null());
+    EXPECT_EQ(e["tcp"]["iters"].get<int>(), 20);
+    EXPECT_GT(e["tcp"]["mb_per_s"].get<double>(), 0);
+    EXPECT_GT(e["tcp"]["gbit_per_s"].get<double>(), 0);
+    EXPECT_GT(e["tcp"]["msg_per_s"].get<double>(), 0);
+  }
+}
+
+TEST(PerfTool, TcpBaselineLatencyStatsAreOrdered) {
+  for (const char* style : {"--poll", "--event"}) {
+    for (const char* test : {"send", "read"}) {
+      ToolRun r = ndk(std::string("perf --loopback --tcp-only --json --lat -n 20 -s 128 -t ") + test + " " + style);
+      ASSERT_EQ(r.status, 0) << r.out;
+      auto j = nlohmann::json::parse(r.out);
+      const auto& l = j["results"][0]["tcp"]["lat_us"];
+      EXPECT_GT(l["min"].get<double>(), 0);
+      EXPECT_LE(l["min"].get<double>(), l["median"].get<double>());
+      EXPECT_LE(l["median"].get<double>(), l["p99"].get<double>());
+      EXPECT_LE(l["p99"].get<double>(), l["max"].get<double>());
+    }
+  }
+}
+
+TEST(PerfTool, CsvHeaderAndOneRowPerSize) {
+  ToolRun r = ndk("perf --loopback --tcp-only --csv -n 10 --sweep 64:128 --event -t read");
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::istringstream in(r.out);
+  std::string header, line;
+  std::getline(in, header);
+  EXPECT_EQ(header,
+            "transport,test,mode,size,iters,seconds,mb_per_s,gbit_per_s,msg_per_s,lat_min_us,lat_median_us,lat_p99_us,"
+            "lat_max_us");
+  int rows = 0;
+  while (std::getline(in, line)) {
+    EXPECT_EQ(line.rfind("tcp,read,bw,", 0), 0u) << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 2);
+}
+
+TEST(PerfTool, PlotWritesWellFormedSvg) {
+  std::string path = ::testing::TempDir() + "/ndk-perf-plot-" + std::to_string(::getpid()) + ".svg";
+  ToolRun r = ndk("perf --loopback --tcp-only -n 10 --sweep 64:1K --plot " + path);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("TCP"), std::string::npos);
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string svg = ss.str();
+  ASSERT_EQ(svg.rfind("<?xml", 0), 0u);
+  EXPECT_NE(svg.find("<svg xmlns=\"http://www.w3.org/2000/svg\""), std::string::npos);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  // Minimal well-formedness: every element opened is closed (self-closing or with its end tag).
+  int depth = 0;
+  for (std::size_t i = svg.find("<svg"); i != std::string::npos; i = svg.find('<', i + 1)) {
+    std::size_t end = svg.find('>', i);
+    ASSERT_NE(end, std::string::npos);
+    if (svg[i + 1] == '/') --depth;
+    else if (svg[end - 1] != '/') ++depth;
+    ASSERT_GE(depth, 0);
+  }
+  EXPECT_EQ(depth, 0);
+  EXPECT_NE(svg.find("<polyline"), std::string::npos);  // the TCP series
+  EXPECT_NE(svg.find(">Bandwidth<"), std::string::npos);
+  EXPECT_NE(svg.find(">OpenNDK<"), std::string::npos);  // legend
+  EXPECT_NE(svg.find("log scale"), std::string::npos);
+  std::remove(path.c_str());
+}
+
+// R106/R93: listen + connect over NDK. Without networking: exit 1 and the failing call named.
+TEST(PerfTool, R106_PerfOverNdkWorksOrNamesTheFailingProviderCall) {
+  ToolRun r = ndk("perf --loopback --baseline tcp --json -n 20 -s 256", true);
+  if (r.status == 1) {
+    EXPECT_NE(r.out.find("ndk perf: provider: Ndk"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(" returned 0xC"), std::string::npos) << r.out;
+    return;
+  }
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_GT(j["results"][0]["ndk"]["mb_per_s"].get<double>(), 0);
+  EXPECT_GT(j["results"][0]["ratio"].get<double>(), 0);
+}
+
+TEST(PerfTool, R75_PerfWriteAndReadOverNdkWorkOrNameTheFailingProviderCall) {
+  for (const char* args : {"perf --loopback --lat -t write -n 20 -s 64", "perf --loopback -t read -n 20 -s 4K --event"}) {
+    ToolRun r = ndk(args, true);
+    if (r.status == 1) {
+      // The provider's data path is still being built: a failure must be reported as one line.
+      EXPECT_NE(r.out.find("ndk perf: "), std::string::npos) << r.out;
+      continue;
+    }
+    EXPECT_EQ(r.status, 0) << args << "\n" << r.out;
+  }
+}
+
+TEST(PingTool, R93_PingLoopbackVerifiesOrNamesTheFailingProviderCall) {
+  ToolRun r = ndk("ping --loopback -C 3 -S 4K -V", true);
+  if (r.status == 1) {
+    EXPECT_NE(r.out.find("ndk ping: "), std::string::npos) << r.out;
+    return;
+  }
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("3/3 iterations verified"), std::string::npos) << r.out;
+}
+
+TEST(PerfStats, SummaryAndSizes) {
+  ndkperf::LatStats s = ndkperf::summarize({5, 1, 3, 2, 4});
+  EXPECT_EQ(s.min, 1);
+  EXPECT_EQ(s.median, 3);
+  EXPECT_EQ(s.max, 5);
+  EXPECT_EQ(s.p99, 5);
+  EXPECT_EQ(ndkperf::parseSize("64K").value(), 65536u);
+  EXPECT_EQ(ndkperf::parseSize("1M").value(), 1u << 20);
+  EXPECT_EQ(ndkperf::parseSize("512").value(), 512u);
+  EXPECT_FALSE(ndkperf::parseSize("x1").has_value());
+  EXPECT_FALSE(ndkperf::parseSize("12Q").has_value());
+  EXPECT_EQ(ndkperf::sizeLabel(4096), "4K");
+  ndkperf::Measurement m;
+  m.size = 1000;
+  m.iters = 1000;
+  m.seconds = 1;
+  EXPECT_DOUBLE_EQ(m.mbPerSec(), 1.0);
+  EXPECT_DOUBLE_EQ(m.gbitPerSec(), 0.008);
+}
+
+}  // namespace
