@@ -105,6 +105,14 @@ void Connection::post(TxRequest req) {
   }
 }
 
+void Connection::releaseTx() {
+  loop_.post([self = shared_from_this()] {
+    if (!self->tx_hold_) return;
+    self->tx_hold_ = false;
+    self->doWrite();
+  });
+}
+
 void Connection::disconnect(bool abortive) {
   loop_.post([self = shared_from_this(), abortive] {
     if (self->phase_ == Phase::Closed || self->phase_ == Phase::Draining) return;
@@ -163,6 +171,7 @@ void Connection::runActions(const iwarp::Actions& acts) {
           msn_bias_ = 1;
           rtr_consumed_ = true;  // the segment being decoded is the RTR itself
         }
+        if (opts_.hold_tx_after_setup && opts_.role == iwarp::SetupRole::Initiator) tx_hold_ = true;
         completion_.established(n, setup_.peer().consumer_pd);
         auto pending = std::move(pre_established_);
         pre_established_.clear();
@@ -293,6 +302,10 @@ void Connection::completeItem(TxItem& item) {
 
 void Connection::doWrite() {
   if (phase_ == Phase::Closed || !sock_.valid()) return;
+  if (tx_hold_) {
+    updateInterest();
+    return;
+  }
   tx_blocked_ = false;
   for (;;) {
     if (!fpdu_active_ && !buildNextFpdu()) break;
@@ -380,6 +393,12 @@ ByteSpan Connection::rxHeader() const noexcept {
 void Connection::fail(Error e, NetError net) {
   if (phase_ == Phase::Closed || phase_ == Phase::Draining) return;
   NDK_LOG_INFO("engine", "connection fd {} fails: {}", sock_.fd(), iwarp::to_string(e));
+  if (tx_hold_) {
+    // Nothing held went out (not even the RTR): drop it, only the Terminate is sent.
+    tx_hold_ = false;
+    for (auto& it : txq_) flushed_.push_back(std::move(it));
+    txq_.clear();
+  }
   close_info_.error = e;
   close_info_.net = net;
   if (phase_ == Phase::Setup) {

@@ -100,6 +100,9 @@ struct ConnectionOptions {
   std::uint32_t ird = 1;
   std::uint32_t ord = 1;
   std::vector<std::uint8_t> private_data;   // initiator: Request PD; responder: given to accept()
+  // Initiator: after establishment, hold every transmit (the MPA v2 RTR included) until
+  // releaseTx(). The provider uses it to make the RTR the "NdkCompleteConnect was called" signal.
+  bool hold_tx_after_setup = false;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -119,6 +122,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Consumer disconnect: graceful (FIN after queued data) or abortive (Terminate
   // ConsumerTerminate if established, then RST).
   void disconnect(bool abortive = false);
+  // Ends ConnectionOptions::hold_tx_after_setup: queued transmits (the RTR first) go out.
+  void releaseTx();
 
   [[nodiscard]] EventLoop& loop() const noexcept { return loop_; }
 
@@ -163,6 +168,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool close_after_tx_ = false;
   bool rx_eof_ = false;
   bool tx_blocked_ = false;
+  bool tx_hold_ = false;          // hold_tx_after_setup in effect
   std::uint32_t msn_bias_ = 0;   // responder: a Send RTR consumed MSN 1
   std::vector<std::uint8_t> accept_pd_;
   std::vector<std::unique_ptr<TxItem>> flushed_;

@@ -1,5 +1,7 @@
 #include "engine/tcp.h"
 
+#include <optional>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -142,10 +144,15 @@ NetError acceptTcp(int listen_fd, Socket& out, Endpoint* peer) {
   return NetError::None;
 }
 
-NetError startConnect(const Endpoint& remote, Socket& out) {
+NetError startConnect(const Endpoint& remote, Socket& out, const Endpoint* local) {
   Socket s(::socket(remote.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s.valid()) return netErrorFromErrno(errno);
   applyStreamOptions(s.fd());
+  if (local) {
+    const int one = 1;
+    setsockopt(s.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(s.fd(), reinterpret_cast<const sockaddr*>(&local->addr), local->len) != 0) return netErrorFromErrno(errno);
+  }
   NetError r = NetError::None;
   if (::connect(s.fd(), reinterpret_cast<const sockaddr*>(&remote.addr), remote.len) != 0) {
     r = netErrorFromErrno(errno);
@@ -184,15 +191,34 @@ void finish(EventLoop& loop, const std::shared_ptr<ConnectOp>& op, NetError e) {
 }  // namespace
 
 void asyncConnect(EventLoop& loop, const Endpoint& remote, std::chrono::milliseconds timeout,
-                  std::function<void(NetError, Socket)> done) {
+                  std::function<void(NetError, Socket)> done, const Endpoint* local) {
   auto op = std::make_shared<ConnectOp>();
   op->done = std::move(done);
-  loop.post([&loop, op, remote, timeout] {
-    const NetError r = startConnect(remote, op->sock);
+  std::optional<Endpoint> from;
+  if (local) from = *local;
+  loop.post([&loop, op, remote, timeout, from] {
+    const NetError r = startConnect(remote, op->sock, from ? &*from : nullptr);
     if (r != NetError::InProgress) {
       finish(loop, op, r);
       return;
     }
+    op->watch = loop.watch(op->sock.fd(), EPOLLOUT, [&loop, op](std::uint32_t) {
+      finish(loop, op, finishConnect(op->sock.fd()));
+    });
+    if (timeout.count() > 0)
+      op->timer = loop.addTimer(timeout, [&loop, op] {
+        op->timer = 0;
+        finish(loop, op, NetError::TimedOut);
+      });
+  });
+}
+
+void asyncFinishConnect(EventLoop& loop, Socket sock, std::chrono::milliseconds timeout,
+                        std::function<void(NetError, Socket)> done) {
+  auto op = std::make_shared<ConnectOp>();
+  op->done = std::move(done);
+  op->sock = std::move(sock);
+  loop.post([&loop, op, timeout] {
     op->watch = loop.watch(op->sock.fd(), EPOLLOUT, [&loop, op](std::uint32_t) {
       finish(loop, op, finishConnect(op->sock.fd()));
     });

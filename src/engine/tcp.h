@@ -82,7 +82,8 @@ bool peerEndpoint(int fd, Endpoint& out);
 // non-blocking with the stream options applied.
 NetError acceptTcp(int listen_fd, Socket& out, Endpoint* peer = nullptr);
 // Start a non-blocking connect: None (connected already), InProgress, or an error.
-NetError startConnect(const Endpoint& remote, Socket& out);
+// `local` (optional): bind to this address/port first (SO_REUSEADDR); a bind failure is returned.
+NetError startConnect(const Endpoint& remote, Socket& out, const Endpoint* local = nullptr);
 // After EPOLLOUT on a connecting socket: the result (SO_ERROR).
 NetError finishConnect(int fd);
 
@@ -90,7 +91,12 @@ NetError finishConnect(int fd);
 // connected socket (options applied) or an error. timeout 0 = no timer of our own (the kernel's
 // SYN retries still apply). Call from any thread.
 void asyncConnect(EventLoop& loop, const Endpoint& remote, std::chrono::milliseconds timeout,
-                  std::function<void(NetError, Socket)> done);
+                  std::function<void(NetError, Socket)> done, const Endpoint* local = nullptr);
+
+// As asyncConnect, for a socket whose non-blocking connect was started with startConnect (result
+// InProgress or None).
+void asyncFinishConnect(EventLoop& loop, Socket sock, std::chrono::milliseconds timeout,
+                        std::function<void(NetError, Socket)> done);
 
 // Stream options: TCP_NODELAY, TCP_USER_TIMEOUT (tcp_user_timeout_ms), keepalive
 // (keepalive_idle_s: idle and interval, 3 probes). Returns false if any setsockopt failed.

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/config.h"
 #include "base/log.h"
+#include "provider/cq.h"
+#include "provider/link.h"
+#include "provider/listener.h"
 #include "provider/adapter.h"
 #include "provider/qp.h"
 #include "provider/shared_endpoint.h"
@@ -12,44 +16,39 @@
 namespace openndk::provider {
 namespace {
 
-NTSTATUS notBuilt(const Object* self, const char* fn) {
-  NDK_LOG_WARN("provider", "{}: arguments valid, but the data path is not built yet: STATUS_NOT_IMPLEMENTED", fn);
-  self->adapter()->countRejected();
-  return STATUS_NOT_IMPLEMENTED;
-}
-
 #define CONN_PROLOGUE(fn) NDK_RESOLVE_OR_RETURN(Connector, o, c, fn, Object::statusFor(o_why))
 
 NTSTATUS connectThunk(NDK_CONNECTOR* c, NDK_QP* qp, const PSOCKADDR src, ULONG srcLen, const PSOCKADDR dst,
-                      ULONG dstLen, ULONG, ULONG, const PVOID pd, ULONG pdLen, NDK_FN_REQUEST_COMPLETION cb, PVOID) {
+                      ULONG dstLen, ULONG ird, ULONG ord, const PVOID pd, ULONG pdLen, NDK_FN_REQUEST_COMPLETION cb,
+                      PVOID ctx) {
   CONN_PROLOGUE("NdkConnect");
-  return o->connect("NdkConnect", qp, src, srcLen, nullptr, dst, dstLen, pd, pdLen, cb);
+  return o->connect("NdkConnect", qp, src, srcLen, nullptr, dst, dstLen, ird, ord, pd, pdLen, cb, ctx);
 }
 NTSTATUS connectSeThunk(NDK_CONNECTOR* c, NDK_QP* qp, NDK_SHARED_ENDPOINT* se, const PSOCKADDR dst, ULONG dstLen,
-                        ULONG, ULONG, const PVOID pd, ULONG pdLen, NDK_FN_REQUEST_COMPLETION cb, PVOID) {
+                        ULONG ird, ULONG ord, const PVOID pd, ULONG pdLen, NDK_FN_REQUEST_COMPLETION cb, PVOID ctx) {
   CONN_PROLOGUE("NdkConnectWithSharedEndpoint");
   if (!se) return o->reject("NdkConnectWithSharedEndpoint", STATUS_INVALID_PARAMETER, "NULL pNdkSharedEndpoint");
-  return o->connect("NdkConnectWithSharedEndpoint", qp, nullptr, 0, se, dst, dstLen, pd, pdLen, cb);
+  return o->connect("NdkConnectWithSharedEndpoint", qp, nullptr, 0, se, dst, dstLen, ird, ord, pd, pdLen, cb, ctx);
 }
-NTSTATUS completeConnectThunk(NDK_CONNECTOR* c, NDK_FN_DISCONNECT_EVENT_CALLBACK, PVOID, NDK_FN_REQUEST_COMPLETION cb,
-                              PVOID) {
+NTSTATUS completeConnectThunk(NDK_CONNECTOR* c, NDK_FN_DISCONNECT_EVENT_CALLBACK ev, PVOID evCtx,
+                              NDK_FN_REQUEST_COMPLETION cb, PVOID ctx) {
   CONN_PROLOGUE("NdkCompleteConnect");
-  return o->completeConnect("NdkCompleteConnect", cb);
+  return o->completeConnect("NdkCompleteConnect", {ev, nullptr, evCtx}, cb, ctx);
 }
-NTSTATUS completeConnectExThunk(NDK_CONNECTOR* c, NDK_FN_DISCONNECT_EVENT_CALLBACK_EX, PVOID,
-                                NDK_FN_REQUEST_COMPLETION cb, PVOID) {
+NTSTATUS completeConnectExThunk(NDK_CONNECTOR* c, NDK_FN_DISCONNECT_EVENT_CALLBACK_EX ev, PVOID evCtx,
+                                NDK_FN_REQUEST_COMPLETION cb, PVOID ctx) {
   CONN_PROLOGUE("NdkCompleteConnectEx");
-  return o->completeConnect("NdkCompleteConnectEx", cb);
+  return o->completeConnect("NdkCompleteConnectEx", {nullptr, ev, evCtx}, cb, ctx);
 }
-NTSTATUS acceptThunk(NDK_CONNECTOR* c, NDK_QP* qp, ULONG, ULONG, const PVOID pd, ULONG pdLen,
-                     NDK_FN_DISCONNECT_EVENT_CALLBACK, PVOID, NDK_FN_REQUEST_COMPLETION cb, PVOID) {
+NTSTATUS acceptThunk(NDK_CONNECTOR* c, NDK_QP* qp, ULONG ird, ULONG ord, const PVOID pd, ULONG pdLen,
+                     NDK_FN_DISCONNECT_EVENT_CALLBACK ev, PVOID evCtx, NDK_FN_REQUEST_COMPLETION cb, PVOID ctx) {
   CONN_PROLOGUE("NdkAccept");
-  return o->accept("NdkAccept", qp, pd, pdLen, cb);
+  return o->accept("NdkAccept", qp, ird, ord, pd, pdLen, {ev, nullptr, evCtx}, cb, ctx);
 }
-NTSTATUS acceptExThunk(NDK_CONNECTOR* c, NDK_QP* qp, ULONG, ULONG, const PVOID pd, ULONG pdLen,
-                       NDK_FN_DISCONNECT_EVENT_CALLBACK_EX, PVOID, NDK_FN_REQUEST_COMPLETION cb, PVOID) {
+NTSTATUS acceptExThunk(NDK_CONNECTOR* c, NDK_QP* qp, ULONG ird, ULONG ord, const PVOID pd, ULONG pdLen,
+                       NDK_FN_DISCONNECT_EVENT_CALLBACK_EX ev, PVOID evCtx, NDK_FN_REQUEST_COMPLETION cb, PVOID ctx) {
   CONN_PROLOGUE("NdkAcceptEx");
-  return o->accept("NdkAcceptEx", qp, pd, pdLen, cb);
+  return o->accept("NdkAcceptEx", qp, ird, ord, pd, pdLen, {nullptr, ev, evCtx}, cb, ctx);
 }
 NTSTATUS rejectThunk(NDK_CONNECTOR* c, const PVOID pd, ULONG pdLen) {
   CONN_PROLOGUE("NdkReject");
@@ -67,9 +66,9 @@ NTSTATUS peerAddressThunk(NDK_CONNECTOR* c, PSOCKADDR a, ULONG* len) {
   CONN_PROLOGUE("NdkGetPeerAddress");
   return o->getAddress("NdkGetPeerAddress", true, a, len);
 }
-NTSTATUS disconnectThunk(NDK_CONNECTOR* c, NDK_FN_REQUEST_COMPLETION cb, PVOID) {
+NTSTATUS disconnectThunk(NDK_CONNECTOR* c, NDK_FN_REQUEST_COMPLETION cb, PVOID ctx) {
   CONN_PROLOGUE("NdkDisconnect");
-  return o->disconnect(cb);
+  return o->disconnect(cb, ctx);
 }
 
 const NDK_CONNECTOR_DISPATCH kDispatch = {
@@ -112,7 +111,70 @@ NTSTATUS copyAddressOut(const Object* self, const char* fn, const SOCKADDR_INET&
 const NDK_CONNECTOR_DISPATCH* Connector::dispatch() { return &kDispatch; }
 
 Connector::Connector(Adapter* adapter) : Object(kType, adapter, &kDispatch, adapter->version()) { attachTo(adapter); }
-Connector::~Connector() = default;
+Connector::~Connector() {
+  if (qp_) qp_->detachTransport();
+  if (shared_) shared_->removeDestination(sharedDest_);
+  if (endpointHeld_) adapter()->device()->releaseEndpoint(endpoint_);  // R113, R116, R117
+}
+
+engine::Endpoint toEndpoint(const SOCKADDR_INET& a) {
+  engine::Endpoint e;
+  const std::size_t n = a.si_family == AF_INET ? sizeof(SOCKADDR_IN) : sizeof(SOCKADDR_IN6);
+  std::memcpy(&e.addr, &a, n);
+  e.len = static_cast<socklen_t>(a.si_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+  return e;
+}
+
+SOCKADDR_INET fromEndpoint(const engine::Endpoint& e) {
+  SOCKADDR_INET a{};
+  std::memcpy(&a, &e.addr, e.family() == AF_INET ? sizeof(SOCKADDR_IN) : sizeof(SOCKADDR_IN6));
+  return a;
+}
+
+namespace {
+NTSTATUS statusFromNet(engine::NetError e) {
+  switch (e) {
+    case engine::NetError::Refused: return STATUS_CONNECTION_REFUSED;
+    case engine::NetError::NetUnreachable: return STATUS_NETWORK_UNREACHABLE;
+    case engine::NetError::HostUnreachable: return STATUS_HOST_UNREACHABLE;
+    case engine::NetError::TimedOut: return STATUS_IO_TIMEOUT;
+    case engine::NetError::AddrInUse: return STATUS_SHARING_VIOLATION;
+    case engine::NetError::AddrNotAvail: return STATUS_ADDRESS_ALREADY_EXISTS;
+    case engine::NetError::Reset: return STATUS_CONNECTION_RESET;
+    default: return STATUS_CONNECTION_ABORTED;
+  }
+}
+}  // namespace
+
+void Connector::completeRequest(NDK_FN_REQUEST_COMPLETION cb, PVOID ctx, NTSTATUS status) {
+  if (!cb) return;
+  hold();
+  adapter()->callbacks().post([this, cb, ctx, status] {
+    cb(ctx, status);
+    release();
+  });
+}
+
+void Connector::startConnected() {
+  state_ = State::Connected;
+  counted_ = true;
+  adapter()->device()->counters().activeConnection.fetch_add(1);
+  ConnectionRecord r;
+  r.local = local_;
+  r.remote = peer_;
+  registration_ = ActivityRegistration::connection(adapter()->device()->ifIndex(), r);
+}
+
+void Connector::onCloseStarted() {
+  // R31: abortive teardown; pending requests complete (CANCELLED) before the close completes.
+  std::shared_ptr<Link> link;
+  {
+    std::lock_guard lock(mu_);
+    link = link_;
+  }
+  if (link) link->abort();
+  if (qp_) qp_->flush();
+}
 
 Connector::State Connector::state() const {
   std::lock_guard lock(mu_);
@@ -136,19 +198,20 @@ NTSTATUS Connector::checkQp(const char* fn, NDK_QP* qp, Qp** out) const {
 }
 
 NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULONG srcLen, NDK_SHARED_ENDPOINT* se,
-                            const SOCKADDR* dst, ULONG dstLen, const void* pd, ULONG pdLen,
-                            NDK_FN_REQUEST_COMPLETION cb) {
+                            const SOCKADDR* dst, ULONG dstLen, ULONG ird, ULONG ord, const void* pd, ULONG pdLen,
+                            NDK_FN_REQUEST_COMPLETION cb, PVOID ctx) {
   if (!cb) return reject(fn, STATUS_INVALID_PARAMETER, "NULL RequestCompletion");
   if (state() != State::Idle) return reject(fn, STATUS_CONNECTION_INVALID, "connector already used (R112)");
   Qp* q = nullptr;
   NTSTATUS s = checkQp(fn, qp, &q);
   if (s != STATUS_SUCCESS) return s;
   SOCKADDR_INET local{}, remote{};
+  SharedEndpoint* shared = nullptr;
   if (se) {
-    SharedEndpoint* e = argumentAs<SharedEndpoint>(this, se, fn, "pNdkSharedEndpoint is not a usable shared endpoint", &s);
-    if (!e) return s;
-    if (e->adapter() != adapter()) return reject(fn, STATUS_INVALID_PARAMETER, "shared endpoint of another adapter instance");
-    local = e->local();
+    shared = argumentAs<SharedEndpoint>(this, se, fn, "pNdkSharedEndpoint is not a usable shared endpoint", &s);
+    if (!shared) return s;
+    if (shared->adapter() != adapter()) return reject(fn, STATUS_INVALID_PARAMETER, "shared endpoint of another adapter instance");
+    local = shared->local();
   } else {
     s = checkSockaddr(this, fn, src, srcLen, &local);
     if (s != STATUS_SUCCESS) return s;
@@ -161,35 +224,277 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
     return reject(fn, STATUS_INVALID_PARAMETER, "source and destination address families differ");
   s = checkPrivateData(fn, pd, pdLen, adapter()->info().MaxCallerData);
   if (s != STATUS_SUCCESS) return s;
-  return notBuilt(this, fn);
+  Device* dev = adapter()->device();
+  if (shared && !shared->addDestination(remote))
+    return reject(fn, STATUS_ADDRESS_ALREADY_EXISTS, "shared endpoint already connects to this destination (R119)");
+  // Local endpoint (R116 / R117) and the socket bound to it; port 0 retries ports the host uses.
+  engine::Socket sock;
+  engine::NetError ne = engine::NetError::None;
+  const bool ephemeral = !shared && (local.si_family == AF_INET ? local.Ipv4.sin_port : local.Ipv6.sin6_port) == 0;
+  std::vector<SOCKADDR_INET> busy;
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    SOCKADDR_INET a = local;
+    if (shared) {
+      dev->retainEndpoint(a);
+    } else if ((s = dev->reserveEndpoint(&a)) != STATUS_SUCCESS) {
+      break;
+    }
+    const engine::Endpoint from = toEndpoint(a), to = toEndpoint(remote);
+    ne = engine::startConnect(to, sock, &from);
+    if (ne == engine::NetError::AddrInUse && ephemeral) {
+      busy.push_back(a);  // keep it reserved while we look further
+      continue;
+    }
+    local = a;
+    break;
+  }
+  for (auto& b : busy) dev->releaseEndpoint(b);
+  if (s != STATUS_SUCCESS) {
+    if (shared) shared->removeDestination(remote);
+    return reject(fn, s, "local endpoint unavailable (R94, R114)");
+  }
+  if (shared) attachTo(shared);  // R24 (the shared endpoint's close pends on us, R118)
+  {
+    std::lock_guard lock(mu_);
+    shared_ = shared;
+    sharedDest_ = remote;
+    endpointHeld_ = true;
+    endpoint_ = local;
+    local_ = local;
+    peer_ = remote;
+    haveLocal_ = havePeer_ = true;
+    if (ne != engine::NetError::None && ne != engine::NetError::InProgress) {
+      state_ = State::Failed;
+    } else {
+      state_ = State::Connecting;
+    }
+  }
+  if (ne != engine::NetError::None && ne != engine::NetError::InProgress) {
+    dev->counters().connectFailure.fetch_add(1);
+    return statusFromNet(ne);  // R95, R96 inline
+  }
+  q->associate(this);
+  attachTo(q);  // R93
+  const ULONG maxRead = adapter()->info().MaxInboundReadLimit;
+  engine::ConnectionOptions opts;
+  opts.role = iwarp::SetupRole::Initiator;
+  opts.ird = std::min(ird, maxRead);  // R82, R83
+  opts.ord = std::min(ord, adapter()->info().MaxOutboundReadLimit);
+  opts.private_data.assign(static_cast<const std::uint8_t*>(pd), static_cast<const std::uint8_t*>(pd) + pdLen);
+  opts.hold_tx_after_setup = true;  // the RTR waits for NdkCompleteConnect (docs/decisions.md)
+  auto link = std::make_shared<Link>(adapter(), dev->engineFor(&q->initiatorCq()->affinity()));
+  link->setQp(q);
+  {
+    std::lock_guard lock(mu_);
+    qp_ = q;
+    link_ = link;
+    pendingCb_ = cb;
+    pendingCtx_ = ctx;
+    linkAlive_ = true;
+  }
+  hold();  // for the link, until closed()
+  const auto timeout = std::chrono::milliseconds(base::tunableU64(base::Tunable::ConnectTimeoutMs));
+  engine::asyncFinishConnect(link->loop(), std::move(sock), timeout,
+                             [this, link, opts = std::move(opts)](engine::NetError e, engine::Socket so) mutable {
+                               if (e == engine::NetError::None && closing()) e = engine::NetError::Other;
+                               if (e != engine::NetError::None) {
+                                 engine::CloseInfo info;
+                                 info.net = e;
+                                 info.error = iwarp::Error::LlpConnectionLost;
+                                 linkClosed(info);
+                                 return;
+                               }
+                               link->setOwner(this);
+                               link->start(std::move(so), std::move(opts));
+                             });
+  return STATUS_PENDING;
 }
 
-NTSTATUS Connector::completeConnect(const char* fn, NDK_FN_REQUEST_COMPLETION cb) {
+void Connector::linkEstablished(const iwarp::Negotiated& n, engine::ByteSpan peerPd) {
+  NDK_FN_REQUEST_COMPLETION cb = nullptr;
+  PVOID ctx = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    ird_ = n.ird;
+    ord_ = n.ord;
+    if (!passive_) {
+      privateData_.assign(peerPd.begin(), peerPd.end());  // R91: the accept's private data
+      state_ = State::ConnectCompleted;
+      adapter()->device()->counters().connect.fetch_add(1);
+    } else {
+      // Passive: the active side called NdkCompleteConnect (its RTR arrived) - R99.
+      startConnected();
+      adapter()->device()->counters().accept.fetch_add(1);
+      if (qp_) qp_->attachTransport(link_);
+    }
+    cb = std::exchange(pendingCb_, nullptr);
+    ctx = pendingCtx_;
+  }
+  completeRequest(cb, ctx, STATUS_SUCCESS);
+}
+
+void Connector::linkRejected(engine::ByteSpan peerPd) {
+  NDK_FN_REQUEST_COMPLETION cb = nullptr;
+  PVOID ctx = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    privateData_.assign(peerPd.begin(), peerPd.end());  // R91: the reject's private data
+    state_ = State::Failed;
+    cb = std::exchange(pendingCb_, nullptr);
+    ctx = pendingCtx_;
+  }
+  adapter()->device()->counters().connectFailure.fetch_add(1);
+  completeRequest(cb, ctx, STATUS_CONNECTION_REFUSED);  // R96, R100
+}
+
+void Connector::linkClosed(const engine::CloseInfo& info) {
+  NDK_FN_REQUEST_COMPLETION cb = nullptr, dcb = nullptr;
+  PVOID ctx = nullptr, dctx = nullptr;
+  DisconnectEvent ev{};
+  std::shared_ptr<Link> link;
+  bool raiseEvent = false;
+  NTSTATUS pendStatus = STATUS_CONNECTION_ABORTED;
+  ULONG reason = 0;
+  {
+    std::lock_guard lock(mu_);
+    link = link_;
+    if (info.error == iwarp::Error::MpaTimeout || info.net == engine::NetError::TimedOut) pendStatus = STATUS_IO_TIMEOUT;
+    else if (info.net == engine::NetError::Refused) pendStatus = STATUS_CONNECTION_REFUSED;
+    else if (info.net != engine::NetError::None && info.net != engine::NetError::Closed) pendStatus = statusFromNet(info.net);
+    if (closing()) pendStatus = STATUS_CANCELLED;  // R31
+    cb = std::exchange(pendingCb_, nullptr);
+    ctx = pendingCtx_;
+    dcb = std::exchange(discCb_, nullptr);
+    dctx = discCtx_;
+    const bool wasConnected = state_ == State::Connected;
+    if (cb && state_ != State::Connected) adapter()->device()->counters().connectFailure.fetch_add(1);
+    if (wasConnected && !localDisconnect_ && !closing()) {
+      raiseEvent = true;
+      ev = event_;
+      const bool graceful = info.error == iwarp::Error::None || (info.net == engine::NetError::Closed && !info.terminate_received);
+      reason = graceful ? 1 : 2;  // R111
+      if (!graceful) adapter()->device()->counters().connectionError.fetch_add(1);
+    }
+    if (state_ == State::Connected) state_ = State::Disconnected;
+    else if (state_ != State::Disconnected) state_ = State::Failed;
+    if (counted_) {
+      counted_ = false;
+      adapter()->device()->counters().activeConnection.fetch_sub(1);
+    }
+    registration_.reset();
+    linkAlive_ = false;
+  }
+  if (qp_) qp_->markDisconnected();  // R81
+  if (link) {
+    if (localDisconnect_ || closing()) link->failPending(STATUS_CANCELLED);  // R79 implicit flush
+    else if (reason == 2) link->failPending(STATUS_CONNECTION_ABORTED);      // R53: errors
+    // graceful peer disconnect: nothing is flushed (R80); the consumer's flush completes them.
+  }
+  completeRequest(cb, ctx, pendStatus);
+  if (dcb) completeRequest(dcb, dctx, STATUS_SUCCESS);
+  if (raiseEvent && (ev.plain || ev.ex)) {
+    hold();
+    adapter()->callbacks().post([this, ev, reason] {
+      if (!closing()) {  // R110: never after the close has completed (the close waits for us)
+        if (ev.ex) ev.ex(ev.ctx, reason);
+        else ev.plain(ev.ctx);
+      }
+      release();
+    });
+  }
+  release();  // the link's reference
+}
+
+NTSTATUS Connector::completeConnect(const char* fn, const DisconnectEvent& ev, NDK_FN_REQUEST_COMPLETION cb, PVOID) {
   if (!cb) return reject(fn, STATUS_INVALID_PARAMETER, "NULL RequestCompletion");
-  if (state() != State::ConnectCompleted) return reject(fn, STATUS_CONNECTION_INVALID, "connect has not completed (R98)");
-  return notBuilt(this, fn);
+  std::shared_ptr<Link> link;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::Failed && link_ && !linkAlive_) return STATUS_CONNECTION_ABORTED;  // R98
+    if (state_ != State::ConnectCompleted) return reject(fn, STATUS_CONNECTION_INVALID, "connect has not completed (R98)");
+    if (!linkAlive_) return STATUS_CONNECTION_ABORTED;
+    event_ = ev;
+    startConnected();
+    link = link_;
+  }
+  qp_->attachTransport(link);
+  link->connection()->releaseTx();  // the RTR tells the passive side (R99)
+  return STATUS_SUCCESS;
 }
 
-NTSTATUS Connector::accept(const char* fn, NDK_QP* qp, const void* pd, ULONG pdLen, NDK_FN_REQUEST_COMPLETION cb) {
+NTSTATUS Connector::accept(const char* fn, NDK_QP* qp, ULONG ird, ULONG ord, const void* pd, ULONG pdLen,
+                           const DisconnectEvent& ev, NDK_FN_REQUEST_COMPLETION cb, PVOID ctx) {
   if (!cb) return reject(fn, STATUS_INVALID_PARAMETER, "NULL RequestCompletion");
   Qp* q = nullptr;
   NTSTATUS s = checkQp(fn, qp, &q);
   if (s != STATUS_SUCCESS) return s;
   s = checkPrivateData(fn, pd, pdLen, adapter()->info().MaxCalleeData);
   if (s != STATUS_SUCCESS) return s;
-  if (state() != State::Incoming)
-    return reject(fn, STATUS_CONNECTION_INVALID, "not a connector delivered by a connect event (R99, R112)");
-  return notBuilt(this, fn);
+  std::shared_ptr<Link> link;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::Incoming)
+      return reject(fn, STATUS_CONNECTION_INVALID, "not a connector delivered by a connect event (R99, R112)");
+    if (!linkAlive_) return STATUS_CONNECTION_ABORTED;
+    state_ = State::Connecting;
+    event_ = ev;
+    qp_ = q;
+    pendingCb_ = cb;
+    pendingCtx_ = ctx;
+    link = link_;
+  }
+  q->associate(this);
+  attachTo(q);  // R93
+  std::vector<std::uint8_t> data(static_cast<const std::uint8_t*>(pd), static_cast<const std::uint8_t*>(pd) + pdLen);
+  const ULONG myIrd = std::min(ird, adapter()->info().MaxInboundReadLimit);
+  const ULONG myOrd = std::min(ord, adapter()->info().MaxOutboundReadLimit);
+  auto conn = link->connection();
+  link->loop().post([link, q] { link->setQp(q); });
+  conn->accept(myIrd, myOrd, std::move(data));
+  return STATUS_PENDING;  // R99 [D]
 }
 
 NTSTATUS Connector::rejectConnection(const void* pd, ULONG pdLen) {
   const char* fn = "NdkReject";
   NTSTATUS s = checkPrivateData(fn, pd, pdLen, adapter()->info().MaxCalleeData);
   if (s != STATUS_SUCCESS) return s;
-  State st = state();
-  if (st != State::Incoming && st != State::ConnectCompleted)
-    return reject(fn, STATUS_CONNECTION_INVALID, "no connection request or completed connect to refuse (R100)");
-  return notBuilt(this, fn);
+  std::shared_ptr<Link> link;
+  State st;
+  {
+    std::lock_guard lock(mu_);
+    st = state_;
+    if (st != State::Incoming && st != State::ConnectCompleted)
+      return reject(fn, STATUS_CONNECTION_INVALID, "no connection request or completed connect to refuse (R100)");
+    if (!linkAlive_) return STATUS_CONNECTION_ABORTED;
+    state_ = State::Failed;
+    link = link_;
+  }
+  if (st == State::Incoming)
+    link->connection()->reject(std::vector<std::uint8_t>(static_cast<const std::uint8_t*>(pd),
+                                                         static_cast<const std::uint8_t*>(pd) + pdLen));
+  else
+    link->connection()->disconnect(true);  // active side: the passive Accept fails (R100 [D])
+  return STATUS_SUCCESS;
+}
+
+void Connector::initIncoming(Listener* l, std::shared_ptr<Link> link, const SOCKADDR_INET& local,
+                             const SOCKADDR_INET& peer, engine::ByteSpan privateData) {
+  std::lock_guard lock(mu_);
+  passive_ = true;
+  state_ = State::Incoming;
+  local_ = local;
+  peer_ = peer;
+  haveLocal_ = havePeer_ = true;
+  privateData_.assign(privateData.begin(), privateData.end());
+  ird_ = adapter()->info().MaxInboundReadLimit;  // R84 [I]: what is known before the accept
+  ord_ = adapter()->info().MaxOutboundReadLimit;
+  link_ = std::move(link);
+  link_->setOwner(this);
+  linkAlive_ = true;
+  endpointHeld_ = true;  // R113: +1 on the listener's endpoint
+  endpoint_ = local;
+  (void)l;
+  hold();  // for the link, until closed()
 }
 
 NTSTATUS Connector::getConnectionData(ULONG* ird, ULONG* ord, void* pd, ULONG* pdLen) {
@@ -218,10 +523,22 @@ NTSTATUS Connector::getAddress(const char* fn, bool peer, SOCKADDR* addr, ULONG*
   return copyAddressOut(this, fn, peer ? peer_ : local_, addr, len);
 }
 
-NTSTATUS Connector::disconnect(NDK_FN_REQUEST_COMPLETION cb) {
+NTSTATUS Connector::disconnect(NDK_FN_REQUEST_COMPLETION cb, PVOID ctx) {
   if (!cb) return reject("NdkDisconnect", STATUS_INVALID_PARAMETER, "NULL RequestCompletion");
-  if (state() != State::Connected) return reject("NdkDisconnect", STATUS_CONNECTION_INVALID, "connector is not connected");
-  return notBuilt(this, "NdkDisconnect");
+  std::shared_ptr<Link> link;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::Connected || localDisconnect_)
+      return reject("NdkDisconnect", STATUS_CONNECTION_INVALID, "connector is not connected");
+    localDisconnect_ = true;
+    link = link_;
+    if (linkAlive_) {
+      discCb_ = cb;
+      discCtx_ = ctx;
+    }
+  }
+  link->connection()->disconnect(false);  // graceful (R79); the flush follows at closed()
+  return STATUS_PENDING;
 }
 
 }  // namespace openndk::provider

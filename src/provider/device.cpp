@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <random>
+#include <thread>
 
 #include "base/config.h"
 #include "base/log.h"
+#include "engine/event_loop.h"
 #include "provider/adapter.h"
 
 namespace openndk::provider {
@@ -113,6 +116,38 @@ Device::Device(NET_IFINDEX ifindex, std::string name, std::vector<DeviceAddress>
 Device::~Device() {
   // The host closes every instance before destroying the device; be safe if it did not.
   for (Adapter* a : openAdapters()) a->closeBlocking();
+  std::lock_guard lock(engines_mu_);
+  for (auto& e : engines_) e->stop();
+  engines_.clear();
+}
+
+engine::EventLoop& Device::engineFor(const GROUP_AFFINITY* affinity) {
+  std::lock_guard lock(engines_mu_);
+  if (engines_.empty()) {
+    const unsigned n = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+    for (unsigned i = 0; i < n; ++i) engines_.push_back(std::make_unique<engine::EventLoop>(static_cast<int>(i)));
+  }
+  std::size_t idx = 0;
+  if (affinity && affinity->Mask) {
+    unsigned bit = 0;
+    while (!((affinity->Mask >> bit) & 1)) ++bit;
+    idx = (static_cast<std::size_t>(affinity->Group) * 64 + bit) % engines_.size();
+  }
+  return *engines_[idx];
+}
+
+std::size_t Device::engineCount() {
+  std::lock_guard lock(engines_mu_);
+  return engines_.size();
+}
+
+void Device::retainEndpoint(const SOCKADDR_INET& addr) {
+  std::lock_guard lock(mu_);
+  for (auto& e : endpoints_)
+    if (sameAddress(e.addr, addr) && portOf(e.addr) == portOf(addr)) {
+      ++e.refs;
+      return;
+    }
 }
 
 std::vector<DeviceAddress> Device::addresses() const {
@@ -147,10 +182,15 @@ NTSTATUS Device::reserveEndpoint(SOCKADDR_INET* addr) {
   };
   USHORT port = portOf(*addr);
   if (port == 0) {
-    // R94: first free port of the ephemeral range.
-    for (ULONG p = OPENNDK_EPHEMERAL_PORT_FIRST; p <= OPENNDK_EPHEMERAL_PORT_LAST; ++p) {
+    // R94: a free port of the ephemeral range, searched from a rotating cursor (random start per
+    // device) so that a port just released (TIME_WAIT) is not handed out again at once.
+    constexpr ULONG kSpan = OPENNDK_EPHEMERAL_PORT_LAST - OPENNDK_EPHEMERAL_PORT_FIRST + 1;
+    if (next_ephemeral_ == 0) next_ephemeral_ = static_cast<USHORT>(std::random_device{}() % kSpan);
+    for (ULONG i = 0; i < kSpan; ++i) {
+      const ULONG p = OPENNDK_EPHEMERAL_PORT_FIRST + (next_ephemeral_ + i) % kSpan;
       if (!conflicts(*addr, static_cast<USHORT>(p))) {
         port = static_cast<USHORT>(p);
+        next_ephemeral_ = static_cast<USHORT>((next_ephemeral_ + i + 1) % kSpan);
         break;
       }
     }

@@ -7,9 +7,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+namespace openndk::engine {
+class EventLoop;
+}
 
 namespace openndk::provider {
 
@@ -60,6 +65,14 @@ class Device {
   // STATUS_SHARING_VIOLATION (held, R114) or STATUS_TOO_MANY_ADDRESSES (no free port).
   NTSTATUS reserveEndpoint(SOCKADDR_INET* addr);
   void releaseEndpoint(const SOCKADDR_INET& addr);
+  // One more reference on a held endpoint (a connector accepted over a listener, R113, or
+  // connected over a shared endpoint, R117).
+  void retainEndpoint(const SOCKADDR_INET& addr);
+
+  // The progress engines of this RNIC (created on first use; N = online CPUs, at most 8). The
+  // affinity picks one (MULTI_ENGINE): the lowest set bit of Mask modulo N; NULL → engine 0.
+  engine::EventLoop& engineFor(const GROUP_AFFINITY* affinity);
+  std::size_t engineCount();
 
   PerfCounters& counters() { return counters_; }
   const PerfCounters& counters() const { return counters_; }
@@ -93,6 +106,9 @@ class Device {
     int refs;
   };
   std::vector<Endpoint> endpoints_;
+  USHORT next_ephemeral_ = 0;  // R94: rotating cursor (a just-released port is not reused at once)
+  std::mutex engines_mu_;
+  std::vector<std::unique_ptr<engine::EventLoop>> engines_;
   NDK_ADAPTER_INFO info_{};
   NDIS_NDK_CAPABILITIES caps_{};
   PerfCounters counters_;

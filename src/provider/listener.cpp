@@ -1,6 +1,12 @@
 #include "provider/listener.h"
 
+#include <sys/epoll.h>
+
+#include <new>
+
 #include "base/log.h"
+#include "engine/event_loop.h"
+#include "provider/link.h"
 #include "provider/adapter.h"
 #include "provider/connector.h"
 #include "provider/thunks.h"
@@ -31,7 +37,9 @@ Listener::Listener(Adapter* adapter, NDK_FN_CONNECT_EVENT_CALLBACK cb, PVOID ctx
     : Object(kType, adapter, &kDispatch, adapter->version()), cb_(cb), ctx_(ctx) {
   attachTo(adapter);
 }
-Listener::~Listener() = default;
+Listener::~Listener() {
+  if (endpointHeld_) adapter()->device()->releaseEndpoint(local_);  // R113
+}
 
 NTSTATUS Listener::listen(const SOCKADDR* addr, ULONG len, NDK_FN_REQUEST_COMPLETION cb) {
   const char* fn = "NdkListen";
@@ -45,9 +53,119 @@ NTSTATUS Listener::listen(const SOCKADDR* addr, ULONG len, NDK_FN_REQUEST_COMPLE
   if (s != STATUS_SUCCESS) return s;
   if (!adapter()->device()->ownsAddress(addr, true))
     return reject(fn, STATUS_INVALID_ADDRESS, "not an address of this adapter (R95)");
-  NDK_LOG_WARN("provider", "{}: arguments valid, but the data path is not built yet: STATUS_NOT_IMPLEMENTED", fn);
-  adapter()->countRejected();
-  return STATUS_NOT_IMPLEMENTED;
+  Device* dev = adapter()->device();
+  const bool ephemeral = (a.si_family == AF_INET ? a.Ipv4.sin_port : a.Ipv6.sin6_port) == 0;
+  std::vector<SOCKADDR_INET> busy;
+  engine::Socket sock;
+  SOCKADDR_INET bound{};
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    bound = a;
+    s = dev->reserveEndpoint(&bound);
+    if (s != STATUS_SUCCESS) break;
+    engine::NetError ne = engine::listenTcp(toEndpoint(bound), 128, sock);
+    if (ne == engine::NetError::None) break;
+    if (ne == engine::NetError::AddrInUse && ephemeral) {
+      busy.push_back(bound);  // the host uses it: keep it while we look further
+      continue;
+    }
+    dev->releaseEndpoint(bound);
+    s = ne == engine::NetError::AddrInUse ? STATUS_SHARING_VIOLATION : STATUS_INVALID_ADDRESS;
+    break;
+  }
+  for (auto& b : busy) dev->releaseEndpoint(b);
+  if (s == STATUS_SUCCESS && !sock.valid()) s = STATUS_TOO_MANY_ADDRESSES;
+  if (s != STATUS_SUCCESS) return reject(fn, s, "local endpoint unavailable (R94, R114)");
+  engine::EventLoop& loop = dev->engineFor(nullptr);
+  {
+    std::lock_guard lock(mu_);
+    listening_ = true;
+    endpointHeld_ = true;
+    local_ = bound;
+    loop_ = &loop;
+  }
+  LocalEndpointRecord rec;
+  rec.local = bound;
+  rec.listener = true;
+  registration_ = ActivityRegistration::localEndpoint(dev->ifIndex(), rec);
+  hold();  // the listening socket, until the close stops it
+  loop.post([this, so = std::make_shared<engine::Socket>(std::move(sock))]() mutable {
+    sock_ = std::move(*so);
+    watch_ = loop_->watch(sock_.fd(), EPOLLIN, [this](std::uint32_t) { onAcceptable(); });
+  });
+  return STATUS_SUCCESS;  // inline (R106)
+}
+
+void Listener::onAcceptable() {
+  for (;;) {
+    engine::Socket s;
+    engine::Endpoint peer;
+    if (engine::acceptTcp(sock_.fd(), s, &peer) != engine::NetError::None) return;
+    if (closing()) continue;  // R105: s closes
+    auto link = std::make_shared<Link>(adapter(), *loop_);
+    link->setListener(this);
+    hold();  // released by linkGone or when a connector takes the link
+    unowned_.insert(link);
+    engine::ConnectionOptions opts;
+    opts.role = iwarp::SetupRole::Responder;
+    link->start(std::move(s), std::move(opts));
+  }
+}
+
+void Listener::incoming(std::shared_ptr<Link> link, engine::ByteSpan pd) {
+  if (paused() || closing()) {  // R104, R105: the requester sees STATUS_CONNECTION_REFUSED
+    link->connection()->reject({});
+    return;
+  }
+  auto conn = link->connection();
+  SOCKADDR_INET local{}, peer{};
+  engine::Endpoint le, pe;
+  // The socket is the engine's; its addresses are read from the link's connection fd only here.
+  (void)conn;
+  local = local_;
+  if (link->localEndpoint(&le)) local = fromEndpoint(le);
+  if (link->peerEndpoint(&pe)) peer = fromEndpoint(pe);
+  auto* c = new (std::nothrow) Connector(adapter());
+  if (!c) {
+    link->connection()->reject({});
+    return;
+  }
+  c->attachTo(this);  // R102: the listener is the connector's antecedent
+  adapter()->device()->retainEndpoint(local_);  // R113 (released by the connector)
+  link->setListener(nullptr);
+  unowned_.erase(link);
+  c->initIncoming(this, link, local, peer, pd);
+  release();  // the link's reference on the listener
+  hold();     // the connect event callback (R21)
+  NDK_CONNECTOR* h = c->ndk<NDK_CONNECTOR>();
+  adapter()->callbacks().post([this, h] {
+    cb_(ctx_, h);  // R102, R103: one at a time, in arrival order (serial executor)
+    release();
+  });
+}
+
+void Listener::linkGone(Link* link) {
+  for (auto it = unowned_.begin(); it != unowned_.end(); ++it)
+    if (it->get() == link) {
+      unowned_.erase(it);
+      release();
+      return;
+    }
+}
+
+void Listener::onCloseStarted() {
+  engine::EventLoop* loop;
+  {
+    std::lock_guard lock(mu_);
+    loop = loop_;
+  }
+  if (!loop) return;
+  loop->post([this] {
+    if (watch_) loop_->unwatch(watch_);
+    watch_ = 0;
+    sock_.reset();  // R105: new connections are refused at once
+    for (auto& l : unowned_) l->abort();
+    release();  // the listening socket's reference
+  });
 }
 
 NTSTATUS Listener::localAddress(SOCKADDR* addr, ULONG* len) {

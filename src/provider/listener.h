@@ -1,9 +1,17 @@
-// NDK_LISTENER: listen argument validation (R106, R108, R95), local address (R107), pause (R104).
-// Listening on the wire is the data path's (next issue).
+// NDK_LISTENER: listen argument validation (R106, R108, R95), the listening socket on one of the
+// device's engines, connect events (R102–R105), local address (R107), endpoint (R113–R115).
 #pragma once
+#include <memory>
+#include <set>
+
+#include "engine/connection.h"
+#include "engine/tcp.h"
+#include "provider/endpoint_registry.h"
 #include "provider/object.h"
 
 namespace openndk::provider {
+
+class Link;
 
 class Listener final : public Object {
  public:
@@ -19,13 +27,30 @@ class Listener final : public Object {
   void controlConnectEvents(BOOLEAN pause);
   bool paused() const;
 
+  // Loop context: an MPA Request arrived on one of our links / a link died before a connector
+  // took it.
+  void incoming(std::shared_ptr<Link> link, engine::ByteSpan privateData);
+  void linkGone(Link* link);
+
+ protected:
+  void onCloseStarted() override;
+
  private:
+  void onAcceptable();
+
   NDK_FN_CONNECT_EVENT_CALLBACK cb_;
   PVOID ctx_;
   mutable std::mutex mu_;
   bool listening_ = false;
   bool paused_ = false;
+  bool endpointHeld_ = false;
   SOCKADDR_INET local_{};
+  engine::EventLoop* loop_ = nullptr;
+  // Loop context only.
+  engine::Socket sock_;
+  std::uint64_t watch_ = 0;
+  std::set<std::shared_ptr<Link>> unowned_;  // accepted, no connector yet
+  ActivityRegistration registration_;
 };
 
 }  // namespace openndk::provider

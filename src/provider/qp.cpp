@@ -281,8 +281,8 @@ NTSTATUS Qp::postInitiator(const char* fn, WorkRequest&& wr) {
     status = STATUS_INVALID_PARAMETER;  // the thunk already rejected (and logged) the call
   } else if (iq_outstanding_.load() >= p_.iqDepth) {
     status = reject(fn, STATUS_INSUFFICIENT_RESOURCES, "initiator queue full (R67)");
-  } else if (!transport_) {
-    status = reject(fn, STATUS_CONNECTION_INVALID, "QP is not connected (R66)");
+  } else if (!transport_ || disconnected_) {
+    status = reject(fn, STATUS_CONNECTION_INVALID, "QP is not connected (R66, R81)");
   }
   if (status != STATUS_SUCCESS) {
     // R60: deferred requests still held go to the engine first.
@@ -357,19 +357,27 @@ bool Qp::associate(Connector*) {
   return associated_.compare_exchange_strong(expected, true);
 }
 
-void Qp::attachTransport(QpTransport* t) {
+void Qp::attachTransport(std::shared_ptr<QpTransport> t) {
   std::lock_guard lock(iq_mu_);
-  transport_ = t;
+  transport_ = std::move(t);
+  disconnected_ = false;
+}
+
+void Qp::markDisconnected() {
+  std::lock_guard lock(iq_mu_);
+  disconnected_ = true;
 }
 
 void Qp::detachTransport() {
+  std::shared_ptr<QpTransport> t;
   std::lock_guard lock(iq_mu_);
-  transport_ = nullptr;
+  t = std::move(transport_);
+  transport_.reset();
 }
 
 bool Qp::connected() const {
   std::lock_guard lock(iq_mu_);
-  return transport_ != nullptr;
+  return transport_ != nullptr && !disconnected_;
 }
 
 void Qp::completeInitiator(const WorkRequest& wr, NTSTATUS status) {

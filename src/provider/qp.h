@@ -3,6 +3,7 @@
 #pragma once
 #include <atomic>
 #include <deque>
+#include <memory>
 
 #include "provider/object.h"
 #include "provider/qp_transport.h"
@@ -50,7 +51,11 @@ class Qp final : public Object {
   // Association with a connector (R93): false if already associated.
   bool associate(Connector* c);
   bool associated() const { return associated_.load(); }
-  void attachTransport(QpTransport* t);
+  void attachTransport(std::shared_ptr<QpTransport> t);
+  // Non-owning (tests): the caller keeps `t` alive while attached.
+  void attachTransport(QpTransport* t) { attachTransport(std::shared_ptr<QpTransport>(std::shared_ptr<QpTransport>(), t)); }
+  // R81: after either side disconnected, initiator posts fail; the transport stays for flush.
+  void markDisconnected();
   void detachTransport();
   bool connected() const;
   // Completion sink for the transport.
@@ -77,7 +82,8 @@ class Qp final : public Object {
   std::size_t rq_inflight_ = 0;  // taken by the transport, completion not yet queued
   mutable std::mutex iq_mu_;
   std::vector<WorkRequest> deferred_;  // accepted with DEFER, not yet handed over (R58)
-  QpTransport* transport_ = nullptr;
+  std::shared_ptr<QpTransport> transport_;
+  bool disconnected_ = false;
   std::atomic<ULONG> iq_outstanding_{0};
   std::atomic<bool> associated_{false};
 };

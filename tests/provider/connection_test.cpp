@@ -76,8 +76,7 @@ TEST_F(ConnTest, R87_R88_R93_R95_ConnectValidation) {
   EXPECT_EQ(connect(q, &src, sizeof(src), &dst, sizeof(dst), nullptr, 10), STATUS_INVALID_PARAMETER);  // R88
   EXPECT_EQ(connect(q, &src, sizeof(src), &dst, sizeof(dst), data, info.MaxCallerData + 1),
             STATUS_INVALID_PARAMETER);  // R87
-  // Valid: the data path is not built yet.
-  EXPECT_EQ(connect(q, &src, sizeof(src), &dst, sizeof(dst), data, info.MaxCallerData), STATUS_NOT_IMPLEMENTED);
+  // (Valid connects are exercised end to end in e2e_loopback_test.cpp.)
   EXPECT_FALSE(qpObj(q)->associated());  // a failed connect associates nothing
   // R93: a QP already associated is refused.
   ASSERT_TRUE(qpObj(q)->associate(nullptr));
@@ -133,14 +132,15 @@ TEST_F(ConnTest, R95_R106_R108_ListenValidation) {
   EXPECT_EQ(listen(nullptr, sizeof(any)), STATUS_INVALID_PARAMETER);
   EXPECT_EQ(listen(&foreign, sizeof(foreign)), STATUS_INVALID_ADDRESS);
   EXPECT_EQ(listen(&six, sizeof(SOCKADDR_IN)), STATUS_INVALID_PARAMETER);  // AF_INET6 needs 28 bytes
-  EXPECT_EQ(listen(&six, sizeof(six)), STATUS_NOT_IMPLEMENTED);            // valid (R108: AF_INET6 = host value)
-  EXPECT_EQ(listen(&any, sizeof(any)), STATUS_NOT_IMPLEMENTED);            // wildcard is valid (R106)
+  EXPECT_EQ(listen(&six, sizeof(six)), STATUS_SUCCESS);             // valid (R108: AF_INET6 = host value)
+  EXPECT_EQ(listen(&any, sizeof(any)), STATUS_INVALID_PARAMETER);   // R106 [D]: listens once
   l->Dispatch->NdkControlConnectEvents(l, TRUE);
   EXPECT_TRUE(Object::resolveAs<Listener>(l)->paused());
   l->Dispatch->NdkControlConnectEvents(l, FALSE);
   EXPECT_FALSE(Object::resolveAs<Listener>(l)->paused());
   l->Dispatch->NdkControlConnectEvents(nullptr, TRUE);  // rejected, no crash
-  EXPECT_EQ(closeAndWait(l), STATUS_SUCCESS);
+  NTSTATUS cs = closeAndWait(l);  // pending while the engine stops the listening socket
+  EXPECT_TRUE(cs == STATUS_SUCCESS || cs == STATUS_PENDING);
 }
 
 TEST_F(ConnTest, R94_R107_R114_SharedEndpoint) {
@@ -164,14 +164,11 @@ TEST_F(ConnTest, R94_R107_R114_SharedEndpoint) {
   EXPECT_GE(port, OPENNDK_EPHEMERAL_PORT_FIRST);  // R94
   SOCKADDR_IN same = v4("127.0.0.1", port);
   EXPECT_EQ(create(&same, sizeof(same), &se2), STATUS_SHARING_VIOLATION);  // R114
-  // Connect over the shared endpoint: validation, then not implemented.
+  // Connect over the shared endpoint: validation (valid connects: e2e_loopback_test.cpp).
   SOCKADDR_IN dst = v4("127.0.0.1", 7000);
   EXPECT_EQ(conn->Dispatch->NdkConnectWithSharedEndpoint(conn, q, nullptr, reinterpret_cast<PSOCKADDR>(&dst),
                                                          sizeof(dst), 1, 1, nullptr, 0, reqDone, nullptr),
             STATUS_INVALID_PARAMETER);
-  EXPECT_EQ(conn->Dispatch->NdkConnectWithSharedEndpoint(conn, q, se, reinterpret_cast<PSOCKADDR>(&dst), sizeof(dst), 1,
-                                                         1, nullptr, 0, reqDone, nullptr),
-            STATUS_NOT_IMPLEMENTED);
   EXPECT_EQ(closeAndWait(se), STATUS_SUCCESS);
   ASSERT_EQ(create(&same, sizeof(same), &se2), STATUS_SUCCESS);  // released with the object
   EXPECT_EQ(closeAndWait(se2), STATUS_SUCCESS);

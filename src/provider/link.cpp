@@ -1,0 +1,448 @@
+#include "provider/link.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/log.h"
+#include "iwarp/errors.h"
+#include "provider/adapter.h"
+#include "provider/connector.h"
+#include "provider/listener.h"
+#include "provider/mr.h"
+#include "provider/qp.h"
+
+namespace openndk::provider {
+
+using engine::ByteSpan;
+using engine::MutByteSpan;
+using iwarp::AccessFault;
+using iwarp::AccessKind;
+using iwarp::Error;
+
+Link::Link(Adapter* adapter, engine::EventLoop& loop) : adapter_(adapter), loop_(loop) {}
+Link::~Link() = default;
+
+void Link::start(engine::Socket sock, engine::ConnectionOptions opts) {
+  self_ = shared_from_this();
+  haveAddr_ = engine::localEndpoint(sock.fd(), local_) && engine::peerEndpoint(sock.fd(), peer_);
+  std::shared_ptr<engine::Connection> c = engine::Connection::create(loop_, std::move(sock), std::move(opts), *this, *this);
+  bool abort;
+  {
+    std::lock_guard lock(conn_mu_);
+    conn_ = c;
+    abort = abort_;
+  }
+  if (abort) c->disconnect(true);
+}
+
+void Link::abort() {
+  std::shared_ptr<engine::Connection> c;
+  {
+    std::lock_guard lock(conn_mu_);
+    abort_ = true;
+    c = conn_;
+  }
+  if (c) c->disconnect(true);
+}
+
+// ---- CM events -------------------------------------------------------------------------------------
+
+void Link::connectRequest(ByteSpan pd) {
+  if (listener_) {
+    listener_->incoming(shared_from_this(), pd);
+  } else {
+    conn_->reject({});
+  }
+}
+
+void Link::established(const iwarp::Negotiated& n, ByteSpan pd) {
+  neg_ = n;
+  established_ = true;
+  if (owner_) owner_->linkEstablished(n, pd);
+}
+
+void Link::rejected(ByteSpan pd) {
+  if (owner_) owner_->linkRejected(pd);
+}
+
+void Link::closed(const engine::CloseInfo& info) {
+  closed_ = true;
+  auto keep = std::move(self_);
+  Connector* owner = std::exchange(owner_, nullptr);
+  Listener* listener = std::exchange(listener_, nullptr);
+  // A message being received when the stream died: its receive is returned now.
+  for (auto& [msn, r] : recvs_)
+    if (qp_) qp_->completeReceive(r.req, STATUS_CANCELLED, 0, false, 0);
+  recvs_.clear();
+  if (owner) owner->linkClosed(info);  // decides what pending requests become (failPending / hold)
+  else if (listener) listener->linkGone(this);
+  pump();
+  reap();
+}
+
+void Link::failPending(NTSTATUS status) {
+  deadStatus_ = status;
+  for (auto& p : q_) {
+    if (!p.done) {
+      p.done = true;
+      p.status = status;
+    }
+  }
+  next_ = q_.size();
+  reap();
+}
+
+// ---- QpTransport -----------------------------------------------------------------------------------
+
+void Link::submit(std::vector<WorkRequest>&& batch) {
+  if (qp_) qp_->hold();  // the task touches the QP
+  Qp* qp = qp_;
+  if (!loop_.post([self = shared_from_this(), b = std::move(batch), qp]() mutable {
+        self->onSubmit(b);
+        if (qp) qp->release();
+      })) {
+    if (qp) qp->release();
+  }
+}
+
+void Link::flush() {
+  Qp* qp = qp_;
+  if (qp) qp->hold();
+  if (!loop_.post([self = shared_from_this(), qp] {
+        self->onFlush();
+        if (qp) qp->release();
+      })) {
+    if (qp) qp->release();
+  }
+}
+
+void Link::onSubmit(std::vector<WorkRequest>& batch) {
+  for (auto& w : batch) {
+    Pending p;
+    p.wr = std::move(w);
+    p.id = nextId_++;
+    q_.push_back(std::move(p));
+  }
+  pump();
+  reap();
+}
+
+void Link::onFlush() {
+  holdReports_ = false;
+  // R77: everything pending completes with STATUS_CANCELLED; requests already in the engine are
+  // reported when the engine is done with their memory, still in posting order.
+  for (std::size_t i = 0; i < q_.size(); ++i) {
+    Pending& p = q_[i];
+    p.cancel = true;
+    if (!p.issued && !p.done) {
+      p.done = true;
+      p.status = STATUS_CANCELLED;
+    }
+  }
+  next_ = q_.size();
+  reap();
+}
+
+Link::Pending* Link::findPending(std::uint64_t id) {
+  for (auto& p : q_)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+void Link::pump() {
+  while (next_ < q_.size()) {
+    Pending& p = q_[next_];
+    if (closed_ || !conn_) {
+      p.done = true;
+      p.status = deadStatus_;
+      ++next_;
+      continue;
+    }
+    if ((p.wr.flags & NDK_OP_FLAG_READ_FENCE) && readsOut_ > 0) break;  // R73
+    if (p.wr.type == NdkOperationTypeRead) {
+      const std::uint32_t ord = std::max<std::uint32_t>(1, neg_.ord);
+      if (readsOut_ >= ord) break;  // R85 [D]: held, not failed
+    }
+    ++next_;
+    issue(p);
+  }
+}
+
+void Link::reap() {
+  while (!q_.empty() && q_.front().done && !holdReports_) {
+    Pending p = std::move(q_.front());
+    q_.pop_front();
+    if (next_ > 0) --next_;
+    const NTSTATUS s = p.cancel ? STATUS_CANCELLED : p.status;
+    if (qp_) qp_->completeInitiator(p.wr, s);
+  }
+}
+
+bool Link::resolveSge(const Sge& s, std::vector<MutByteSpan>* out) const {
+  if (s.length == 0) return true;
+  if (s.token == adapter_->privilegedToken()) {
+    out->emplace_back(reinterpret_cast<std::uint8_t*>(s.address), s.length);
+    return true;
+  }
+  auto e = adapter_->stags().lookup(s.token);
+  if (!e || !e->covers(s.address, s.length) || !e->segments) return false;
+  std::uint64_t off = s.address - e->va + e->segOffset;
+  std::uint64_t left = s.length;
+  for (const MemSegment& g : *e->segments) {
+    if (left == 0) break;
+    if (off >= g.offset + g.length) continue;
+    const std::uint64_t in = off - g.offset;
+    const std::uint64_t n = std::min(left, g.length - in);
+    std::uint8_t* p = g.system + in;
+    if (!out->empty() && out->back().data() + out->back().size() == p)
+      out->back() = MutByteSpan(out->back().data(), out->back().size() + n);  // merge contiguous pieces
+    else
+      out->emplace_back(p, n);
+    off += n;
+    left -= n;
+  }
+  return left == 0;
+}
+
+bool Link::pick(const std::vector<MutByteSpan>& spans, std::uint64_t off, std::uint32_t len, MutByteSpan* out) {
+  for (const MutByteSpan& s : spans) {
+    if (off < s.size()) {
+      if (len > s.size() - off) return false;  // straddles two pieces
+      *out = s.subspan(off, len);
+      return true;
+    }
+    off -= s.size();
+  }
+  if (len == 0) {
+    *out = {};
+    return true;
+  }
+  return false;
+}
+
+NTSTATUS Link::executeLocal(const WorkRequest& wr) {
+  switch (wr.type) {
+    case NdkOperationTypeFastRegister:
+      if (!wr.newToken) return STATUS_INVALID_PARAMETER;  // R131: still registered
+      return wr.mr->applyFastRegister(wr.newToken, wr.pages, wr.fbo, wr.length, wr.virtualAddress, wr.flags);
+    case NdkOperationTypeBind:
+      return wr.mw->applyBind(wr.newToken, wr.mr, wr.virtualAddress, wr.length, wr.flags);
+    case NdkOperationTypeInvalidate: {
+      Object* t = Object::resolve(wr.target);
+      if (!t) return STATUS_INVALID_PARAMETER;
+      if (t->type() == NdkObjectTypeMr) {
+        auto* mr = static_cast<Mr*>(t);
+        return mr->invalidate(mr->remoteToken());
+      }
+      if (t->type() == NdkObjectTypeMw) {
+        auto* mw = static_cast<Mw*>(t);
+        return mw->invalidate(mw->remoteToken());
+      }
+      return STATUS_INVALID_PARAMETER;
+    }
+    default: return STATUS_INVALID_PARAMETER;
+  }
+}
+
+void Link::issue(Pending& p) {
+  p.issued = true;
+  const WorkRequest& wr = p.wr;
+  auto fail = [&](NTSTATUS s) {
+    p.done = true;
+    p.status = s;
+  };
+  switch (wr.type) {
+    case NdkOperationTypeFastRegister:
+    case NdkOperationTypeBind:
+    case NdkOperationTypeInvalidate: fail(executeLocal(wr)); return;
+    case NdkOperationTypeSend:
+    case NdkOperationTypeWrite: {
+      engine::TxRequest tx;
+      if (wr.type == NdkOperationTypeWrite) {
+        tx.kind = engine::TxRequest::Kind::Write;
+        tx.remote_stag = wr.remoteToken;
+        tx.remote_to = wr.remoteAddress;
+      } else {
+        tx.kind = wr.remoteToken ? engine::TxRequest::Kind::SendInvalidate : engine::TxRequest::Kind::Send;
+        tx.remote_stag = wr.remoteToken;
+        tx.solicited = (wr.flags & NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT) != 0;
+      }
+      if (wr.isInline) {
+        if (!wr.inlineData.empty()) tx.sges.emplace_back(wr.inlineData.data(), wr.inlineData.size());
+      } else {
+        std::vector<MutByteSpan> spans;
+        for (const Sge& s : wr.sges)
+          if (!resolveSge(s, &spans)) return fail(STATUS_INVALID_PARAMETER);  // token gone since posting
+        for (auto& s : spans) tx.sges.emplace_back(s.data(), s.size());
+      }
+      tx.cookie = p.id;
+      adapter_->device()->counters().outOctets.fetch_add(wr.totalLength, std::memory_order_relaxed);
+      adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
+      conn_->post(std::move(tx));
+      return;
+    }
+    case NdkOperationTypeRead: {
+      // One Read Request per sink SGE; a synthetic sink STag names each sink (the responses are
+      // checked against it, not against the STag table: privileged-token sinks work the same).
+      std::vector<Sge> parts = wr.sges;
+      if (parts.empty()) parts.push_back({0, 0, adapter_->privilegedToken()});
+      std::uint64_t remote = wr.remoteAddress;
+      std::vector<std::pair<std::uint32_t, ReadSink>> built;
+      for (const Sge& s : parts) {
+        ReadSink sink{p.id, {}, s.length};
+        if (!resolveSge(s, &sink.spans)) return fail(STATUS_INVALID_PARAMETER);
+        std::uint32_t stag = nextSink_++;
+        if (nextSink_ == 0) nextSink_ = 1;
+        built.emplace_back(stag, std::move(sink));
+      }
+      p.partsLeft = static_cast<int>(built.size());
+      ++readsOut_;
+      for (auto& [stag, sink] : built) {
+        engine::TxRequest tx;
+        tx.kind = engine::TxRequest::Kind::ReadRequest;
+        tx.cookie = (static_cast<std::uint64_t>(stag) << 32) | 1u;
+        tx.read.sink_stag = stag;
+        tx.read.sink_to = 0;
+        tx.read.size = static_cast<std::uint32_t>(sink.length);
+        tx.read.src_stag = wr.remoteToken;
+        tx.read.src_to = remote;
+        remote += sink.length;
+        sinks_.emplace(stag, std::move(sink));
+        cookieToId_[tx.cookie] = p.id;
+        adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
+        conn_->post(std::move(tx));
+      }
+      return;
+    }
+    default: fail(STATUS_INVALID_PARAMETER); return;
+  }
+}
+
+void Link::finishPart(std::uint64_t id, NTSTATUS status) {
+  Pending* p = findPending(id);
+  if (!p || p->done) return;
+  if (p->status == STATUS_SUCCESS) p->status = status;
+  if (p->wr.type == NdkOperationTypeRead) {
+    if (--p->partsLeft > 0) return;
+    if (readsOut_ > 0) --readsOut_;
+    // R76b: local invalidate of the sink after the data landed.
+    if ((p->wr.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) && p->status == STATUS_SUCCESS && !p->wr.sges.empty()) {
+      if (auto e = adapter_->stags().lookup(p->wr.sges.front().token); e && e->kind == StagKind::FastMr)
+        static_cast<Mr*>(e->owner)->invalidate(e->token);
+    }
+  }
+  p->done = true;
+  pump();
+  reap();
+}
+
+void Link::txCompleted(std::uint64_t cookie, engine::TxStatus status) {
+  const NTSTATUS s = status == engine::TxStatus::Success ? STATUS_SUCCESS : deadStatus_;
+  if ((cookie >> 32) != 0) {  // a Read Request part, flushed
+    auto it = cookieToId_.find(cookie);
+    if (it == cookieToId_.end()) return;
+    const std::uint64_t id = it->second;
+    cookieToId_.erase(it);
+    sinks_.erase(static_cast<std::uint32_t>(cookie >> 32));
+    finishPart(id, s);
+    return;
+  }
+  finishPart(cookie, s);
+}
+
+void Link::readCompleted(std::uint64_t cookie) {
+  auto it = cookieToId_.find(cookie);
+  if (it == cookieToId_.end()) return;
+  const std::uint64_t id = it->second;
+  cookieToId_.erase(it);
+  sinks_.erase(static_cast<std::uint32_t>(cookie >> 32));
+  finishPart(id, STATUS_SUCCESS);
+}
+
+// ---- placement -------------------------------------------------------------------------------------
+
+iwarp::Error Link::placeTagged(iwarp::Opcode op, std::uint32_t stag, std::uint64_t to, std::uint32_t len,
+                               MutByteSpan& dest) {
+  if (op == iwarp::Opcode::ReadResponse) {
+    auto it = sinks_.find(stag);
+    if (it == sinks_.end()) return Error::ReadResponseMismatch;
+    if (iwarp::check_bounds(0, it->second.length, to, len) != AccessFault::None) return Error::ReadResponseMismatch;
+    if (!pick(it->second.spans, to, len, &dest)) return Error::LocalCatastrophic;
+    adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
+    return Error::None;
+  }
+  auto fault = [](AccessFault f) { return iwarp::access_error(AccessKind::TaggedPlacement, f); };
+  auto e = adapter_->stags().lookup(stag);
+  if (!e || stag == adapter_->privilegedToken()) return fault(AccessFault::InvalidStag);
+  if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
+  if (!(e->access & kAccessRemoteWrite)) return fault(AccessFault::Rights);
+  if (AccessFault f = iwarp::check_bounds(e->va, e->length, to, len); f != AccessFault::None) return fault(f);
+  std::vector<MutByteSpan> spans;
+  if (!resolveSge({to, len, stag}, &spans) || spans.size() != 1) return Error::LocalCatastrophic;
+  dest = spans.front();
+  adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
+  adapter_->device()->counters().inFrames.fetch_add(1, std::memory_order_relaxed);
+  return Error::None;
+}
+
+iwarp::Error Link::placeUntagged(std::uint32_t msn, std::uint32_t mo, std::uint32_t len, MutByteSpan& dest) {
+  auto it = recvs_.find(msn);
+  if (it == recvs_.end()) {
+    Recv r;
+    if (!qp_ || !qp_->takeReceive(&r.req)) return Error::DdpNoBuffer;
+    for (const Sge& s : r.req.sges) resolveSge(s, &r.spans);
+    it = recvs_.emplace(msn, std::move(r)).first;
+  }
+  Recv& r = it->second;
+  if (static_cast<std::uint64_t>(mo) + len > r.req.totalLength) {
+    // Receive too small (docs/decisions.md "Data path"): the receive completes with
+    // STATUS_BUFFER_OVERFLOW and the connection is torn down (DDP "message too long").
+    qp_->completeReceive(r.req, STATUS_BUFFER_OVERFLOW, 0, false, 0);
+    recvs_.erase(it);
+    return Error::DdpMessageTooLong;
+  }
+  if (!pick(r.spans, mo, len, &dest)) {
+    qp_->completeReceive(r.req, STATUS_BUFFER_OVERFLOW, 0, false, 0);
+    recvs_.erase(it);
+    return Error::LocalCatastrophic;  // a segment across two receive SGEs (not supported yet)
+  }
+  adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
+  if (mo == 0) adapter_->device()->counters().inFrames.fetch_add(1, std::memory_order_relaxed);
+  return Error::None;
+}
+
+iwarp::Error Link::readSource(const iwarp::ReadRequestHdr& req, ByteSpan& src) {
+  auto fault = [](AccessFault f) { return iwarp::access_error(AccessKind::ReadSource, f); };
+  auto e = adapter_->stags().lookup(req.src_stag);
+  if (!e || req.src_stag == adapter_->privilegedToken()) return fault(AccessFault::InvalidStag);
+  if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
+  if (!(e->access & kAccessRemoteRead)) return fault(AccessFault::Rights);
+  if (AccessFault f = iwarp::check_bounds(e->va, e->length, req.src_to, req.size); f != AccessFault::None) return fault(f);
+  std::vector<MutByteSpan> spans;
+  if (!resolveSge({req.src_to, req.size, req.src_stag}, &spans) || spans.size() != 1) return Error::LocalCatastrophic;
+  src = ByteSpan(spans.front().data(), spans.front().size());
+  adapter_->device()->counters().outOctets.fetch_add(req.size, std::memory_order_relaxed);
+  return Error::None;
+}
+
+iwarp::Error Link::invalidate(std::uint32_t stag) {
+  auto fault = [](AccessFault f) { return iwarp::access_error(AccessKind::RemoteInvalidate, f); };
+  auto e = adapter_->stags().lookup(stag);
+  if (!e || stag == adapter_->privilegedToken()) return fault(AccessFault::InvalidStag);
+  if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
+  NTSTATUS s = STATUS_INVALID_PARAMETER;
+  if (e->kind == StagKind::FastMr)
+    s = static_cast<Mr*>(e->owner)->invalidate(stag);
+  else if (e->kind == StagKind::Mw)
+    s = static_cast<Mw*>(e->owner)->invalidate(stag);
+  return s == STATUS_SUCCESS ? Error::None : fault(AccessFault::Rights);  // R53
+}
+
+void Link::sendReceived(std::uint32_t msn, std::uint32_t length, bool inv, std::uint32_t invStag, bool solicited) {
+  auto it = recvs_.find(msn);
+  if (it == recvs_.end()) return;
+  qp_->completeReceive(it->second.req, STATUS_SUCCESS, length, solicited, inv ? invStag : 0);
+  recvs_.erase(it);
+}
+
+}  // namespace openndk::provider

@@ -1,0 +1,152 @@
+// Link: one RDMA connection of the provider — the bridge between the NDK objects (Connector, Qp,
+// STag table, CQs) and one engine::Connection.
+//
+//  * CompletionSink: MPA events go to the owner (Connector, or the Listener before a connector
+//    exists); the engine's transmit/read completions become initiator CQ entries in posting order.
+//  * PlacementSink: every inbound access is checked against the STag table (valid, key, PD,
+//    rights, bounds with wraparound, window range) before a byte is placed; failures return the
+//    iwarp::Error the Terminate table maps (access_error()).
+//  * QpTransport: the QP hands validated initiator requests over; they run in the engine's progress
+//    context, in posting order; local operations (FastRegister, Bind, Invalidate) execute there too.
+//
+// Threading: everything except submit()/flush() (which only post) runs in the loop's progress
+// context. Lifetime: shared_ptr; the Connection references this object until closed(), the QP holds
+// it as its transport, the connector until it is destroyed.
+#pragma once
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "engine/connection.h"
+#include "provider/qp_transport.h"
+#include "provider/stag_table.h"
+#include "provider/work.h"
+
+namespace openndk::provider {
+
+class Adapter;
+class Connector;
+class Listener;
+class Qp;
+
+class Link final : public engine::PlacementSink,
+                   public engine::CompletionSink,
+                   public QpTransport,
+                   public std::enable_shared_from_this<Link> {
+ public:
+  Link(Adapter* adapter, engine::EventLoop& loop);
+  ~Link() override;
+
+  engine::EventLoop& loop() const { return loop_; }
+  // Creates the engine connection over a connected socket. Until closed() the link keeps itself.
+  void start(engine::Socket sock, engine::ConnectionOptions opts);
+  std::shared_ptr<engine::Connection> connection() const {
+    std::lock_guard lock(conn_mu_);
+    return conn_;
+  }
+  bool localEndpoint(engine::Endpoint* out) const {
+    *out = local_;
+    return haveAddr_;
+  }
+  bool peerEndpoint(engine::Endpoint* out) const {
+    *out = peer_;
+    return haveAddr_;
+  }
+  // Abortive teardown from any thread (connector close, R31); also before start().
+  void abort();
+
+  // Loop context. The passive link belongs to its listener until a connector takes it.
+  void setListener(Listener* l) { listener_ = l; }
+  void setOwner(Connector* c) { owner_ = c; }
+  // The QP whose queues this link serves (set before the transport is attached).
+  void setQp(Qp* qp) { qp_ = qp; }
+  const iwarp::Negotiated& negotiated() const { return neg_; }
+  bool isClosed() const { return closed_; }
+
+  // QpTransport (any thread).
+  void submit(std::vector<WorkRequest>&& batch) override;
+  void flush() override;
+  // The connection is gone (loop context, from the owner): pending requests complete with `status`.
+  void failPending(NTSTATUS status);
+
+ private:
+  // PlacementSink
+  iwarp::Error placeTagged(iwarp::Opcode op, std::uint32_t stag, std::uint64_t to, std::uint32_t len,
+                           engine::MutByteSpan& dest) override;
+  iwarp::Error placeUntagged(std::uint32_t msn, std::uint32_t mo, std::uint32_t len, engine::MutByteSpan& dest) override;
+  iwarp::Error readSource(const iwarp::ReadRequestHdr& req, engine::ByteSpan& src) override;
+  iwarp::Error invalidate(std::uint32_t stag) override;
+  // CompletionSink
+  void connectRequest(engine::ByteSpan private_data) override;
+  void established(const iwarp::Negotiated& n, engine::ByteSpan peer_private_data) override;
+  void rejected(engine::ByteSpan peer_private_data) override;
+  void txCompleted(std::uint64_t cookie, engine::TxStatus status) override;
+  void readCompleted(std::uint64_t cookie) override;
+  void sendReceived(std::uint32_t msn, std::uint32_t length, bool with_invalidate, std::uint32_t inv_stag,
+                    bool solicited) override;
+  void closed(const engine::CloseInfo& info) override;
+
+  struct Pending {
+    WorkRequest wr;
+    std::uint64_t id = 0;
+    bool issued = false;
+    bool done = false;
+    bool cancel = false;  // flushed: report STATUS_CANCELLED whatever the engine says
+    int partsLeft = 0;    // reads: outstanding Read Requests (one per sink SGE)
+    NTSTATUS status = STATUS_SUCCESS;
+  };
+  struct ReadSink {
+    std::uint64_t id;  // Pending id
+    std::vector<engine::MutByteSpan> spans;
+    std::uint64_t length;
+  };
+  struct Recv {
+    ReceiveRequest req;
+    std::vector<engine::MutByteSpan> spans;  // per SGE, contiguous pieces
+    bool overflow = false;
+  };
+
+  void onSubmit(std::vector<WorkRequest>& batch);
+  void onFlush();
+  void pump();
+  void reap();
+  void issue(Pending& p);
+  NTSTATUS executeLocal(const WorkRequest& wr);
+  Pending* findPending(std::uint64_t id);
+  void finishPart(std::uint64_t id, NTSTATUS status);
+  // SGE → contiguous spans of system memory (privileged token: logical = system address).
+  bool resolveSge(const Sge& s, std::vector<engine::MutByteSpan>* out) const;
+  static bool pick(const std::vector<engine::MutByteSpan>& spans, std::uint64_t off, std::uint32_t len,
+                   engine::MutByteSpan* out);
+
+  Adapter* const adapter_;
+  engine::EventLoop& loop_;
+  mutable std::mutex conn_mu_;
+  std::shared_ptr<engine::Connection> conn_;
+  bool abort_ = false;
+  engine::Endpoint local_{}, peer_{};
+  bool haveAddr_ = false;
+  std::shared_ptr<Link> self_;  // until closed()
+  Listener* listener_ = nullptr;
+  Connector* owner_ = nullptr;
+  Qp* qp_ = nullptr;
+  iwarp::Negotiated neg_{};
+  bool closed_ = false;
+  bool established_ = false;
+  NTSTATUS deadStatus_ = STATUS_CANCELLED;  // for requests that reach a closed link
+  bool holdReports_ = false;                // R80: graceful peer disconnect, wait for flush
+
+  // Initiator queue (loop context).
+  std::deque<Pending> q_;
+  std::size_t next_ = 0;  // first not issued
+  std::uint64_t nextId_ = 1;
+  std::uint32_t readsOut_ = 0;
+  std::map<std::uint32_t, ReadSink> sinks_;  // synthetic sink STag → read part
+  std::uint32_t nextSink_ = 1;
+  std::map<std::uint64_t, std::uint64_t> cookieToId_;
+  // Receives by MSN.
+  std::map<std::uint32_t, Recv> recvs_;
+};
+
+}  // namespace openndk::provider
