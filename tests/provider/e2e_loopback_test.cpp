@@ -253,7 +253,7 @@ TEST_P(E2e, R100_ActiveRejectAbortsPassiveAccept) {
   EXPECT_EQ(waitReq(acceptReq, as), STATUS_CONNECTION_ABORTED);
 }
 
-TEST_P(E2e, DISABLED_R104_PausedListenerRefuses) {
+TEST_P(E2e, R104_PausedListenerRefuses) {
   listener->Dispatch->NdkControlConnectEvents(listener, TRUE);
   NTSTATUS s = startConnect();
   EXPECT_EQ(waitReq(connectReq, s), STATUS_CONNECTION_REFUSED);
@@ -265,9 +265,14 @@ TEST_P(E2e, DISABLED_R104_PausedListenerRefuses) {
   // The QP stays associated with the spent connector (R93): use a fresh QP.
   closeAndWait(act.qp);
   act.qp = qp(p, act.cq, 64, 64, 4, 4, 256, reinterpret_cast<PVOID>(1));
+  {
+    std::lock_guard l(connectReq.ev.mu);
+    connectReq.ev.count = 0;
+  }
   ASSERT_NO_FATAL_FAILURE(establish());
 }
 
+// Disabled: intermittently the connect succeeds (under investigation, see the Data path report).
 TEST_P(E2e, DISABLED_R96_ConnectToClosedPortRefused) {
   closeAndWait(listener);
   ASSERT_EQ(a->Dispatch->NdkCreateListener(a, onConnect, &incoming, createDone, nullptr, &listener), STATUS_SUCCESS);
