@@ -61,6 +61,7 @@ cap_check() { # file count crc
     bad=$(grep -c "Bad CRC32" "$f.txt")
     good=$(grep -c "Good CRC32" "$f.txt")
     sends=$("${T[@]}" -T fields -e iwarp_rdma.opcode 2>/dev/null | tr ',' '\n' | grep -cx '0x03\|3')
+    rm -f "$f.txt.gz"; gzip -f "$f.txt"
     note "capture $f: mpa-req=$req mpa-rep=$rep malformed=$mal bad-crc=$bad good-crc=$good sends=$sends"
     [ "$req" -ge 1 ] && [ "$rep" -ge 1 ] || die "tshark did not decode the MPA Request/Reply in $f"
     [ "$mal" = 0 ] || die "$mal malformed frame(s) in $f: $("${T[@]}" -Y _ws.malformed | head -3)"
@@ -135,7 +136,7 @@ guest-server)
     vm_ok
     siw_params "$crc" "$p2p" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
     # rping -s in the background; wait until its listener shows up in the guest's TCP table
-    guest "rm -f /tmp/rs.log; (rping -s -a 0.0.0.0 -p $GUEST_PORT -S $size -v > /tmp/rs.log 2>&1; echo rping-server-rc=\$? >> /tmp/rs.log) &
+    guest "rm -f /tmp/rs.log; ({ rping -s -a 0.0.0.0 -p $GUEST_PORT -S $size -v; echo rping-server-rc=\$?; } 2>&1 | cut -c1-100 > /tmp/rs.log) &
 i=0; until ss -ltn | grep -q ':$GUEST_PORT '; do i=\$((i+1)); [ \$i -gt 200 ] && { echo 'rping -s did not listen'; cat /tmp/rs.log; exit 1; }; sleep 0.05; done" \
         >"$d/guest-start.txt" 2>&1 || die "guest rping -s did not start: $(cat "$d/guest-start.txt")"
     cap_start $GUEST_PORT "$d/cap.pcap" || die "capture: $CAP_WHY"
@@ -165,7 +166,8 @@ guest-client)
     "$RPING_PEER" -s -a 127.0.0.1 -p $HOST_PORT -C "$count" -V $(flags "$crc" "$p2p") >"$d/peer.txt" 2>&1 &
     srv=$!
     wait_until 20 grep -qs listening "$d/peer.txt" || { kill $srv; die "peer server did not listen: $(cat "$d/peer.txt")"; }
-    guest "rping -c -a 10.0.2.2 -p $HOST_PORT -C $count -S $size -v -V; echo rping-client-rc=\$?" >"$d/guest.txt" 2>&1
+    # rping -v prints every buffer; cut the lines so that 64 KiB pings do not crawl through the serial port
+    guest "{ rping -c -a 10.0.2.2 -p $HOST_PORT -C $count -S $size -v -V; echo rping-client-rc=\$?; } 2>&1 | cut -c1-100" >"$d/guest.txt" 2>&1
     wait $srv; peer_rc=$?
     cap_stop
     cat "$d/guest-params.txt" "$d/guest.txt" "$d/peer.txt"
