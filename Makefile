@@ -1,7 +1,7 @@
 # OpenNDK — the two commands a fresh Debian 12 machine needs:
 #   make run    installs dependencies, builds, runs the loopback demo/benchmark on the default adapter
 #   make test   installs dependencies, builds (normal + ASan/UBSan), runs every test
-# Other targets: build, tsan, fuzz, fuzz-long, bench, install, clean.
+# Other targets: build, tsan, fuzz, fuzz-long, bench, install, clean, interop (siw VM, docs/interop.md).
 
 JOBS      ?= $(shell nproc)
 CMAKE_GEN := -G Ninja -DOPENNDK_WERROR=ON
@@ -11,7 +11,7 @@ TSAN      := build/tsan
 FUZZ      := build/fuzz
 FUZZ_SECONDS ?= 20
 
-.PHONY: deps build run test test-release test-asan tsan fuzz fuzz-long bench install clean
+.PHONY: deps build run test test-release test-asan tsan fuzz fuzz-long bench install clean interop
 
 deps:
 	@bash scripts/install-deps
@@ -63,6 +63,16 @@ bench: build
 
 install: build
 	cmake --install $(BUILD)
+
+# Interop with Linux Soft-iWARP in a QEMU VM (docs/interop.md): deps (+ the harness's own
+# packages, kernel and siw.ko via `interop/siw-vm.sh prepare`), then the label-"interop" tests.
+INTEROP := build/interop
+interop:
+	@bash scripts/install-deps
+	interop/siw-vm.sh prepare
+	cmake -S . -B $(INTEROP) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPENNDK_INTEROP=ON -DOPENNDK_BENCH=OFF
+	cmake --build $(INTEROP) -j $(JOBS)
+	ctest --test-dir $(INTEROP) --output-on-failure -L '^interop' --timeout 900
 
 clean:
 	rm -rf build
