@@ -5,6 +5,9 @@
 #   interop_case.sh vm-start | vm-stop               persistent siw VM (ctest fixture)
 #   interop_case.sh guest-server SIZE COUNT CRC P2P  our client  -> guest `rping -s`
 #   interop_case.sh guest-client SIZE COUNT CRC P2P  guest `rping -c` -> our server
+#   ... guest-server|guest-client SIZE COUNT CRC P2P ndk:PROFILE
+#                    the same through the NDK C ABI (openndk-ndk-rping = tools/ndk/rping_protocol)
+#                    with OPENNDK_MPA_PROFILE=PROFILE (CRC/P2P then only set the siw side)
 #
 # VARIANT: plain | crc | p2p | crc_p2p.  CRC, P2P: 0 or 1 (siw side set through
 # /sys/module/siw/parameters, i.e. the same knobs as SIWVM_SIW_PARAMS, and our peer's --crc/--p2p).
@@ -14,6 +17,7 @@
 set -uo pipefail
 
 : "${RPING_PEER:?}" "${SIWVM:?}" "${INTEROP_OUT:?}"
+NDK_RPING=${NDK_RPING:-}
 GUEST_PORT=7174        # forwarded host 127.0.0.1:7174 -> guest 7174 (guest-server cases)
 HOST_PORT=17174        # not forwarded: the guest reaches it as 10.0.2.2:17174 (guest-client cases)
 export SIWVM_FWD="$GUEST_PORT"
@@ -70,7 +74,18 @@ cap_check() { # file count crc
     [ "$sends" = $((4 * count)) ] || die "expected $((4 * count)) Sends in $f, tshark decoded $sends"
 }
 
+PEER_KIND=engine PEER_BIN=$RPING_PEER OUR_CRC=""
+use_peer() { # engine | ndk:PROFILE
+    case "${1:-engine}" in
+    engine) ;;
+    ndk:*) [ -x "$NDK_RPING" ] || die "openndk-ndk-rping not built"
+           PEER_KIND=ndk PEER_BIN=$NDK_RPING; export OPENNDK_MPA_PROFILE=${1#ndk:}
+           case $OPENNDK_MPA_PROFILE in siw-compatible) OUR_CRC=0;; *) OUR_CRC=1;; esac;;
+    *) die "unknown peer kind $1";;
+    esac
+}
 flags() { # crc p2p
+    [ "$PEER_KIND" = ndk ] && return 0
     local f=()
     [ "$1" = 1 ] && f+=(--crc)
     [ "$2" = 1 ] && f+=(--p2p)
@@ -114,6 +129,29 @@ loopback)
     [ $captured = 1 ] && cap_check "$d/cap.pcap" "$count" "$crc"
     echo "PASS loopback $variant S=$size C=$count"
     ;;
+loopback-ndk)  # DIR SIZE COUNT: NDK (libopenndk) <-> engine peer over 127.0.0.1, default profile
+    dir=$1 size=$2 count=$3
+    [ -x "$NDK_RPING" ] || die "openndk-ndk-rping not built"
+    d=$INTEROP_OUT/loopback-ndk-$dir-S$size-C$count; rm -rf "$d"; mkdir -p "$d"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    captured=0
+    if cap_start "$port" "$d/cap.pcap"; then captured=1; else note "no capture: $CAP_WHY"; fi
+    if [ "$dir" = ndk-server ]; then srvbin=$NDK_RPING clibin=$RPING_PEER cliflags="--crc --p2p"
+    else srvbin=$RPING_PEER clibin=$NDK_RPING cliflags=""; fi
+    "$srvbin" -s -a 127.0.0.1 -p "$port" -C "$count" -V >"$d/server.txt" 2>&1 &
+    srv=$!
+    wait_until 20 grep -qs listening "$d/server.txt" || { kill $srv; die "server did not listen: $(cat "$d/server.txt")"; }
+    # shellcheck disable=SC2086
+    "$clibin" -c -a 127.0.0.1 -p "$port" -C "$count" -S "$size" -V $cliflags >"$d/client.txt" 2>&1
+    cli_rc=$?
+    wait $srv; srv_rc=$?
+    cap_stop
+    cat "$d/client.txt" "$d/server.txt"
+    [ $cli_rc = 0 ] || die "client exit $cli_rc"
+    [ $srv_rc = 0 ] || die "server exit $srv_rc"
+    [ $captured = 1 ] && cap_check "$d/cap.pcap" "$count" 1
+    echo "PASS loopback-ndk $dir S=$size C=$count"
+    ;;
 vm-start)
     "$SIWVM" stop >/dev/null 2>&1
     if ! "$SIWVM" start >"$INTEROP_OUT/vm-start.log" 2>&1; then
@@ -131,8 +169,8 @@ vm-stop)
     "$SIWVM" stop
     ;;
 guest-server)
-    size=$1 count=$2 crc=$3 p2p=$4
-    d=$INTEROP_OUT/guest-server-S$size-C$count-crc$crc-p2p$p2p; rm -rf "$d"; mkdir -p "$d"
+    size=$1 count=$2 crc=$3 p2p=$4; use_peer "${5:-}"
+    d=$INTEROP_OUT/guest-server-S$size-C$count-crc$crc-p2p$p2p-${5:-engine}; rm -rf "$d"; mkdir -p "$d"
     vm_ok
     siw_params "$crc" "$p2p" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
     # rping -s in the background; wait until its listener shows up in the guest's TCP table
@@ -140,9 +178,11 @@ guest-server)
 i=0; until ss -ltn | grep -q ':$GUEST_PORT '; do i=\$((i+1)); [ \$i -gt 200 ] && { echo 'rping -s did not listen'; cat /tmp/rs.log; exit 1; }; sleep 0.05; done" \
         >"$d/guest-start.txt" 2>&1 || die "guest rping -s did not start: $(cat "$d/guest-start.txt")"
     cap_start $GUEST_PORT "$d/cap.pcap" || die "capture: $CAP_WHY"
-    delay=500; [ "$p2p" = 1 ] && delay=0   # siw passive-side race (docs/interop.md); P2P's RTR covers it
+    # siw passive-side race (docs/interop.md): pause before the first FPDU unless P2P's RTR covers it
+    delay=500; [ "$p2p" = 1 ] && delay=0
+    if [ "$PEER_KIND" = ndk ]; then delay=0; [ "$OPENNDK_MPA_PROFILE" = siw-compatible ] && delay=500; fi
     # shellcheck disable=SC2046
-    "$RPING_PEER" -c -a 127.0.0.1 -p $GUEST_PORT -C "$count" -S "$size" -V --first-fpdu-delay $delay \
+    "$PEER_BIN" -c -a 127.0.0.1 -p $GUEST_PORT -C "$count" -S "$size" -V --first-fpdu-delay $delay \
         $(flags "$crc" "$p2p") >"$d/peer.txt" 2>&1
     peer_rc=$?
     guest "i=0; until grep -q rping-server-rc= /tmp/rs.log; do i=\$((i+1)); [ \$i -gt 600 ] && { echo 'rping -s still running'; break; }; sleep 0.05; done; cat /tmp/rs.log" \
@@ -153,17 +193,17 @@ i=0; until ss -ltn | grep -q ':$GUEST_PORT '; do i=\$((i+1)); [ \$i -gt 200 ] &&
     grep -q 'rping-server-rc=0' "$d/guest.txt" || die "guest rping -s failed"
     n=$(grep -c '^server ping data: rdma-ping-' "$d/guest.txt")
     [ "$n" = "$count" ] || die "guest rping -s printed $n pings, expected $count"
-    cap_check "$d/cap.pcap" "$count" "$crc"
+    cap_check "$d/cap.pcap" "$count" "${OUR_CRC:-$crc}"
     echo "PASS guest-server S=$size C=$count crc=$crc p2p=$p2p"
     ;;
 guest-client)
-    size=$1 count=$2 crc=$3 p2p=$4
-    d=$INTEROP_OUT/guest-client-S$size-C$count-crc$crc-p2p$p2p; rm -rf "$d"; mkdir -p "$d"
+    size=$1 count=$2 crc=$3 p2p=$4; use_peer "${5:-}"
+    d=$INTEROP_OUT/guest-client-S$size-C$count-crc$crc-p2p$p2p-${5:-engine}; rm -rf "$d"; mkdir -p "$d"
     vm_ok
     siw_params "$crc" "$p2p" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
     cap_start $HOST_PORT "$d/cap.pcap" || die "capture: $CAP_WHY"
     # shellcheck disable=SC2046
-    "$RPING_PEER" -s -a 127.0.0.1 -p $HOST_PORT -C "$count" -V $(flags "$crc" "$p2p") >"$d/peer.txt" 2>&1 &
+    "$PEER_BIN" -s -a 127.0.0.1 -p $HOST_PORT -C "$count" -V $(flags "$crc" "$p2p") >"$d/peer.txt" 2>&1 &
     srv=$!
     wait_until 20 grep -qs listening "$d/peer.txt" || { kill $srv; die "peer server did not listen: $(cat "$d/peer.txt")"; }
     # rping -v prints every buffer; cut the lines so that 64 KiB pings do not crawl through the serial port
@@ -175,7 +215,8 @@ guest-client)
     n=$(grep -c '^ping data: rdma-ping-' "$d/guest.txt")
     [ "$n" = "$count" ] || die "guest rping -c printed $n verified pings, expected $count"
     [ $peer_rc = 0 ] || die "our server exited $peer_rc"
-    cap_check "$d/cap.pcap" "$count" "$crc"
+    [ "$crc" = 1 ] && OUR_CRC=1   # siw initiator with mpa_crc_required asks for CRC
+    cap_check "$d/cap.pcap" "$count" "${OUR_CRC:-$crc}"
     echo "PASS guest-client S=$size C=$count crc=$crc p2p=$p2p"
     ;;
 *) die "unknown mode $mode";;

@@ -28,3 +28,28 @@ foreach(_mode guest-server guest-client)
       LABELS interop RESOURCE_LOCK siwvm)
   endforeach()
 endforeach()
+
+# The same through the NDK C ABI (tools/ndk/rping_protocol via openndk-ndk-rping), per provider
+# MPA profile: SIZE:COUNT:CRC:P2P:PROFILE (CRC/P2P set the siw side only).
+if(TARGET openndk-ndk-rping)
+  set(_ndk_cases
+    "64:3:0:0:default"
+    "65535:100:1:1:default"
+    "4096:3:0:0:siw-compatible"
+    "1000:3:1:1:windows"
+  )
+  foreach(_mode guest-server guest-client)
+    foreach(_cc IN LISTS _ndk_cases)
+      string(REPLACE ":" ";" _c "${_cc}")
+      list(GET _c 0 _s)
+      list(GET _c 1 _k)
+      list(GET _c 2 _crc)
+      list(GET _c 3 _p2p)
+      list(GET _c 4 _prof)
+      set(_name interop.siw.ndk.${_mode}.${_prof}.S${_s}_C${_k}_crc${_crc}_p2p${_p2p})
+      add_test(NAME ${_name} COMMAND bash ${_drv} ${_mode} ${_s} ${_k} ${_crc} ${_p2p} ndk:${_prof})
+      set_tests_properties(${_name} PROPERTIES FIXTURES_REQUIRED siwvm ENVIRONMENT "${_env}" TIMEOUT 300
+        LABELS interop RESOURCE_LOCK siwvm)
+    endforeach()
+  endforeach()
+endif()
