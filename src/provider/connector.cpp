@@ -526,16 +526,27 @@ NTSTATUS Connector::getAddress(const char* fn, bool peer, SOCKADDR* addr, ULONG*
 NTSTATUS Connector::disconnect(NDK_FN_REQUEST_COMPLETION cb, PVOID ctx) {
   if (!cb) return reject("NdkDisconnect", STATUS_INVALID_PARAMETER, "NULL RequestCompletion");
   std::shared_ptr<Link> link;
+  bool peerGone = false;
   {
     std::lock_guard lock(mu_);
-    if (state_ != State::Connected || localDisconnect_)
+    if (state_ == State::Disconnected && !localDisconnect_) {
+      // The peer disconnected first (docs/decisions.md "Data path"): the consumer's disconnect
+      // completes at once; it performs the implicit flush of R79.
+      localDisconnect_ = true;
+      peerGone = true;
+    } else if (state_ != State::Connected || localDisconnect_) {
       return reject("NdkDisconnect", STATUS_CONNECTION_INVALID, "connector is not connected");
+    }
     localDisconnect_ = true;
     link = link_;
     if (linkAlive_) {
       discCb_ = cb;
       discCtx_ = ctx;
     }
+  }
+  if (peerGone) {
+    if (qp_) qp_->flush();
+    return STATUS_SUCCESS;
   }
   link->connection()->disconnect(false);  // graceful (R79); the flush follows at closed()
   return STATUS_PENDING;

@@ -381,6 +381,9 @@ bool Qp::connected() const {
 }
 
 void Qp::completeInitiator(const WorkRequest& wr, NTSTATUS status) {
+  // Outstanding until its entry is queued (R67): the slot is free before the consumer can see the
+  // entry, so a request posted in response to this completion never finds the queue full.
+  --iq_outstanding_;
   if (!(status == STATUS_SUCCESS && (wr.flags & NDK_OP_FLAG_SILENT_SUCCESS))) {  // R40
     CompletionEntry e;
     e.status = status;
@@ -389,7 +392,6 @@ void Qp::completeInitiator(const WorkRequest& wr, NTSTATUS status) {
     e.type = wr.type;  // R38, also when flushed
     icq_->complete(e);
   }
-  --iq_outstanding_;  // outstanding until its entry is queued (R67)
 }
 
 bool Qp::takeReceive(ReceiveRequest* out) {
@@ -411,11 +413,11 @@ void Qp::completeReceive(const ReceiveRequest& r, NTSTATUS status, ULONG bytes, 
   e.type = invalidated ? NdkOperationTypeReceiveAndInvalidate : NdkOperationTypeReceive;
   e.typeSpecific = invalidated;
   e.solicited = solicited;
-  rcq_->complete(e);
-  if (!srq_) {
+  if (!srq_) {  // the slot is free before the entry is visible (R67, see completeInitiator)
     std::lock_guard lock(rq_mu_);
     --rq_inflight_;
   }
+  rcq_->complete(e);
 }
 
 void Qp::onCloseStarted() { flush(); }  // R30

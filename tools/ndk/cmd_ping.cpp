@@ -38,13 +38,15 @@ struct PingArgs {
   std::string size = "64";
 };
 
-// Layout: [exposed buffer: S][read sink: S][control: 4 x 64]
+// Layout: [exposed buffer: L][read sink: L][control: 4 x 64], L = the layout size (the server
+// lays out for the largest size before it learns the client's), S <= L bytes used per buffer.
 struct Ping {
   std::unique_ptr<NdkEndpoint> ep;
-  std::size_t size = 0;
+  std::size_t size = 0;    // S
+  std::size_t layout = 0;  // L
   char* exposed() { return ep->buf(); }
-  char* sink() { return ep->buf() + size; }
-  char* ctl(unsigned i) { return ep->buf() + 2 * size + 64 * i; }
+  char* sink() { return ep->buf() + layout; }
+  char* ctl(unsigned i) { return ep->buf() + 2 * layout + 64 * i; }
   static NdkEndpoint::Params params(std::size_t size) {
     NdkEndpoint::Params p;
     p.bufBytes = 2 * size + 4 * 64;
@@ -112,6 +114,7 @@ void serveOne(NdkEndpoint& ep, std::size_t maxSize, bool verbose) {
     Ping& p;
     ~Release() { (void)p.ep.release(); }
   } rel{p};
+  p.layout = maxSize;
   p.postCtlRecvs();
   ep.acceptOne(nullptr, 0, 120000);
   Hello h{};
@@ -133,6 +136,9 @@ void serveOne(NdkEndpoint& ep, std::size_t maxSize, bool verbose) {
   // The client reads our last buffer, then disconnects; wait for its last message.
   (void)p.recvMsg();
 }
+
+int runClient(const PingArgs& a, const std::string& host, std::uint16_t port, std::size_t size, std::thread& srv,
+              const std::string& serverError);
 
 int runPing(const PingArgs& a) {
   int modes = (a.client ? 1 : 0) + (a.server ? 1 : 0) + (a.loopback ? 1 : 0);
@@ -180,6 +186,18 @@ int runPing(const PingArgs& a) {
     }
   } join{srv};
 
+  try {
+    return runClient(a, host, port, size, srv, serverError);
+  } catch (const PerfError& e) {
+    // In loopback mode the server's failure is usually the cause: report it first.
+    if (srv.joinable()) srv.join();
+    if (!serverError.empty()) throw PerfError(fmt::format("server: {} (client: {})", serverError, e.what()));
+    throw;
+  }
+}
+
+int runClient(const PingArgs& a, const std::string& host, std::uint16_t port, std::size_t size, std::thread& srv,
+              const std::string& serverError) {
   SOCKADDR_INET dest{};
   if (!parseAddress(host, port, &dest)) throw CLI::ValidationError(fmt::format("bad address '{}'", host));
   SOCKADDR_INET src{};
@@ -188,7 +206,7 @@ int runPing(const PingArgs& a) {
   if (!ifx) throw PerfError(fmt::format("no NDK-capable interface owns {}", formatAddress(src)));
   Ping p;
   p.ep = std::make_unique<NdkEndpoint>(ifx, Ping::params(size));
-  p.size = size;
+  p.size = p.layout = size;
   p.postCtlRecvs();
   Hello h{kHello, a.count, size};
   p.ep->connect(dest, &h, sizeof h);
