@@ -208,7 +208,9 @@ std::size_t EventLoop::progressLocked(int timeout_ms) {
       rung_.store(false);
       continue;
     }
-    auto it = watches_.find(evs[i].data.u64);
+    // epoll_event is packed: copy the key out instead of binding a reference to a misaligned field.
+    const std::uint64_t watch_id = evs[i].data.u64;
+    auto it = watches_.find(watch_id);
     if (it == watches_.end()) continue;  // removed by an earlier handler of this batch
     IoHandler fn = it->second.fn;        // the handler may unwatch (destroy) itself
     fn(evs[i].events);
