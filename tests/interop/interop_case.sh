@@ -98,7 +98,9 @@ vm_ok() {
     tail -20 "$INTEROP_OUT/vm-start.log" >&2 2>/dev/null
     exit 1
 }
-guest() { "$SIWVM" exec "$@"; }
+guest() { SIWVM_EXEC_TIMEOUT=${SIWVM_EXEC_TIMEOUT:-150} "$SIWVM" exec "$@"; }
+# a failed case can leave its rping running in the guest (e.g. a listener on 7174): stop it
+guest_reset() { guest 'for p in $(pidof rping); do kill -9 $p; done; true' >/dev/null 2>&1; }
 siw_params() { # crc p2p: runtime equivalent of SIWVM_SIW_PARAMS="mpa_crc_required=.. peer_to_peer=.."
     guest "P=/sys/module/siw/parameters; [ -d \$P ] || { echo 'siw has no parameters (stock build?)'; exit 1; }
 echo $1 > \$P/mpa_crc_required && echo $2 > \$P/peer_to_peer && grep . \$P/mpa_crc_required \$P/peer_to_peer"
@@ -172,6 +174,7 @@ guest-server)
     size=$1 count=$2 crc=$3 p2p=$4; use_peer "${5:-}"
     d=$INTEROP_OUT/guest-server-S$size-C$count-crc$crc-p2p$p2p-${5:-engine}; rm -rf "$d"; mkdir -p "$d"
     vm_ok
+    guest_reset
     siw_params "$crc" "$p2p" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
     # rping -s in the background; wait until its listener shows up in the guest's TCP table
     guest "rm -f /tmp/rs.log; ({ rping -s -a 0.0.0.0 -p $GUEST_PORT -S $size -v; echo rping-server-rc=\$?; } 2>&1 | cut -c1-100 > /tmp/rs.log) &
@@ -181,6 +184,7 @@ i=0; until ss -ltn | grep -q ':$GUEST_PORT '; do i=\$((i+1)); [ \$i -gt 200 ] &&
     # siw passive-side race (docs/interop.md): pause before the first FPDU unless P2P's RTR covers it
     delay=500; [ "$p2p" = 1 ] && delay=0
     if [ "$PEER_KIND" = ndk ]; then delay=0; [ "$OPENNDK_MPA_PROFILE" = siw-compatible ] && delay=500; fi
+    delay=${INTEROP_FIRST_FPDU_DELAY:-$delay}   # override, e.g. 0 to probe the race
     # shellcheck disable=SC2046
     "$PEER_BIN" -c -a 127.0.0.1 -p $GUEST_PORT -C "$count" -S "$size" -V --first-fpdu-delay $delay \
         $(flags "$crc" "$p2p") >"$d/peer.txt" 2>&1
@@ -200,6 +204,7 @@ guest-client)
     size=$1 count=$2 crc=$3 p2p=$4; use_peer "${5:-}"
     d=$INTEROP_OUT/guest-client-S$size-C$count-crc$crc-p2p$p2p-${5:-engine}; rm -rf "$d"; mkdir -p "$d"
     vm_ok
+    guest_reset
     siw_params "$crc" "$p2p" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
     cap_start $HOST_PORT "$d/cap.pcap" || die "capture: $CAP_WHY"
     # shellcheck disable=SC2046
