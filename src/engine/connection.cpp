@@ -42,6 +42,7 @@ struct Connection::TxItem {
   bool notify = false;            // txCompleted() when the last FPDU is written
   bool abandon = false;           // failing: stop after the FPDU in flight
   bool last_built = false;
+  bool read_response = false;     // counts against the IRD until fully sent
 };
 
 std::shared_ptr<Connection> Connection::create(EventLoop& loop, Socket sock, ConnectionOptions opts,
@@ -159,6 +160,9 @@ void Connection::runActions(const iwarp::Actions& acts) {
       case iwarp::ActionKind::Established: {
         phase_ = Phase::Rdma;
         const iwarp::Negotiated& n = setup_.result();
+        // R85: inbound Read Requests beyond the IRD we granted are refused with a Terminate (the
+        // iwarp table's RdmapTooManyReads). At least 1: a peer's Read RTR needs one.
+        ddp_rx_.set_ird(std::max<std::uint32_t>(1, n.ird));
         if (n.p2p && opts_.role == iwarp::SetupRole::Initiator) {
           // The RTR we just queued used MSN 1 of its queue; a Read RTR expects a Read Response.
           if (n.rtr == iwarp::RtrType::Send) tx_msn_send_ = 2;
@@ -295,7 +299,23 @@ bool Connection::buildNextFpdu() {
   return false;
 }
 
+bool Connection::peerRequestedLimits(std::uint32_t* ird, std::uint32_t* ord) const {
+  const iwarp::MpaFrame& f = setup_.peer();
+  if (f.has_v2) {
+    *ird = f.v2.ird;
+    *ord = f.v2.ord;
+    return true;
+  }
+  if (f.has_legacy) {
+    *ird = f.legacy.ird;
+    *ord = f.legacy.ord;
+    return true;
+  }
+  return false;
+}
+
 void Connection::completeItem(TxItem& item) {
+  if (item.read_response) ddp_rx_.read_response_done();  // frees an IRD slot (R85)
   if (item.is_msg && item.notify) completion_.txCompleted(item.req.cookie, TxStatus::Success);
   txq_.pop_front();
 }
@@ -500,9 +520,42 @@ void Connection::doRead() {
     if (fpdu_mode_ && rx_begin_ == rx_end_ && deframer_.state() == iwarp::RxState::Payload && !discard_ &&
         deframer_.payload_remaining() > 0) {
       const std::uint32_t off = deframer_.payload_offset();
-      const ssize_t r = ::recv(sock_.fd(), dest_.data() + off, deframer_.payload_remaining(), MSG_DONTWAIT);
+      const std::size_t want = deframer_.payload_remaining();
+      ssize_t r;
+      if (dest_.size() == 1) {
+        r = ::recv(sock_.fd(), dest_[0].data() + off, want, MSG_DONTWAIT);
+      } else {
+        rx_iov_.clear();
+        std::size_t skip = off, left = want;
+        for (const MutByteSpan& d : dest_) {
+          if (left == 0) break;
+          if (skip >= d.size()) {
+            skip -= d.size();
+            continue;
+          }
+          const std::size_t n = std::min(left, d.size() - skip);
+          rx_iov_.push_back({d.data() + skip, n});
+          skip = 0;
+          left -= n;
+        }
+        msghdr mh{};
+        mh.msg_iov = rx_iov_.data();
+        mh.msg_iovlen = rx_iov_.size();
+        r = ::recvmsg(sock_.fd(), &mh, MSG_DONTWAIT);
+      }
       if (r > 0) {
-        if (!deframer_.payload_placed(ByteSpan(dest_.data() + off, static_cast<std::size_t>(r)))) {
+        std::size_t left = static_cast<std::size_t>(r);
+        bool ok = true;
+        if (dest_.size() == 1) {
+          ok = deframer_.payload_placed(ByteSpan(dest_[0].data() + off, left));
+        } else {
+          for (std::size_t i = 0; i < rx_iov_.size() && left > 0 && ok; ++i) {
+            const std::size_t n = std::min(left, rx_iov_[i].iov_len);
+            ok = deframer_.payload_placed(ByteSpan(static_cast<const std::uint8_t*>(rx_iov_[i].iov_base), n));
+            left -= n;
+          }
+        }
+        if (!ok) {
           fail(Error::LocalCatastrophic);
           return;
         }
@@ -562,7 +615,7 @@ bool Connection::processRx() {
         if (!onHeader()) return false;
         break;
       case iwarp::RxEvent::Payload:
-        if (!discard_ && !s.payload.empty()) std::memcpy(dest_.data() + s.offset, s.payload.data(), s.payload.size());
+        if (!discard_ && !s.payload.empty()) scatter(s.offset, s.payload);
         break;
       case iwarp::RxEvent::End:
         if (!onEnd()) return false;
@@ -577,9 +630,29 @@ bool Connection::processRx() {
   return phase_ != Phase::Closed && phase_ != Phase::Draining;
 }
 
+void Connection::scatter(std::size_t off, ByteSpan data) {
+  for (const MutByteSpan& d : dest_) {
+    if (data.empty()) return;
+    if (off >= d.size()) {
+      off -= d.size();
+      continue;
+    }
+    const std::size_t n = std::min(data.size(), d.size() - off);
+    std::memcpy(d.data() + off, data.data(), n);
+    data = data.subspan(n);
+    off = 0;
+  }
+}
+
+static std::size_t totalSize(const std::vector<MutByteSpan>& v) {
+  std::size_t n = 0;
+  for (const MutByteSpan& d : v) n += d.size();
+  return n;
+}
+
 bool Connection::onHeader() {
   const iwarp::Segment& seg = deframer_.current();
-  dest_ = {};
+  dest_.clear();
   discard_ = true;
   const ByteSpan h = rxHeader();
   rx_hdr_len_ = std::min(h.size(), rx_hdr_.size());
@@ -610,13 +683,9 @@ bool Connection::onHeader() {
     case Opcode::SendSeInvalidate: {
       e = ddp_rx_.on_untagged(seg.ddp, seg.payload_len);
       if (e != Error::None || rtr_consumed_) break;
-      MutByteSpan d;
-      e = placement_.placeUntagged(seg.ddp.msn - msn_bias_, seg.ddp.mo, seg.payload_len, d);
-      if (e == Error::None && d.size() < seg.payload_len) e = Error::DdpMessageTooLong;
-      if (e == Error::None) {
-        dest_ = d.first(seg.payload_len);
-        discard_ = false;
-      }
+      e = placement_.placeUntaggedV(seg.ddp.msn - msn_bias_, seg.ddp.mo, seg.payload_len, dest_);
+      if (e == Error::None && totalSize(dest_) < seg.payload_len) e = Error::DdpMessageTooLong;
+      if (e == Error::None) discard_ = seg.payload_len == 0;
       break;
     }
     case Opcode::Write:
@@ -624,13 +693,9 @@ bool Connection::onHeader() {
       e = ddp_rx_.on_tagged(seg.ddp, seg.payload_len);
       if (e == Error::None && seg.opcode == Opcode::ReadResponse && reads_.empty()) e = Error::ReadResponseUnexpected;
       if (e != Error::None || seg.payload_len == 0) break;
-      MutByteSpan d;
-      e = placement_.placeTagged(seg.opcode, seg.ddp.stag, seg.ddp.to, seg.payload_len, d);
-      if (e == Error::None && d.size() < seg.payload_len) e = Error::TaggedBounds;
-      if (e == Error::None) {
-        dest_ = d.first(seg.payload_len);
-        discard_ = false;
-      }
+      e = placement_.placeTaggedV(seg.opcode, seg.ddp.stag, seg.ddp.to, seg.payload_len, dest_);
+      if (e == Error::None && totalSize(dest_) < seg.payload_len) e = Error::TaggedBounds;
+      if (e == Error::None) discard_ = false;
       break;
     }
     default: e = Error::RdmapUnexpectedOpcode; break;
@@ -645,7 +710,7 @@ bool Connection::onHeader() {
 bool Connection::onEnd() {
   const iwarp::Segment& seg = deframer_.current();
   discard_ = true;
-  dest_ = {};
+  dest_.clear();
   switch (seg.opcode) {
     case Opcode::Terminate:
       close_info_.terminate_received = true;
@@ -671,6 +736,7 @@ bool Connection::onEnd() {
       auto item = std::make_unique<TxItem>();
       item->is_msg = true;
       item->msg = iwarp::make_read_response(rr.sink_stag, rr.sink_to, rr.size);
+      item->read_response = true;
       if (!src.empty()) item->req.sges.push_back(src);
       txq_.push_back(std::move(item));
       doWrite();

@@ -49,6 +49,22 @@ class PlacementSink {
   virtual iwarp::Error readSource(const iwarp::ReadRequestHdr& req, ByteSpan& src) = 0;
   // Send with Invalidate: invalidate this local STag (called before sendReceived of that message).
   virtual iwarp::Error invalidate(std::uint32_t stag) = 0;
+  // Scatter variants (what the engine calls): the destination may be several pieces, filled in
+  // order (e.g. a segment crossing two receive SGEs). Defaults: the single-span methods above.
+  virtual iwarp::Error placeTaggedV(iwarp::Opcode op, std::uint32_t stag, std::uint64_t to, std::uint32_t len,
+                                    std::vector<MutByteSpan>& dest) {
+    MutByteSpan d;
+    const iwarp::Error e = placeTagged(op, stag, to, len, d);
+    dest.assign(1, d);
+    return e;
+  }
+  virtual iwarp::Error placeUntaggedV(std::uint32_t msn, std::uint32_t mo, std::uint32_t len,
+                                      std::vector<MutByteSpan>& dest) {
+    MutByteSpan d;
+    const iwarp::Error e = placeUntagged(msn, mo, len, d);
+    dest.assign(1, d);
+    return e;
+  }
 };
 
 enum class TxStatus : std::uint8_t { Success, Flushed };
@@ -126,6 +142,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void releaseTx();
 
   [[nodiscard]] EventLoop& loop() const noexcept { return loop_; }
+  // Responder, progress context, from connectRequest() on: the IRD/ORD the initiator asked for in
+  // its MPA Request (v2 block, else the [MS-SMBD] legacy block). False if it carried neither.
+  bool peerRequestedLimits(std::uint32_t* ird, std::uint32_t* ord) const;
 
  private:
   struct TxItem;
@@ -148,6 +167,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void queueRaw(ByteSpan bytes);
   void enqueue(TxRequest req);
   void completeItem(TxItem& item);
+  void scatter(std::size_t off, ByteSpan data);  // payload bytes at `off` of the segment into dest_
   [[nodiscard]] ByteSpan rxHeader() const noexcept;
 
   EventLoop& loop_;
@@ -180,7 +200,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t rx_begin_ = 0, rx_end_ = 0;
   iwarp::Deframer deframer_;
   iwarp::DdpRxState ddp_rx_;
-  MutByteSpan dest_{};           // destination of the current segment's payload
+  std::vector<MutByteSpan> dest_;  // destination pieces of the current segment's payload, in order
+  std::vector<iovec> rx_iov_;      // direct placement into several pieces
   bool discard_ = false;         // current segment's payload is not placed (zero-length / RTR)
   bool first_fpdu_pending_ = false;
   bool rtr_consumed_ = false;    // responder: the current segment was a Send RTR, not delivered

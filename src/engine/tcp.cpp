@@ -144,6 +144,22 @@ NetError acceptTcp(int listen_fd, Socket& out, Endpoint* peer) {
   return NetError::None;
 }
 
+namespace {
+// A socket bound to port P that connects to the same address and port P (e.g. a just-closed
+// listener's port reused as the connector's local port) is "connected" to itself by TCP's
+// simultaneous open. Nobody listens there: report it as refused (R96).
+bool connectedToSelf(int fd) {
+  Endpoint l, r;
+  if (!localEndpoint(fd, l) || !peerEndpoint(fd, r)) return false;
+  return l.len == r.len && l.port() == r.port() && l.family() == r.family() &&
+         (l.family() == AF_INET
+              ? reinterpret_cast<const sockaddr_in&>(l.addr).sin_addr.s_addr ==
+                    reinterpret_cast<const sockaddr_in&>(r.addr).sin_addr.s_addr
+              : std::memcmp(&reinterpret_cast<const sockaddr_in6&>(l.addr).sin6_addr,
+                            &reinterpret_cast<const sockaddr_in6&>(r.addr).sin6_addr, sizeof(in6_addr)) == 0);
+}
+}  // namespace
+
 NetError startConnect(const Endpoint& remote, Socket& out, const Endpoint* local) {
   Socket s(::socket(remote.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s.valid()) return netErrorFromErrno(errno);
@@ -157,15 +173,19 @@ NetError startConnect(const Endpoint& remote, Socket& out, const Endpoint* local
   if (::connect(s.fd(), reinterpret_cast<const sockaddr*>(&remote.addr), remote.len) != 0) {
     r = netErrorFromErrno(errno);
     if (r != NetError::InProgress) return r;
+  } else if (connectedToSelf(s.fd())) {
+    return NetError::Refused;
   }
   out = std::move(s);
   return r;
 }
 
+
 NetError finishConnect(int fd) {
   int err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return netErrorFromErrno(errno);
+  if (err == 0 && connectedToSelf(fd)) return NetError::Refused;
   return netErrorFromErrno(err);
 }
 

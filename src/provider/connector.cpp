@@ -280,6 +280,8 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
   opts.role = iwarp::SetupRole::Initiator;
   opts.ird = std::min(ird, maxRead);  // R82, R83
   opts.ord = std::min(ord, adapter()->info().MaxOutboundReadLimit);
+  reqIrd_ = opts.ird;
+  reqOrd_ = opts.ord;
   opts.private_data.assign(static_cast<const std::uint8_t*>(pd), static_cast<const std::uint8_t*>(pd) + pdLen);
   opts.hold_tx_after_setup = true;  // the RTR waits for NdkCompleteConnect (docs/decisions.md)
   auto link = std::make_shared<Link>(adapter(), dev->engineFor(&q->initiatorCq()->affinity()));
@@ -315,7 +317,9 @@ void Connector::linkEstablished(const iwarp::Negotiated& n, engine::ByteSpan pee
   PVOID ctx = nullptr;
   {
     std::lock_guard lock(mu_);
-    ird_ = n.ird;
+    // R82/R83: min(local request capped, the peer's opposite value). The engine's own IRD may be
+    // higher (RFC 6581: it must cover the peer's ORD); the consumer sees the NDK values.
+    ird_ = n.peer_ord != iwarp::mpa::kIrdOrdNoNegotiation ? std::min<ULONG>(reqIrd_, n.peer_ord) : reqIrd_;
     ord_ = n.ord;
     if (!passive_) {
       privateData_.assign(peerPd.begin(), peerPd.end());  // R91: the accept's private data
@@ -361,6 +365,11 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
     if (info.error == iwarp::Error::MpaTimeout || info.net == engine::NetError::TimedOut) pendStatus = STATUS_IO_TIMEOUT;
     else if (info.net == engine::NetError::Refused) pendStatus = STATUS_CONNECTION_REFUSED;
     else if (info.net != engine::NetError::None && info.net != engine::NetError::Closed) pendStatus = statusFromNet(info.net);
+    // The stream died before any MPA Reply (reset or closed by a listener that is closing, R105,
+    // or a backlog dropped): the connection was refused (R96).
+    if (!passive_ && state_ == State::Connecting &&
+        (info.net == engine::NetError::Reset || info.net == engine::NetError::Closed))
+      pendStatus = STATUS_CONNECTION_REFUSED;
     if (closing()) pendStatus = STATUS_CANCELLED;  // R31
     cb = std::exchange(pendingCb_, nullptr);
     ctx = pendingCtx_;
@@ -386,7 +395,10 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
   }
   if (qp_) qp_->markDisconnected();  // R81
   if (link) {
-    if (localDisconnect_ || closing()) link->failPending(STATUS_CANCELLED);  // R79 implicit flush
+    if (localDisconnect_ || closing()) {
+      link->failPending(STATUS_CANCELLED);  // R79 implicit flush: initiator requests...
+      if (localDisconnect_ && qp_) qp_->flush();  // ...and the receives still queued
+    }
     else if (reason == 2) link->failPending(STATUS_CONNECTION_ABORTED);      // R53: errors
     // graceful peer disconnect: nothing is flushed (R80); the consumer's flush completes them.
   }
@@ -439,6 +451,8 @@ NTSTATUS Connector::accept(const char* fn, NDK_QP* qp, ULONG ird, ULONG ord, con
     state_ = State::Connecting;
     event_ = ev;
     qp_ = q;
+    reqIrd_ = std::min(ird, adapter()->info().MaxInboundReadLimit);
+    reqOrd_ = std::min(ord, adapter()->info().MaxOutboundReadLimit);
     pendingCb_ = cb;
     pendingCtx_ = ctx;
     link = link_;
@@ -486,8 +500,13 @@ void Connector::initIncoming(Listener* l, std::shared_ptr<Link> link, const SOCK
   peer_ = peer;
   haveLocal_ = havePeer_ = true;
   privateData_.assign(privateData.begin(), privateData.end());
-  ird_ = adapter()->info().MaxInboundReadLimit;  // R84 [I]: what is known before the accept
-  ord_ = adapter()->info().MaxOutboundReadLimit;
+  ird_ = adapter()->info().MaxInboundReadLimit;  // R84 [I]: what is known before the accept:
+  ord_ = adapter()->info().MaxOutboundReadLimit;  // the adapter maxima, lowered to the peer's request
+  std::uint32_t peerIrd = 0, peerOrd = 0;
+  if (link->peerRequested(&peerIrd, &peerOrd)) {
+    ird_ = std::min<ULONG>(ird_, peerOrd);
+    ord_ = std::min<ULONG>(ord_, peerIrd);
+  }
   link_ = std::move(link);
   link_->setOwner(this);
   linkAlive_ = true;

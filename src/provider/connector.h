@@ -69,6 +69,7 @@ class Connector final : public Object {
   SOCKADDR_INET local_{}, peer_{};
   std::vector<std::uint8_t> privateData_;  // received from the peer (RDS, R90)
   ULONG ird_ = 0, ord_ = 0;
+  ULONG reqIrd_ = 0, reqOrd_ = 0;  // the local request, capped at the adapter maxima (R82, R83)
   std::shared_ptr<Link> link_;
   Qp* qp_ = nullptr;
   bool passive_ = false;

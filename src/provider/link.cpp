@@ -20,6 +20,17 @@ using iwarp::AccessKind;
 using iwarp::Error;
 
 Link::Link(Adapter* adapter, engine::EventLoop& loop) : adapter_(adapter), loop_(loop) {}
+
+NTSTATUS Link::statusForTerminate(const iwarp::TerminateInfo& t) {
+  using iwarp::TermLayer;
+  if (t.layer == TermLayer::Ddp && t.etype == iwarp::kEtypeDdpTagged) return STATUS_ACCESS_VIOLATION;  // R75 [D]
+  if (t.layer == TermLayer::Rdmap && t.etype == iwarp::kEtypeRdmapRemoteProtection) {
+    // A Read Request's source beyond the region (code 1: base or bounds): R75 [I].
+    if (t.r && t.code == 0x01) return STATUS_REMOTE_RESOURCES;
+    return STATUS_ACCESS_VIOLATION;
+  }
+  return STATUS_CONNECTION_ABORTED;
+}
 Link::~Link() = default;
 
 void Link::start(engine::Socket sock, engine::ConnectionOptions opts) {
@@ -48,6 +59,7 @@ void Link::abort() {
 // ---- CM events -------------------------------------------------------------------------------------
 
 void Link::connectRequest(ByteSpan pd) {
+  havePeerLimits_ = conn_ && conn_->peerRequestedLimits(&peerIrd_, &peerOrd_);
   if (listener_) {
     listener_->incoming(shared_from_this(), pd);
   } else {
@@ -74,6 +86,32 @@ void Link::closed(const engine::CloseInfo& info) {
   for (auto& [msn, r] : recvs_)
     if (qp_) qp_->completeReceive(r.req, STATUS_CANCELLED, 0, false, 0);
   recvs_.clear();
+  sinks_.clear();
+  confirmReads_.clear();
+  cookieToId_.clear();
+  // Requests the peer may not have executed (docs/decisions.md "Data path", R75 [D], R53): after a
+  // Terminate the first one reports the Terminate's status, the others STATUS_CONNECTION_ABORTED.
+  // After an orderly close (no Terminate, no transport error) sent requests were executed.
+  const bool orderly = !info.terminate_received && info.error == iwarp::Error::None &&
+                       (info.net == engine::NetError::None || info.net == engine::NetError::Closed);
+  bool first = true;
+  for (Pending& p : q_) {
+    if (p.cancel) continue;
+    const bool open = !p.done || p.engineFlushed;
+    if (!open) continue;
+    if (info.terminate_received && (p.issued || p.engineFlushed)) {
+      p.status = first ? statusForTerminate(info.peer_terminate) : STATUS_CONNECTION_ABORTED;
+      p.done = true;
+      first = false;
+    } else if (p.sent && !p.done) {
+      p.status = orderly ? STATUS_SUCCESS : STATUS_CONNECTION_ABORTED;
+      p.done = true;
+    } else if (p.issued && !p.done) {
+      p.status = orderly ? deadStatus_ : STATUS_CONNECTION_ABORTED;
+      p.done = true;
+    }
+  }
+  readsOut_ = 0;
   if (owner) owner->linkClosed(info);  // decides what pending requests become (failPending / hold)
   else if (listener) listener->linkGone(this);
   pump();
@@ -134,7 +172,7 @@ void Link::onFlush() {
   for (std::size_t i = 0; i < q_.size(); ++i) {
     Pending& p = q_[i];
     p.cancel = true;
-    if (!p.issued && !p.done) {
+    if ((!p.issued || p.sent) && !p.done) {  // sent: the engine is done with its memory
       p.done = true;
       p.status = STATUS_CANCELLED;
     }
@@ -169,7 +207,8 @@ void Link::pump() {
 }
 
 void Link::reap() {
-  while (!q_.empty() && q_.front().done && !holdReports_) {
+  // Requests the engine gave back at its close wait for closed(), which decides their status.
+  while (!q_.empty() && q_.front().done && !holdReports_ && !(q_.front().engineFlushed && !closed_)) {
     Pending p = std::move(q_.front());
     q_.pop_front();
     if (next_ > 0) --next_;
@@ -204,20 +243,21 @@ bool Link::resolveSge(const Sge& s, std::vector<MutByteSpan>* out) const {
   return left == 0;
 }
 
-bool Link::pick(const std::vector<MutByteSpan>& spans, std::uint64_t off, std::uint32_t len, MutByteSpan* out) {
+bool Link::slice(const std::vector<MutByteSpan>& spans, std::uint64_t off, std::uint32_t len,
+                 std::vector<MutByteSpan>* out) {
+  out->clear();
   for (const MutByteSpan& s : spans) {
-    if (off < s.size()) {
-      if (len > s.size() - off) return false;  // straddles two pieces
-      *out = s.subspan(off, len);
-      return true;
+    if (len == 0) break;
+    if (off >= s.size()) {
+      off -= s.size();
+      continue;
     }
-    off -= s.size();
+    const std::uint64_t n = std::min<std::uint64_t>(len, s.size() - off);
+    out->push_back(s.subspan(off, n));
+    off = 0;
+    len -= static_cast<std::uint32_t>(n);
   }
-  if (len == 0) {
-    *out = {};
-    return true;
-  }
-  return false;
+  return len == 0;
 }
 
 NTSTATUS Link::executeLocal(const WorkRequest& wr) {
@@ -282,36 +322,32 @@ void Link::issue(Pending& p) {
       return;
     }
     case NdkOperationTypeRead: {
-      // One Read Request per sink SGE; a synthetic sink STag names each sink (the responses are
-      // checked against it, not against the STag table: privileged-token sinks work the same).
-      std::vector<Sge> parts = wr.sges;
-      if (parts.empty()) parts.push_back({0, 0, adapter_->privilegedToken()});
-      std::uint64_t remote = wr.remoteAddress;
-      std::vector<std::pair<std::uint32_t, ReadSink>> built;
-      for (const Sge& s : parts) {
-        ReadSink sink{p.id, {}, s.length};
+      // One Read Request per NdkRead (one IRD/ORD slot); a synthetic sink STag names the sink, whose
+      // pieces are all the sink SGEs in order (the responses are checked against it, not against
+      // the STag table: privileged-token sinks work the same).
+      ReadSink sink{p.id, {}, 0};
+      for (const Sge& s : wr.sges) {
         if (!resolveSge(s, &sink.spans)) return fail(STATUS_INVALID_PARAMETER);
-        std::uint32_t stag = nextSink_++;
-        if (nextSink_ == 0) nextSink_ = 1;
-        built.emplace_back(stag, std::move(sink));
+        sink.length += s.length;
       }
-      p.partsLeft = static_cast<int>(built.size());
+      if (sink.length > UINT32_MAX) return fail(STATUS_INVALID_PARAMETER);
+      std::uint32_t stag = nextSink_++;
+      if (nextSink_ == 0) nextSink_ = 1;
+      p.partsLeft = 1;
       ++readsOut_;
-      for (auto& [stag, sink] : built) {
-        engine::TxRequest tx;
-        tx.kind = engine::TxRequest::Kind::ReadRequest;
-        tx.cookie = (static_cast<std::uint64_t>(stag) << 32) | 1u;
-        tx.read.sink_stag = stag;
-        tx.read.sink_to = 0;
-        tx.read.size = static_cast<std::uint32_t>(sink.length);
-        tx.read.src_stag = wr.remoteToken;
-        tx.read.src_to = remote;
-        remote += sink.length;
-        sinks_.emplace(stag, std::move(sink));
-        cookieToId_[tx.cookie] = p.id;
-        adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
-        conn_->post(std::move(tx));
-      }
+      coveredId_ = std::max(coveredId_, p.id - 1);  // its response confirms everything before it
+      engine::TxRequest tx;
+      tx.kind = engine::TxRequest::Kind::ReadRequest;
+      tx.cookie = (static_cast<std::uint64_t>(stag) << 32) | 1u;
+      tx.read.sink_stag = stag;
+      tx.read.sink_to = 0;
+      tx.read.size = static_cast<std::uint32_t>(sink.length);
+      tx.read.src_stag = wr.remoteToken;
+      tx.read.src_to = wr.remoteAddress;
+      sinks_.emplace(stag, std::move(sink));
+      cookieToId_[tx.cookie] = p.id;
+      adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
+      conn_->post(std::move(tx));
       return;
     }
     default: fail(STATUS_INVALID_PARAMETER); return;
@@ -325,6 +361,7 @@ void Link::finishPart(std::uint64_t id, NTSTATUS status) {
   if (p->wr.type == NdkOperationTypeRead) {
     if (--p->partsLeft > 0) return;
     if (readsOut_ > 0) --readsOut_;
+    if (status == STATUS_SUCCESS) confirmUpTo(id - 1);
     // R76b: local invalidate of the sink after the data landed.
     if ((p->wr.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) && p->status == STATUS_SUCCESS && !p->wr.sges.empty()) {
       if (auto e = adapter_->stags().lookup(p->wr.sges.front().token); e && e->kind == StagKind::FastMr)
@@ -333,24 +370,98 @@ void Link::finishPart(std::uint64_t id, NTSTATUS status) {
   }
   p->done = true;
   pump();
+  maybeConfirm();
   reap();
+}
+
+void Link::confirmUpTo(std::uint64_t id) {
+  for (Pending& p : q_) {
+    if (p.id > id) break;
+    if (p.sent && !p.done) p.done = true;
+  }
+}
+
+void Link::maybeConfirm() {
+  if (closed_ || !conn_ || !established_) return;
+  const std::uint64_t last = lastIssuedId();
+  if (coveredId_ >= last) return;
+  bool waiting = false;
+  for (const Pending& p : q_)
+    if (p.sent && !p.done && p.id > coveredId_) {
+      waiting = true;
+      break;
+    }
+  if (!waiting) return;
+  if (neg_.ord == 0) {  // the peer serves no reads: nothing can confirm, complete on hand-off
+    confirmUpTo(last);
+    coveredId_ = last;
+    return;
+  }
+  if (readsOut_ >= neg_.ord) return;  // a read in flight will come back; look again then
+  std::uint32_t stag = nextSink_++;
+  if (nextSink_ == 0) nextSink_ = 1;
+  engine::TxRequest tx;
+  tx.kind = engine::TxRequest::Kind::ReadRequest;
+  tx.cookie = (static_cast<std::uint64_t>(stag) << 32) | 2u;  // 2: confirmation read
+  tx.read.sink_stag = stag;
+  tx.read.sink_to = 0;
+  tx.read.size = 0;  // zero-length: never validated by the peer (RFC 5041 §5.2)
+  tx.read.src_stag = 0;
+  tx.read.src_to = 0;
+  sinks_.emplace(stag, ReadSink{0, {}, 0});
+  confirmReads_[stag] = last;
+  coveredId_ = last;
+  ++readsOut_;
+  conn_->post(std::move(tx));
 }
 
 void Link::txCompleted(std::uint64_t cookie, engine::TxStatus status) {
   const NTSTATUS s = status == engine::TxStatus::Success ? STATUS_SUCCESS : deadStatus_;
+  if ((cookie & 0xffffffffu) == 2u && (cookie >> 32) != 0) {  // a confirmation read, flushed
+    const auto stag = static_cast<std::uint32_t>(cookie >> 32);
+    sinks_.erase(stag);
+    if (confirmReads_.erase(stag) && readsOut_ > 0) --readsOut_;
+    return;
+  }
   if ((cookie >> 32) != 0) {  // a Read Request part, flushed
     auto it = cookieToId_.find(cookie);
     if (it == cookieToId_.end()) return;
     const std::uint64_t id = it->second;
     cookieToId_.erase(it);
     sinks_.erase(static_cast<std::uint32_t>(cookie >> 32));
+    if (Pending* r = findPending(id)) r->engineFlushed = true;
     finishPart(id, s);
     return;
   }
+  Pending* p = findPending(cookie);
+  if (!p || p->done) return;
+  if (status == engine::TxStatus::Success) {
+    // Handed to TCP: held until a later Read Response (or an orderly close) confirms it.
+    p->sent = true;
+    pump();
+    maybeConfirm();
+    reap();
+    return;
+  }
+  p->engineFlushed = true;
   finishPart(cookie, s);
 }
 
 void Link::readCompleted(std::uint64_t cookie) {
+  if ((cookie & 0xffffffffu) == 2u) {
+    const auto stag = static_cast<std::uint32_t>(cookie >> 32);
+    sinks_.erase(stag);
+    auto c = confirmReads_.find(stag);
+    if (c == confirmReads_.end()) return;
+    const std::uint64_t upTo = c->second;
+    confirmReads_.erase(c);
+    if (readsOut_ > 0) --readsOut_;
+    confirmUpTo(upTo);
+    pump();
+    maybeConfirm();
+    reap();
+    return;
+  }
   auto it = cookieToId_.find(cookie);
   if (it == cookieToId_.end()) return;
   const std::uint64_t id = it->second;
@@ -363,11 +474,30 @@ void Link::readCompleted(std::uint64_t cookie) {
 
 iwarp::Error Link::placeTagged(iwarp::Opcode op, std::uint32_t stag, std::uint64_t to, std::uint32_t len,
                                MutByteSpan& dest) {
+  std::vector<MutByteSpan> v;
+  const Error e = placeTaggedV(op, stag, to, len, v);
+  if (e != Error::None) return e;
+  if (v.size() != 1) return Error::LocalCatastrophic;  // the engine uses the scatter variant
+  dest = v.front();
+  return Error::None;
+}
+
+iwarp::Error Link::placeUntagged(std::uint32_t msn, std::uint32_t mo, std::uint32_t len, MutByteSpan& dest) {
+  std::vector<MutByteSpan> v;
+  const Error e = placeUntaggedV(msn, mo, len, v);
+  if (e != Error::None) return e;
+  if (v.size() > 1) return Error::LocalCatastrophic;
+  dest = v.empty() ? MutByteSpan{} : v.front();
+  return Error::None;
+}
+
+iwarp::Error Link::placeTaggedV(iwarp::Opcode op, std::uint32_t stag, std::uint64_t to, std::uint32_t len,
+                                std::vector<MutByteSpan>& dest) {
   if (op == iwarp::Opcode::ReadResponse) {
     auto it = sinks_.find(stag);
     if (it == sinks_.end()) return Error::ReadResponseMismatch;
     if (iwarp::check_bounds(0, it->second.length, to, len) != AccessFault::None) return Error::ReadResponseMismatch;
-    if (!pick(it->second.spans, to, len, &dest)) return Error::LocalCatastrophic;
+    if (!slice(it->second.spans, to, len, &dest)) return Error::LocalCatastrophic;
     adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
     return Error::None;
   }
@@ -377,15 +507,15 @@ iwarp::Error Link::placeTagged(iwarp::Opcode op, std::uint32_t stag, std::uint64
   if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
   if (!(e->access & kAccessRemoteWrite)) return fault(AccessFault::Rights);
   if (AccessFault f = iwarp::check_bounds(e->va, e->length, to, len); f != AccessFault::None) return fault(f);
-  std::vector<MutByteSpan> spans;
-  if (!resolveSge({to, len, stag}, &spans) || spans.size() != 1) return Error::LocalCatastrophic;
-  dest = spans.front();
+  dest.clear();
+  if (!resolveSge({to, len, stag}, &dest)) return Error::LocalCatastrophic;
   adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
   adapter_->device()->counters().inFrames.fetch_add(1, std::memory_order_relaxed);
   return Error::None;
 }
 
-iwarp::Error Link::placeUntagged(std::uint32_t msn, std::uint32_t mo, std::uint32_t len, MutByteSpan& dest) {
+iwarp::Error Link::placeUntaggedV(std::uint32_t msn, std::uint32_t mo, std::uint32_t len,
+                                  std::vector<MutByteSpan>& dest) {
   auto it = recvs_.find(msn);
   if (it == recvs_.end()) {
     Recv r;
@@ -394,17 +524,12 @@ iwarp::Error Link::placeUntagged(std::uint32_t msn, std::uint32_t mo, std::uint3
     it = recvs_.emplace(msn, std::move(r)).first;
   }
   Recv& r = it->second;
-  if (static_cast<std::uint64_t>(mo) + len > r.req.totalLength) {
+  if (static_cast<std::uint64_t>(mo) + len > r.req.totalLength || !slice(r.spans, mo, len, &dest)) {
     // Receive too small (docs/decisions.md "Data path"): the receive completes with
     // STATUS_BUFFER_OVERFLOW and the connection is torn down (DDP "message too long").
     qp_->completeReceive(r.req, STATUS_BUFFER_OVERFLOW, 0, false, 0);
     recvs_.erase(it);
     return Error::DdpMessageTooLong;
-  }
-  if (!pick(r.spans, mo, len, &dest)) {
-    qp_->completeReceive(r.req, STATUS_BUFFER_OVERFLOW, 0, false, 0);
-    recvs_.erase(it);
-    return Error::LocalCatastrophic;  // a segment across two receive SGEs (not supported yet)
   }
   adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
   if (mo == 0) adapter_->device()->counters().inFrames.fetch_add(1, std::memory_order_relaxed);

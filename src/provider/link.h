@@ -62,6 +62,12 @@ class Link final : public engine::PlacementSink,
   // The QP whose queues this link serves (set before the transport is attached).
   void setQp(Qp* qp) { qp_ = qp; }
   const iwarp::Negotiated& negotiated() const { return neg_; }
+  // Passive side, from the connect request on: the initiator's requested IRD/ORD (R84).
+  bool peerRequested(std::uint32_t* ird, std::uint32_t* ord) const {
+    *ird = peerIrd_;
+    *ord = peerOrd_;
+    return havePeerLimits_;
+  }
   bool isClosed() const { return closed_; }
 
   // QpTransport (any thread).
@@ -75,6 +81,10 @@ class Link final : public engine::PlacementSink,
   iwarp::Error placeTagged(iwarp::Opcode op, std::uint32_t stag, std::uint64_t to, std::uint32_t len,
                            engine::MutByteSpan& dest) override;
   iwarp::Error placeUntagged(std::uint32_t msn, std::uint32_t mo, std::uint32_t len, engine::MutByteSpan& dest) override;
+  iwarp::Error placeTaggedV(iwarp::Opcode op, std::uint32_t stag, std::uint64_t to, std::uint32_t len,
+                            std::vector<engine::MutByteSpan>& dest) override;
+  iwarp::Error placeUntaggedV(std::uint32_t msn, std::uint32_t mo, std::uint32_t len,
+                              std::vector<engine::MutByteSpan>& dest) override;
   iwarp::Error readSource(const iwarp::ReadRequestHdr& req, engine::ByteSpan& src) override;
   iwarp::Error invalidate(std::uint32_t stag) override;
   // CompletionSink
@@ -93,6 +103,8 @@ class Link final : public engine::PlacementSink,
     bool issued = false;
     bool done = false;
     bool cancel = false;  // flushed: report STATUS_CANCELLED whatever the engine says
+    bool sent = false;    // Send/Write handed to TCP, completion held until confirmed (R75 [D])
+    bool engineFlushed = false;  // the engine gave it back unsent at the close
     int partsLeft = 0;    // reads: outstanding Read Requests (one per sink SGE)
     NTSTATUS status = STATUS_SUCCESS;
   };
@@ -115,10 +127,17 @@ class Link final : public engine::PlacementSink,
   NTSTATUS executeLocal(const WorkRequest& wr);
   Pending* findPending(std::uint64_t id);
   void finishPart(std::uint64_t id, NTSTATUS status);
+  // Write/Send confirmation (docs/decisions.md "Data path", R75): a Read Response placed after a
+  // request was issued proves the peer processed that request without a Terminate.
+  void confirmUpTo(std::uint64_t id);
+  void maybeConfirm();
+  std::uint64_t lastIssuedId() const { return next_ > 0 ? q_[next_ - 1].id : 0; }
+  static NTSTATUS statusForTerminate(const iwarp::TerminateInfo& t);
   // SGE → contiguous spans of system memory (privileged token: logical = system address).
   bool resolveSge(const Sge& s, std::vector<engine::MutByteSpan>* out) const;
-  static bool pick(const std::vector<engine::MutByteSpan>& spans, std::uint64_t off, std::uint32_t len,
-                   engine::MutByteSpan* out);
+  // The pieces of `spans` covering [off, off+len) (several when it crosses SGE / page-run edges).
+  static bool slice(const std::vector<engine::MutByteSpan>& spans, std::uint64_t off, std::uint32_t len,
+                    std::vector<engine::MutByteSpan>* out);
 
   Adapter* const adapter_;
   engine::EventLoop& loop_;
@@ -132,6 +151,8 @@ class Link final : public engine::PlacementSink,
   Connector* owner_ = nullptr;
   Qp* qp_ = nullptr;
   iwarp::Negotiated neg_{};
+  std::uint32_t peerIrd_ = 0, peerOrd_ = 0;
+  bool havePeerLimits_ = false;
   bool closed_ = false;
   bool established_ = false;
   NTSTATUS deadStatus_ = STATUS_CANCELLED;  // for requests that reach a closed link
@@ -145,6 +166,10 @@ class Link final : public engine::PlacementSink,
   std::map<std::uint32_t, ReadSink> sinks_;  // synthetic sink STag → read part
   std::uint32_t nextSink_ = 1;
   std::map<std::uint64_t, std::uint64_t> cookieToId_;
+  // Confirmation reads (zero-length Read Requests of our own): sink STag → highest request id
+  // issued before it. coveredId_: highest id some outstanding/issued read already covers.
+  std::map<std::uint32_t, std::uint64_t> confirmReads_;
+  std::uint64_t coveredId_ = 0;
   // Receives by MSN.
   std::map<std::uint32_t, Recv> recvs_;
 };

@@ -161,21 +161,28 @@ bool Mr::fastInitialized(ULONG* pageCount, bool* remoteAccess) const {
 
 bool Mr::fastValid() const {
   std::lock_guard lock(mu_);
-  return fast_ && registered_;
+  return fast_ && (registered_ || pendingToken_ != 0);  // a posted, not yet executed FR counts (R131)
 }
 
 UINT32 Mr::reserveFastToken() {
   std::lock_guard lock(mu_);
-  if (!fast_ || !initialized_ || registered_) return 0;
+  if (!fast_ || !initialized_ || registered_ || pendingToken_) return 0;
   UINT32 t = adapter()->stags().rekey(token_);
   if (t) token_ = t;
+  pendingToken_ = t;
   return t;
+}
+
+void Mr::abandonFastToken(UINT32 token) {
+  std::lock_guard lock(mu_);
+  if (pendingToken_ == token) pendingToken_ = 0;
 }
 
 NTSTATUS Mr::applyFastRegister(UINT32 token, const std::vector<std::uint64_t>& pages, ULONG fbo, std::uint64_t length,
                                std::uint64_t baseVa, ULONG flags) {
   std::lock_guard lock(mu_);
   if (!fast_ || !initialized_ || registered_ || token != token_) return STATUS_INVALID_PARAMETER;  // R131
+  pendingToken_ = 0;
   auto segs = std::make_shared<std::vector<MemSegment>>();
   std::uint64_t off = 0;
   for (std::size_t i = 0; i < pages.size() && off < length; ++i) {

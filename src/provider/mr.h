@@ -45,6 +45,8 @@ class Mr final : public Object {
   // Gives the MR its next remote token value at post time (R126); returned by remoteToken() from
   // then on.
   UINT32 reserveFastToken();
+  // The FastRegister that reserved `token` completed without executing (failed, flushed).
+  void abandonFastToken(UINT32 token);
   // NdkInvalidate execution / remote invalidation. STATUS_INVALID_PARAMETER if no valid
   // registration holds `token` (R56).
   NTSTATUS invalidate(UINT32 token);
@@ -58,6 +60,7 @@ class Mr final : public Object {
   const bool fast_;
   mutable std::mutex mu_;
   bool registered_ = false;  // normal: registered; fast: a registration is valid
+  UINT32 pendingToken_ = 0;  // fast: reserved by a posted FastRegister not yet executed
   bool initialized_ = false;
   ULONG fast_pages_ = 0;
   bool fast_remote_ = false;

@@ -384,6 +384,8 @@ void Qp::completeInitiator(const WorkRequest& wr, NTSTATUS status) {
   // Outstanding until its entry is queued (R67): the slot is free before the consumer can see the
   // entry, so a request posted in response to this completion never finds the queue full.
   --iq_outstanding_;
+  if (wr.type == NdkOperationTypeFastRegister && status != STATUS_SUCCESS && wr.newToken && wr.mr)
+    wr.mr->abandonFastToken(wr.newToken);  // R131: the MR can be fast-registered again
   if (!(status == STATUS_SUCCESS && (wr.flags & NDK_OP_FLAG_SILENT_SUCCESS))) {  // R40
     CompletionEntry e;
     e.status = status;

@@ -132,6 +132,34 @@ TEST(Tcp, ConnectToClosedPortIsRefused) {
   EXPECT_EQ(p.get_future().wait_for(kWait), std::future_status::ready);
 }
 
+// R96: a connect from port P to the same address and port P (nobody listening) is "connected" to
+// itself by TCP simultaneous open; the engine reports it as refused, sync and async.
+TEST(Tcp, R96_SelfConnectIsRefused) {
+  Endpoint ep;
+  ASSERT_TRUE(Endpoint::parse("127.0.0.1", 0, ep));
+  Endpoint bound;
+  {
+    Socket l;
+    ASSERT_EQ(listenTcp(ep, 1, l), NetError::None);
+    ASSERT_TRUE(localEndpoint(l.fd(), bound));
+  }
+  Socket s;
+  NetError e = startConnect(bound, s, &bound);
+  if (e == NetError::InProgress) {
+    pollfd pfd{s.fd(), POLLOUT, 0};
+    ASSERT_EQ(::poll(&pfd, 1, 10000), 1);
+    e = finishConnect(s.fd());
+  }
+  EXPECT_EQ(e, NetError::Refused);
+  // The port is usable afterwards: a listener there accepts a real connection.
+  s = Socket();
+  Socket l;
+  ASSERT_EQ(listenTcp(bound, 1, l), NetError::None);
+  EventLoop loop(0, ProgressMode::Blocking, 0us);
+  ConnectResult r = connectVia(loop, bound);
+  EXPECT_EQ(r.err, NetError::None);
+}
+
 TEST(Tcp, ConnectAcceptAppliesStreamOptions) {
   Endpoint ep;
   ASSERT_TRUE(Endpoint::parse("127.0.0.1", 0, ep));

@@ -272,8 +272,9 @@ TEST_P(E2e, R104_PausedListenerRefuses) {
   ASSERT_NO_FATAL_FAILURE(establish());
 }
 
-// Disabled: intermittently the connect succeeds (under investigation, see the Data path report).
-TEST_P(E2e, DISABLED_R96_ConnectToClosedPortRefused) {
+// R96: connecting to the port of a just-closed listener is refused (also when the connector's own
+// local port lands on it: a TCP self-connect counts as refused, engine/tcp.cpp).
+TEST_P(E2e, R96_ConnectToClosedPortRefused) {
   closeAndWait(listener);
   ASSERT_EQ(a->Dispatch->NdkCreateListener(a, onConnect, &incoming, createDone, nullptr, &listener), STATUS_SUCCESS);
   NTSTATUS s = startConnect();
@@ -371,13 +372,145 @@ TEST_P(E2e, R75_R53_BadRemoteTokenTerminatesWithoutStrayWrite) {
   const UINT32 good = md->Dispatch->NdkGetRemoteTokenFromMr(md);
   NDK_SGE g = sge(src, ms, 0, 4096);
   // Beyond the region by one byte (bounds), then a bad key.
-  ASSERT_EQ(act.qp->Dispatch->NdkWrite(act.qp, nullptr, &g, 1, reinterpret_cast<UINT64>(dst.p + 4097), good, 0),
+  ASSERT_EQ(act.qp->Dispatch->NdkWrite(act.qp, reinterpret_cast<PVOID>(1), &g, 1,
+                                       reinterpret_cast<UINT64>(dst.p + 4097), good, 0),
             STATUS_SUCCESS);
+  ASSERT_EQ(act.qp->Dispatch->NdkSend(act.qp, reinterpret_cast<PVOID>(2), nullptr, 0, 0), STATUS_SUCCESS);
   // The connection goes down: the passive side sees a transport abort (R111 reason 2 → event).
   EXPECT_TRUE(pasDisc.wait(1, 15s));
   EXPECT_TRUE(actDisc.wait(1, 15s));  // the initiator gets the Terminate: its event too
+  // R75 [D]: the refused Write itself completes with STATUS_ACCESS_VIOLATION (its completion was
+  // held until confirmed); the Send behind it with STATUS_CONNECTION_ABORTED (R53), in order.
+  auto ra = waitResults(act, 2);
+  ASSERT_EQ(ra.size(), 2u);
+  EXPECT_EQ(ra[0].RequestContext, reinterpret_cast<PVOID>(1));
+  EXPECT_EQ(ra[0].Status, STATUS_ACCESS_VIOLATION);
+  EXPECT_EQ(ra[0].Type, NdkOperationTypeWrite);
+  EXPECT_EQ(ra[1].RequestContext, reinterpret_cast<PVOID>(2));
+  EXPECT_EQ(ra[1].Status, STATUS_CONNECTION_ABORTED);
   for (std::size_t i = 0; i < dst.n; ++i) ASSERT_EQ(dst.p[i], 0xEE) << i;  // no byte placed
   EXPECT_EQ(act.qp->Dispatch->NdkSend(act.qp, nullptr, nullptr, 0, 0), STATUS_CONNECTION_INVALID);  // R81
+  closeAndWait(ms);
+  closeAndWait(md);
+}
+
+// R75 [I]: a Read whose source reaches beyond the remote region completes with
+// STATUS_REMOTE_RESOURCES at the initiator; nothing is written into the sink.
+TEST_P(E2e, R75_ReadBeyondRemoteRegionRemoteResources) {
+  ASSERT_NO_FATAL_FAILURE(establish());
+  Buffer src(8192), dst(8192);
+  std::memset(dst.p, 0xEE, dst.n);
+  NDK_MR* ms = mr(p, src, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ);
+  NDK_MR* md = mr(p, dst, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
+  NDK_SGE g = sge(dst, md, 0, 4096);
+  ASSERT_EQ(act.qp->Dispatch->NdkRead(act.qp, reinterpret_cast<PVOID>(3), &g, 1, reinterpret_cast<UINT64>(src.p + 4097),
+                                      ms->Dispatch->NdkGetRemoteTokenFromMr(ms), 0),
+            STATUS_SUCCESS);
+  auto ra = waitResults(act, 1);
+  ASSERT_EQ(ra.size(), 1u);
+  EXPECT_EQ(ra[0].Status, STATUS_REMOTE_RESOURCES);
+  EXPECT_EQ(ra[0].Type, NdkOperationTypeRead);
+  EXPECT_TRUE(pasDisc.wait(1, 15s));
+  for (std::size_t i = 0; i < dst.n; ++i) ASSERT_EQ(dst.p[i], 0xEE) << i;
+  closeAndWait(ms);
+  closeAndWait(md);
+}
+
+// A Write's completion is held until a later Read Response confirms it (docs/decisions.md "Data
+// path"); a good Write still completes with success, and data is in place when it does.
+TEST_P(E2e, R75_ConfirmedWriteCompletesSuccess) {
+  ASSERT_NO_FATAL_FAILURE(establish());
+  Buffer src(4096), dst(4096);
+  std::memset(src.p, 0x42, src.n);
+  NDK_MR* ms = mr(p, src, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
+  NDK_MR* md = mr(p, dst, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
+  NDK_SGE g = sge(src, ms, 0, 4096);
+  for (int i = 0; i < 8; ++i)
+    ASSERT_EQ(act.qp->Dispatch->NdkWrite(act.qp, reinterpret_cast<PVOID>(10 + i), &g, 1, reinterpret_cast<UINT64>(dst.p),
+                                         md->Dispatch->NdkGetRemoteTokenFromMr(md), 0),
+              STATUS_SUCCESS);
+  auto ra = waitResults(act, 8);
+  ASSERT_EQ(ra.size(), 8u);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(ra[i].Status, STATUS_SUCCESS);
+    EXPECT_EQ(ra[i].RequestContext, reinterpret_cast<PVOID>(10 + i));  // in posting order
+  }
+  EXPECT_EQ(std::memcmp(dst.p, src.p, 4096), 0);  // landed before the completion was visible
+  closeAndWait(ms);
+  closeAndWait(md);
+}
+
+// docs/decisions.md "Data path": NdkDisconnect after the peer disconnected succeeds (the implicit
+// flush of R79 cancels pending receives); a second one is STATUS_CONNECTION_INVALID.
+TEST_P(E2e, R79_DisconnectAfterPeerDisconnectSucceeds) {
+  ASSERT_NO_FATAL_FAILURE(establish());
+  Buffer b(4096);
+  NDK_MR* m = mr(p, b);
+  NDK_SGE g = sge(b, m, 0, 4096);
+  ASSERT_EQ(pas.qp->Dispatch->NdkReceive(pas.qp, reinterpret_cast<PVOID>(5), &g, 1), STATUS_SUCCESS);
+  Req d;
+  ASSERT_EQ(waitReq(d, act.conn->Dispatch->NdkDisconnect(act.conn, reqDone, &d)), STATUS_SUCCESS);
+  ASSERT_TRUE(pasDisc.wait(1, 15s));
+  Req d2;
+  EXPECT_EQ(waitReq(d2, pas.conn->Dispatch->NdkDisconnect(pas.conn, reqDone, &d2)), STATUS_SUCCESS);
+  auto r = waitResults(pas, 1);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].Status, STATUS_CANCELLED);
+  EXPECT_EQ(r[0].RequestContext, reinterpret_cast<PVOID>(5));
+  Req d3;
+  EXPECT_EQ(pas.conn->Dispatch->NdkDisconnect(pas.conn, reqDone, &d3), STATUS_CONNECTION_INVALID);
+  closeAndWait(m);
+}
+
+// Received segments crossing receive-SGE and sink-SGE boundaries are scattered piece by piece
+// (no teardown, no intermediate buffer): a Send into 3 odd-sized receive SGEs, a Read into 3 sink
+// SGEs, data verified and nothing written outside.
+TEST_P(E2e, SegmentsScatterAcrossSges) {
+  ASSERT_NO_FATAL_FAILURE(establish());
+  const ULONG kLen = 40000;
+  Buffer src(kLen), dst(kLen + 3 * 64 + 64);
+  std::mt19937 rng(7);
+  for (std::size_t i = 0; i < src.n; ++i) src.p[i] = static_cast<std::uint8_t>(rng());
+  NDK_MR* ms = mr(p, src, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ);
+  NDK_MR* md = mr(p, dst, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
+  const ULONG parts[3] = {1001, 13007, kLen - 1001 - 13007};
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "send" : "read");
+    std::memset(dst.p, 0xEE, dst.n);
+    NDK_SGE g[3];
+    std::size_t off = 64;
+    for (int i = 0; i < 3; ++i) {
+      g[i] = sge(dst, md, off, parts[i]);
+      off += parts[i] + 64;  // gaps between the pieces stay untouched
+    }
+    if (round == 0) {
+      ASSERT_EQ(pas.qp->Dispatch->NdkReceive(pas.qp, reinterpret_cast<PVOID>(1), g, 3), STATUS_SUCCESS);
+      NDK_SGE s1 = sge(src, ms, 0, kLen);
+      ASSERT_EQ(act.qp->Dispatch->NdkSend(act.qp, reinterpret_cast<PVOID>(2), &s1, 1, 0), STATUS_SUCCESS);
+      auto ra = waitResults(act, 1);
+      ASSERT_EQ(ra.size(), 1u);
+      EXPECT_EQ(ra[0].Status, STATUS_SUCCESS);
+    } else {
+      ASSERT_EQ(pas.qp->Dispatch->NdkRead(pas.qp, reinterpret_cast<PVOID>(1), g, 3, reinterpret_cast<UINT64>(src.p),
+                                          ms->Dispatch->NdkGetRemoteTokenFromMr(ms), 0),
+                STATUS_SUCCESS);
+    }
+    auto rp = waitResults(pas, 1);
+    ASSERT_EQ(rp.size(), 1u);
+    EXPECT_EQ(rp[0].Status, STATUS_SUCCESS);
+    if (round == 0) {
+      EXPECT_EQ(rp[0].BytesTransferred, kLen);
+    }
+    off = 64;
+    std::size_t from = 0;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(std::memcmp(dst.p + off, src.p + from, parts[i]), 0) << i;
+      EXPECT_EQ(dst.p[off - 1], 0xEE) << i;
+      EXPECT_EQ(dst.p[off + parts[i]], 0xEE) << i;
+      from += parts[i];
+      off += parts[i] + 64;
+    }
+  }
   closeAndWait(ms);
   closeAndWait(md);
 }
