@@ -194,8 +194,11 @@ void Object::finish(bool inline_close) {
   NDK_FN_CLOSE_COMPLETION cb = close_cb_;
   PVOID ctx = close_ctx_;
   adapter_->callbacks().post([cb, ctx, teardown] {
-    if (cb) cb(ctx);  // the object's last callback (R22)
+    // Detached from its antecedents before the consumer hears of the close: a close of the
+    // antecedent issued from (or after) this callback does not pend on a closed object (R24).
+    // An antecedent finishing here posts its own completion, which runs after this one.
     teardown();
+    if (cb) cb(ctx);  // the object's last callback (R22)
   });
 }
 
