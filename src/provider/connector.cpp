@@ -380,7 +380,9 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
     if (wasConnected && !localDisconnect_ && !closing()) {
       raiseEvent = true;
       ev = event_;
-      const bool graceful = info.error == iwarp::Error::None || (info.net == engine::NetError::Closed && !info.terminate_received);
+      // A received Terminate (the peer's abortive close, R31, or an error, R53) is an abort.
+      const bool graceful = !info.terminate_received &&
+                            (info.error == iwarp::Error::None || info.net == engine::NetError::Closed);
       reason = graceful ? 1 : 2;  // R111
       if (!graceful) adapter()->device()->counters().connectionError.fetch_add(1);
     }

@@ -515,6 +515,48 @@ TEST_P(E2e, SegmentsScatterAcrossSges) {
   closeAndWait(md);
 }
 
+struct ExReason {
+  Event ev;
+  std::atomic<ULONG> reason{99};
+};
+VOID onDisconnectEx(PVOID ctx, ULONG reason) {
+  auto* r = static_cast<ExReason*>(ctx);
+  r->reason = reason;
+  r->ev.set();
+}
+
+// R31: closing a connected connector is abortive: the peer's Ex disconnect callback reports a
+// transport abort (R111 [D] reason 2), the local pending receive is flushed with STATUS_CANCELLED.
+TEST_P(E2e, R31_R111_ConnectorCloseAbortsPeerSeesReason2) {
+  NTSTATUS s = startConnect();
+  ASSERT_EQ(s, STATUS_PENDING);
+  pas.conn = nextIncoming();
+  ASSERT_NE(pas.conn, nullptr);
+  ExReason pasEx;
+  NTSTATUS as = pas.conn->Dispatch->NdkAcceptEx(pas.conn, pas.qp, 4, 4, nullptr, 0, onDisconnectEx, &pasEx, reqDone,
+                                                &acceptReq);
+  ASSERT_EQ(waitReq(connectReq, s), STATUS_SUCCESS);
+  Req cc;
+  ASSERT_EQ(waitReq(cc, act.conn->Dispatch->NdkCompleteConnect(act.conn, onDisconnect, &actDisc, reqDone, &cc)),
+            STATUS_SUCCESS);
+  ASSERT_EQ(waitReq(acceptReq, as), STATUS_SUCCESS);
+  Buffer b(4096);
+  NDK_MR* m = mr(p, b);
+  NDK_SGE g = sge(b, m, 0, 64);
+  ASSERT_EQ(act.qp->Dispatch->NdkReceive(act.qp, reinterpret_cast<PVOID>(9), &g, 1), STATUS_SUCCESS);
+  closeAndWait(act.conn);
+  act.conn = nullptr;
+  ASSERT_TRUE(pasEx.ev.wait(1, 15s));
+  EXPECT_EQ(pasEx.reason.load(), 2u);
+  auto r = waitResults(act, 1);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].Status, STATUS_CANCELLED);
+  EXPECT_EQ(r[0].RequestContext, reinterpret_cast<PVOID>(9));
+  EXPECT_EQ(actDisc.value(), 0);  // R110: never for the local side's own close
+  EXPECT_EQ(pas.qp->Dispatch->NdkSend(pas.qp, nullptr, nullptr, 0, 0), STATUS_CONNECTION_INVALID);  // R81
+  closeAndWait(m);
+}
+
 TEST_P(E2e, R77_FlushCancelsReceivesAfterDisconnect) {
   ASSERT_NO_FATAL_FAILURE(establish());
   Buffer b(4096);
