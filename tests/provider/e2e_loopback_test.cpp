@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "provider_fixture.h"
 
@@ -554,6 +555,45 @@ TEST_P(E2e, R31_R111_ConnectorCloseAbortsPeerSeesReason2) {
   EXPECT_EQ(r[0].RequestContext, reinterpret_cast<PVOID>(9));
   EXPECT_EQ(actDisc.value(), 0);  // R110: never for the local side's own close
   EXPECT_EQ(pas.qp->Dispatch->NdkSend(pas.qp, nullptr, nullptr, 0, 0), STATUS_CONNECTION_INVALID);  // R81
+  closeAndWait(m);
+}
+
+// R65: NdkFlush racing with posting on the same QP: every posted request completes exactly once
+// (STATUS_SUCCESS or STATUS_CANCELLED), in posting order, and the QP stays usable (R78).
+TEST_P(E2e, R65_FlushConcurrentWithPostingEachCompletesOnce) {
+  ASSERT_NO_FATAL_FAILURE(establish());
+  Buffer b(4096);
+  NDK_MR* m = mr(p, b);
+  NDK_SGE g = sge(b, m, 0, 16);
+  for (int i = 0; i < 60; ++i) ASSERT_EQ(pas.qp->Dispatch->NdkReceive(pas.qp, nullptr, &g, 1), STATUS_SUCCESS);
+  constexpr int kPosts = 60;
+  std::thread poster([&] {
+    for (int i = 0; i < kPosts; ++i)
+      EXPECT_EQ(act.qp->Dispatch->NdkSend(act.qp, reinterpret_cast<PVOID>(static_cast<std::uintptr_t>(1000 + i)), &g, 1, 0),
+                STATUS_SUCCESS);
+  });
+  for (int i = 0; i < 20; ++i) act.qp->Dispatch->NdkFlush(act.qp);
+  poster.join();
+  auto r = waitResults(act, kPosts);
+  ASSERT_EQ(r.size(), static_cast<std::size_t>(kPosts));
+  for (int i = 0; i < kPosts; ++i) {
+    EXPECT_EQ(r[i].RequestContext, reinterpret_cast<PVOID>(static_cast<std::uintptr_t>(1000 + i)));
+    EXPECT_TRUE(r[i].Status == STATUS_SUCCESS || r[i].Status == STATUS_CANCELLED) << std::hex << r[i].Status;
+  }
+  NDK_RESULT_EX extra[4];
+  EXPECT_EQ(act.cq->Dispatch->NdkGetCqResultsEx(act.cq, extra, 4), 0u);  // exactly once
+  // R78: still connected: a send after the flushes works.
+  pas.qp->Dispatch->NdkFlush(pas.qp);
+  (void)waitResults(pas, 60);
+  ASSERT_EQ(pas.qp->Dispatch->NdkReceive(pas.qp, reinterpret_cast<PVOID>(77), &g, 1), STATUS_SUCCESS);
+  ASSERT_EQ(act.qp->Dispatch->NdkSend(act.qp, nullptr, &g, 1, 0), STATUS_SUCCESS);
+  auto ok = waitResults(act, 1);
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].Status, STATUS_SUCCESS);
+  auto rp = waitResults(pas, 1);
+  ASSERT_EQ(rp.size(), 1u);
+  EXPECT_EQ(rp[0].RequestContext, reinterpret_cast<PVOID>(77));
+  EXPECT_EQ(rp[0].Status, STATUS_SUCCESS);
   closeAndWait(m);
 }
 
