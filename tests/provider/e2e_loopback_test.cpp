@@ -597,6 +597,59 @@ TEST_P(E2e, R65_FlushConcurrentWithPostingEachCompletesOnce) {
   closeAndWait(m);
 }
 
+// R126/R130/R132/R75: a fast MR registered through the passive QP's queue gives the peer remote
+// write access through the new token; after the queued Invalidate the same token is refused: the
+// Write completes with STATUS_ACCESS_VIOLATION and nothing lands.
+TEST_P(E2e, R126_R132_FastRegisterGrantsThenInvalidateRevokesRemoteWrite) {
+  ASSERT_NO_FATAL_FAILURE(establish());
+  Buffer src(4096), dst(2 * PAGE_SIZE);
+  std::memset(src.p, 0x3C, src.n);
+  std::memset(dst.p, 0xEE, dst.n);
+  NDK_MR* ms = mr(p, src, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
+  NDK_MR* f = nullptr;
+  ASSERT_EQ(p->Dispatch->NdkCreateMr(p, TRUE, createDone, nullptr, &f), STATUS_SUCCESS);
+  ASSERT_EQ(f->Dispatch->NdkInitializeFastRegisterMr(f, 2, TRUE, nullptr, nullptr), STATUS_SUCCESS);
+  MdlChain chain(dst.p, dst.n, PAGE_SIZE);  // two MDLs: the pages need not be contiguous
+  ULONG lamSize = OPENNDK_LAM_SIZE(2), fbo = 0;
+  std::vector<std::uint8_t> storage(lamSize);
+  auto* lam = reinterpret_cast<NDK_LOGICAL_ADDRESS_MAPPING*>(storage.data());
+  ASSERT_EQ(a->Dispatch->NdkBuildLAM(a, chain.m, dst.n, nullptr, nullptr, lam, &lamSize, &fbo), STATUS_SUCCESS);
+  ASSERT_EQ(lam->AdapterPageCount, 2u);
+  const NDK_LOGICAL_ADDRESS* pages = lam->AdapterPageArray;
+  void* va = reinterpret_cast<void*>(0x10000000);  // any base address the consumer likes
+  ASSERT_EQ(pas.qp->Dispatch->NdkFastRegister(pas.qp, reinterpret_cast<PVOID>(1), f, 2, pages, 0, 2 * PAGE_SIZE, va,
+                                              NDK_OP_FLAG_ALLOW_LOCAL_WRITE | NDK_OP_FLAG_ALLOW_REMOTE_WRITE),
+            STATUS_SUCCESS);
+  const UINT32 token = f->Dispatch->NdkGetRemoteTokenFromMr(f);  // R126: valid once the call returned
+  auto fr = waitResults(pas, 1);
+  ASSERT_EQ(fr.size(), 1u);
+  EXPECT_EQ(fr[0].Status, STATUS_SUCCESS);
+  EXPECT_EQ(fr[0].Type, NdkOperationTypeFastRegister);
+  NDK_SGE g = sge(src, ms, 0, 4096);
+  // Crosses the page boundary of the registration (two pages of the page array).
+  ASSERT_EQ(act.qp->Dispatch->NdkWrite(act.qp, reinterpret_cast<PVOID>(2), &g, 1, 0x10000000 + 2048, token, 0),
+            STATUS_SUCCESS);
+  auto w = waitResults(act, 1);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].Status, STATUS_SUCCESS);
+  EXPECT_EQ(std::memcmp(dst.p + 2048, src.p, 4096), 0);
+  EXPECT_EQ(dst.p[2047], 0xEE);
+  ASSERT_EQ(pas.qp->Dispatch->NdkInvalidate(pas.qp, reinterpret_cast<PVOID>(3), &f->Header, 0), STATUS_SUCCESS);
+  auto inv = waitResults(pas, 1);
+  ASSERT_EQ(inv.size(), 1u);
+  EXPECT_EQ(inv[0].Status, STATUS_SUCCESS);
+  std::memset(dst.p, 0xEE, dst.n);
+  ASSERT_EQ(act.qp->Dispatch->NdkWrite(act.qp, reinterpret_cast<PVOID>(4), &g, 1, 0x10000000, token, 0), STATUS_SUCCESS);
+  w = waitResults(act, 1);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].Status, STATUS_ACCESS_VIOLATION);  // R75 [D]
+  for (std::size_t i = 0; i < dst.n; ++i) ASSERT_EQ(dst.p[i], 0xEE) << i;
+  EXPECT_TRUE(pasDisc.wait(1, 15s));
+  closeAndWait(ms);
+  closeAndWait(f);
+  a->Dispatch->NdkReleaseLAM(a, lam);
+}
+
 TEST_P(E2e, R77_FlushCancelsReceivesAfterDisconnect) {
   ASSERT_NO_FATAL_FAILURE(establish());
   Buffer b(4096);
