@@ -19,10 +19,10 @@ SerialExecutor::~SerialExecutor() {
 }
 
 void SerialExecutor::post(std::function<void()> task) {
-  {
-    std::lock_guard lock(mu_);
-    tasks_.push_back(std::move(task));
-  }
+  // Notify under the lock: the task may be the last one before a drain() lets the owner destroy
+  // this executor, so post() must not touch cv_ after the lock is released.
+  std::lock_guard lock(mu_);
+  tasks_.push_back(std::move(task));
   cv_.notify_one();
 }
 
