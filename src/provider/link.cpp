@@ -97,7 +97,11 @@ void Link::closed(const engine::CloseInfo& info) {
   bool first = true;
   for (Pending& p : q_) {
     if (p.cancel) continue;
-    const bool open = !p.done || p.engineFlushed;
+    const bool wire = p.wr.type == NdkOperationTypeSend || p.wr.type == NdkOperationTypeWrite ||
+                      p.wr.type == NdkOperationTypeRead;
+    // Not reported yet and possibly not executed by the peer: a Send completed on hand-off but
+    // queued behind a held Write was sent after it, so a Terminate makes it fail too.
+    const bool open = !p.done || p.engineFlushed || (info.terminate_received && !first && p.issued && wire);
     if (!open) continue;
     if (info.terminate_received && (p.issued || p.engineFlushed)) {
       p.status = first ? statusForTerminate(info.peer_terminate) : STATUS_CONNECTION_ABORTED;
@@ -435,8 +439,12 @@ void Link::txCompleted(std::uint64_t cookie, engine::TxStatus status) {
   }
   Pending* p = findPending(cookie);
   if (!p || p->done) return;
+  if (status == engine::TxStatus::Success && p->wr.type != NdkOperationTypeWrite) {
+    finishPart(cookie, STATUS_SUCCESS);  // Sends complete on hand-off (still reported in order)
+    return;
+  }
   if (status == engine::TxStatus::Success) {
-    // Handed to TCP: held until a later Read Response (or an orderly close) confirms it.
+    // A Write handed to TCP: held until a later Read Response (or an orderly close) confirms it.
     p->sent = true;
     pump();
     maybeConfirm();
