@@ -160,7 +160,7 @@ void MpaSetup::on_reply(Actions& a) noexcept {
   // RFC 6581 §9.1: IRD ≥ responder ORD, ORD ≤ responder IRD; 0x3FFF = leave ours unchanged.
   if (peer_ord != kNoNeg) {
     if (peer_ord > profile_.max_ird) return fail(a, Error::MpaInsufficientIrd, true);
-    ird = std::max(ird, peer_ord);
+    if (profile_.raise_ird_to_peer_ord) ird = std::max(ird, peer_ord);
   }
   if (peer_ird != kNoNeg) ord = std::min(ord, peer_ird);
   neg_.ird = ird;
@@ -276,7 +276,7 @@ Actions MpaSetup::accept(const SetupParams& p) noexcept {
   // 0x3FFF from the peer: leave ours unchanged and echo 0x3FFF.
   std::uint32_t wire_ird = ird, wire_ord = ord;
   if (peer_ord != kNoNeg) {
-    ird = std::min<std::uint32_t>(std::max(ird, peer_ord), profile_.max_ird);
+    if (profile_.raise_ird_to_peer_ord) ird = std::min<std::uint32_t>(std::max(ird, peer_ord), profile_.max_ird);
     wire_ird = ird;
   } else if (f.has_v2) {
     wire_ird = kNoNeg;

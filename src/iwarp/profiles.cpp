@@ -28,6 +28,7 @@ constexpr Profile kDefault{
     .max_ird = 128,
     .max_ord = 128,
     .p2p_min_one = true,
+    .raise_ird_to_peer_ord = false,
 };
 
 // siw-compatible: what Linux siw does with its built-in defaults (IWARP.md §6): rev 2 + S, C not
@@ -54,6 +55,7 @@ constexpr Profile kSiw{
     .max_ird = 128,
     .max_ord = 128,
     .p2p_min_one = true,
+    .raise_ird_to_peer_ord = true,
 };
 
 // windows: CRC strict, P2P with the zero-length Read RTR, and revision-1 peers using the [MS-SMBD]
@@ -79,6 +81,7 @@ constexpr Profile kWindows{
     .max_ird = 128,
     .max_ord = 128,
     .p2p_min_one = true,
+    .raise_ird_to_peer_ord = false,
 };
 
 constexpr std::array<const Profile*, 3> kAll{&kDefault, &kSiw, &kWindows};

@@ -43,6 +43,10 @@ struct Profile {
   std::uint16_t max_ird = 128;  // SIW_MAX_IRD_QP
   std::uint16_t max_ord = 128;
   bool p2p_min_one = true;      // in P2P mode raise IRD/ORD to ≥ 1 (siw, irdma)
+  // RFC 6581 §9.1 leaves a choice when our IRD is below the peer's ORD: raise our IRD to cover it
+  // (siw's relaxed behaviour) or keep it and let the peer lower its ORD. NDK's R82/R83 need the
+  // latter (effective limits are minima of both consumers' requests), so only siw-compatible raises.
+  bool raise_ird_to_peer_ord = true;
 };
 
 [[nodiscard]] const Profile& profile_default() noexcept;

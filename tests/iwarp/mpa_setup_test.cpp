@@ -452,3 +452,23 @@ TEST(MpaSetup, ProfilesAreData) {
       }
     }
 }
+
+// NDKPI R82/R83: the effective limits are minima of both consumers' requests, so the default and
+// windows profiles never raise their IRD to the peer's ORD (siw-compatible keeps siw's relaxed
+// raise). Initiator ORD 2 against a responder IRD 1 → the initiator's ORD becomes 1.
+TEST(MpaSetup, DefaultProfileKeepsIrdBelowPeerOrd) {
+  for (const Profile* prof : {&profile_default(), &profile_windows()}) {
+    Pair p(*prof, *prof);
+    p.connect({8, 2, {}}, true, {1, 6, {}});
+    ASSERT_TRUE(p.ini.established && p.rsp.established) << prof->name;
+    const Negotiated& ni = p.ini.setup.result();
+    const Negotiated& nr = p.rsp.setup.result();
+    EXPECT_EQ(nr.ird, 1u) << prof->name;  // not raised to the initiator's ORD 2
+    EXPECT_EQ(ni.ord, 1u) << prof->name;  // lowered to the responder's IRD
+    EXPECT_EQ(nr.ord, 6u) << prof->name;  // ≤ initiator IRD 8
+  }
+  Pair siw(profile_siw_compatible(), profile_siw_compatible());
+  siw.connect({8, 2, {}}, true, {1, 6, {}});
+  ASSERT_TRUE(siw.ini.established);  // client/server mode: the responder waits for the first FPDU
+  EXPECT_EQ(siw.rsp.setup.result().ird, 2u);  // siw's relaxed raise, decided when it replied
+}
