@@ -198,10 +198,10 @@ class RpingQp : public PlacementSink, public CompletionSink {
  private:
   template <class F>
   void set(F f) {
-    {
-      std::lock_guard lk(mu);
-      f();
-    }
+    // Notify under the lock: once the waiter sees the state it may destroy this object (~Runner),
+    // so the engine thread must not touch cv after releasing mu (TSan: cond destroy vs broadcast).
+    std::lock_guard lk(mu);
+    f();
     cv.notify_all();
   }
 };
