@@ -357,11 +357,13 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
   DisconnectEvent ev{};
   std::shared_ptr<Link> link;
   bool raiseEvent = false;
+  bool localDisc = false;  // read under mu_: NdkDisconnect writes it on the consumer's thread
   NTSTATUS pendStatus = STATUS_CONNECTION_ABORTED;
   ULONG reason = 0;
   {
     std::lock_guard lock(mu_);
     link = link_;
+    localDisc = localDisconnect_;
     if (info.error == iwarp::Error::MpaTimeout || info.net == engine::NetError::TimedOut) pendStatus = STATUS_IO_TIMEOUT;
     else if (info.net == engine::NetError::Refused) pendStatus = STATUS_CONNECTION_REFUSED;
     else if (info.net != engine::NetError::None && info.net != engine::NetError::Closed) pendStatus = statusFromNet(info.net);
@@ -397,9 +399,9 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
   }
   if (qp_) qp_->markDisconnected();  // R81
   if (link) {
-    if (localDisconnect_ || closing()) {
+    if (localDisc || closing()) {
       link->failPending(STATUS_CANCELLED);  // R79 implicit flush: initiator requests...
-      if (localDisconnect_ && qp_) qp_->flush();  // ...and the receives still queued
+      if (localDisc && qp_) qp_->flush();  // ...and the receives still queued
     }
     else if (reason == 2) link->failPending(STATUS_CONNECTION_ABORTED);      // R53: errors
     // graceful peer disconnect: nothing is flushed (R80); the consumer's flush completes them.
