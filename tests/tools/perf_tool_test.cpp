@@ -21,7 +21,10 @@ struct ToolRun {
 };
 
 ToolRun ndk(const std::string& args, bool mergeStderr = false) {
-  std::string cmd = std::string(NDK_TOOL) + " " + args + (mergeStderr ? " 2>&1" : " 2>/dev/null");
+  // Under TSan the tool gets the suite's documented suppressions (tests/tsan.supp: RDMA Write
+  // polling); other builds ignore TSAN_OPTIONS.
+  std::string cmd = std::string("TSAN_OPTIONS=\"${TSAN_OPTIONS}:suppressions=") + OPENNDK_TSAN_SUPP + "\" " +
+                    NDK_TOOL + " " + args + (mergeStderr ? " 2>&1" : " 2>/dev/null");
   ToolRun r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
