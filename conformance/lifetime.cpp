@@ -138,6 +138,9 @@ TEST_F(Lifetime, R14_R15_ProviderCallsFromInsideNotification) {
   Recorder& qpClose = newRecorder();
   NTSTATUS postInside = STATUS_UNSUCCESSFUL, closeInside = STATUS_UNSUCCESSFUL;
   ULONG gotInside = 0;
+  std::mutex flushMu;
+  std::condition_variable flushCv;
+  bool flushReturned = false;
   bool once = false;
   notify.hook = [&](const CallRecord&) {
     if (once) return;  // only the first notification (the arm inside re-arms the CQ)
@@ -147,11 +150,22 @@ TEST_F(Lifetime, R14_R15_ProviderCallsFromInsideNotification) {
     postInside = postEmptyReceive(r.qp, reinterpret_cast<PVOID>(2));
     r.qp->Dispatch->NdkFlush(r.qp);
     r.cq->Dispatch->NdkArmCq(r.cq, NDK_CQ_NOTIFY_ANY);
+    {
+      // The close must not overlap the main thread's NdkFlush, which raised this notification and
+      // may still be inside the QP (a consumer's own race, TSan: use after free).
+      std::unique_lock lk(flushMu);
+      flushCv.wait_for(lk, std::chrono::seconds(30), [&] { return flushReturned; });
+    }
     closeInside = r.qp->Dispatch->NdkCloseQp(&r.qp->Header, &Recorder::onClose, &qpClose);
   };
   postReceive(r, reinterpret_cast<PVOID>(1));
   r.cq->Dispatch->NdkArmCq(r.cq, NDK_CQ_NOTIFY_ANY);
   r.qp->Dispatch->NdkFlush(r.qp);
+  {
+    std::lock_guard lk(flushMu);
+    flushReturned = true;
+    flushCv.notify_all();
+  }
   ASSERT_TRUE(notify.waitFor(1));
   EXPECT_GE(gotInside, 1u);
   CONF_EXPECT_STATUS(STATUS_SUCCESS, postInside);
