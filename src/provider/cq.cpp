@@ -140,37 +140,18 @@ void Cq::fireLocked(NTSTATUS status) {
   if (mod_timer_ != 0 && adapter()->timer().cancel(mod_timer_)) {
     mod_timer_ = 0;
     ++mod_gen_;
-    // the timer's reference is released below, outside... keep it: deliver() holds its own
+    // the timer's reference is released below, outside... keep it: the delivery holds its own
     adapter()->callbacks().post([this] { release(); });
   }
   if (stopped_) return;
   if (status != STATUS_SUCCESS) error_notified_ = true;
   added_at_last_notify_ = added_;
-  if (running_) {
-    // R46: deliver after the running callback returned.
-    redeliver_ = true;
-    redeliver_status_ = status;
-    return;
-  }
-  running_ = true;
+  if (!notifier_.scheduleLocked(status)) return;  // R46: after the running callback returned
   hold();  // R23: a close waits for the callback
-  adapter()->callbacks().post([this, status] { deliver(status); });
-}
-
-void Cq::deliver(NTSTATUS status) {
-  for (;;) {
-    cb_(ctx_, status);  // R49
-    std::lock_guard lock(mu_);
-    if (redeliver_ && !stopped_) {
-      redeliver_ = false;
-      status = redeliver_status_;
-      continue;
-    }
-    redeliver_ = false;
-    running_ = false;
-    break;
-  }
-  release();
+  adapter()->callbacks().post([this, status] {
+    notifier_.run(mu_, stopped_, status, [this](NTSTATUS s) { cb_(ctx_, s); });  // R49
+    release();
+  });
 }
 
 void Cq::arm(ULONG type) {
@@ -254,7 +235,7 @@ void Cq::onCloseStarted() {
   std::lock_guard lock(mu_);
   stopped_ = true;  // R22/R23: no notification after close started
   arm_ = kUnarmed;
-  redeliver_ = false;
+  notifier_.cancelPendingLocked();
   if (mod_timer_ != 0 && adapter()->timer().cancel(mod_timer_)) {
     mod_timer_ = 0;
     ++mod_gen_;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <vector>
 
+#include "provider/event_notifier.h"
 #include "provider/object.h"
 #include "provider/work.h"
 
@@ -56,7 +57,6 @@ class Cq final : public Object {
   static int armRank(ULONG t);  // ERRORS 0 < SOLICITED 1 < ANY 2
   bool matchesLocked(const CompletionEntry& e) const;
   void fireLocked(NTSTATUS status);           // disarm and deliver (R42)
-  void deliver(NTSTATUS status);              // runs on the executor
   void onModerationTimer(std::uint64_t gen);  // runs on the timer thread
 
   NDK_FN_CQ_NOTIFICATION_CALLBACK cb_;
@@ -69,9 +69,7 @@ class Cq final : public Object {
   std::uint64_t added_ = 0;             // entries ever added
   std::uint64_t added_at_last_notify_ = 0;
   int arm_ = kUnarmed;
-  bool running_ = false;      // a notification callback is executing (R46)
-  bool redeliver_ = false;    // one more became due while running
-  NTSTATUS redeliver_status_ = STATUS_SUCCESS;
+  EventNotifier notifier_;    // R46: one notification callback at a time
   bool stopped_ = false;      // close started: no more notifications
   std::atomic<NTSTATUS> error_{STATUS_SUCCESS};
   bool error_notified_ = false;

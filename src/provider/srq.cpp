@@ -104,30 +104,12 @@ void Srq::fail() {
 void Srq::notifyLocked(NTSTATUS status) {
   if (status == STATUS_SUCCESS) armed_ = false;  // one-shot (R143)
   if (!cb_ || stopped_) return;                  // R146
-  if (running_) {                                // R148
-    redeliver_ = true;
-    redeliver_status_ = status;
-    return;
-  }
-  running_ = true;
+  if (!notifier_.scheduleLocked(status)) return;  // R148
   hold();
-  adapter()->callbacks().post([this, status] { deliver(status); });
-}
-
-void Srq::deliver(NTSTATUS status) {
-  for (;;) {
-    cb_(ctx_, status);
-    std::lock_guard lock(mu_);
-    if (redeliver_ && !stopped_) {
-      redeliver_ = false;
-      status = redeliver_status_;
-      continue;
-    }
-    redeliver_ = false;
-    running_ = false;
-    break;
-  }
-  release();
+  adapter()->callbacks().post([this, status] {
+    notifier_.run(mu_, stopped_, status, [this](NTSTATUS s) { cb_(ctx_, s); });
+    release();
+  });
 }
 
 void Srq::onCloseStarted() {

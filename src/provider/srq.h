@@ -2,6 +2,7 @@
 #pragma once
 #include <deque>
 
+#include "provider/event_notifier.h"
 #include "provider/object.h"
 #include "provider/work.h"
 
@@ -39,7 +40,6 @@ class Srq final : public Object {
 
  private:
   void notifyLocked(NTSTATUS status);
-  void deliver(NTSTATUS status);
 
   Pd* const pd_;
   const ULONG max_sge_;
@@ -51,8 +51,8 @@ class Srq final : public Object {
   ULONG depth_;
   ULONG threshold_ = 0;
   bool armed_ = false;
-  bool running_ = false, redeliver_ = false, stopped_ = false, failed_ = false;
-  NTSTATUS redeliver_status_ = STATUS_SUCCESS;
+  bool stopped_ = false, failed_ = false;
+  EventNotifier notifier_;  // R148: one notification callback at a time
 };
 
 }  // namespace openndk::provider
