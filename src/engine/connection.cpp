@@ -31,6 +31,21 @@ const iwarp::Profile& profileFromTunable() {
   NDK_LOG_WARN("engine", "unknown mpa_profile '{}', using default", name);
   return iwarp::profile_default();
 }
+
+// The profile's MPA setup timers with the tunables applied (docs/decisions.md, "Hardening"):
+// mpa_reply_timeout_ms is T_reply; establish_timeout_ms caps T_request and T_rtr where the profile
+// arms them. 0 keeps the profile's value.
+iwarp::Profile withTunableTimers(const iwarp::Profile& from) {
+  iwarp::Profile p = from;
+  const auto clamp32 = [](std::uint64_t v) { return static_cast<std::uint32_t>(std::min<std::uint64_t>(v, UINT32_MAX)); };
+  if (const std::uint32_t reply = clamp32(base::tunableU64(base::Tunable::MpaReplyTimeoutMs)); reply && p.t_reply_ms)
+    p.t_reply_ms = reply;
+  if (const std::uint32_t est = clamp32(base::tunableU64(base::Tunable::EstablishTimeoutMs)); est) {
+    if (p.t_request_ms) p.t_request_ms = std::min(p.t_request_ms, est);
+    if (p.t_rtr_ms) p.t_rtr_ms = std::min(p.t_rtr_ms, est);
+  }
+  return p;
+}
 }  // namespace
 
 struct Connection::TxItem {
@@ -58,7 +73,8 @@ Connection::Connection(EventLoop& loop, Socket sock, ConnectionOptions opts, Pla
       opts_(std::move(opts)),
       placement_(p),
       completion_(c),
-      setup_(opts_.profile ? *opts_.profile : profileFromTunable(), opts_.role),
+      profile_(withTunableTimers(opts_.profile ? *opts_.profile : profileFromTunable())),
+      setup_(profile_, opts_.role),
       rxbuf_(kRxBufSize) {}
 
 Connection::~Connection() = default;
@@ -412,6 +428,13 @@ ByteSpan Connection::rxHeader() const noexcept {
 
 void Connection::fail(Error e, NetError net) {
   if (phase_ == Phase::Closed || phase_ == Phase::Draining) return;
+  if (failing_) {
+    // A failure is already draining its Terminate (e.g. behind a Read Response blocked by a peer
+    // that does not read): input after it is ignored, nothing more is queued (docs/security.md F1).
+    if (net != NetError::None && net != NetError::Closed) finishClose();
+    return;
+  }
+  failing_ = true;
   NDK_LOG_INFO("engine", "connection fd {} fails: {}", sock_.fd(), iwarp::to_string(e));
   if (tx_hold_) {
     // Nothing held went out (not even the RTR): drop it, only the Terminate is sent.
@@ -508,12 +531,12 @@ void Connection::onIo(std::uint32_t events) {
 
 void Connection::doRead() {
   while (phase_ != Phase::Closed && !rx_eof_) {
-    if (phase_ == Phase::Draining) {  // after our Terminate / FIN: discard until EOF
+    if (phase_ == Phase::Draining || failing_) {  // after our Terminate / FIN: discard until EOF
       const ssize_t r = ::recv(sock_.fd(), rxbuf_.data(), rxbuf_.size(), MSG_DONTWAIT);
       if (r > 0) continue;
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
       rx_eof_ = true;
-      finishClose();
+      if (phase_ == Phase::Draining) finishClose();  // else the Terminate still drains (doWrite closes)
       return;
     }
     // Direct placement: the payload of the current segment goes straight into its destination.
@@ -597,7 +620,7 @@ void Connection::doRead() {
 
 bool Connection::processRx() {
   while (rx_begin_ < rx_end_) {
-    if (phase_ == Phase::Closed || phase_ == Phase::Draining) return false;
+    if (phase_ == Phase::Closed || phase_ == Phase::Draining || failing_) return false;
     const ByteSpan in(rxbuf_.data() + rx_begin_, rx_end_ - rx_begin_);
     if (!fpdu_mode_) {
       std::size_t used = 0;

@@ -175,6 +175,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionOptions opts_;
   PlacementSink& placement_;
   CompletionSink& completion_;
+  iwarp::Profile profile_;  // the profile with the timer tunables applied; setup_ refers to it
   iwarp::MpaSetup setup_;
   EventLoop::WatchId watch_ = 0;
   EventLoop::TimerId setup_timer_ = 0;
@@ -186,6 +187,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool fpdu_mode_ = false;
   bool crc_ = false;
   bool close_after_tx_ = false;
+  bool failing_ = false;          // fail() ran: only its Terminate (and the FPDU in flight) still go out
   bool rx_eof_ = false;
   bool tx_blocked_ = false;
   bool tx_hold_ = false;          // hold_tx_after_setup in effect

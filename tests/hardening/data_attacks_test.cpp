@@ -292,13 +292,25 @@ TEST_F(Data, ReadBadMsn_Terminate_1_2_03) {
   expectTerminated(evil, kDdp, 2, 0x03);
 }
 
-// FINDING: inbound IRD is not enforced (docs/decisions.md "Data path", known gaps: the engine never
-// calls DdpRxState::set_ird). A peer may queue any number of Read Requests; RFC 5040 §8.1.1(11) and
-// IWARP.md §4.4 want Terminate 0/2/0x07 beyond the negotiated IRD (4 here).
-TEST_F(Data, DISABLED_ReadsBeyondIrd_Terminate_0_2_07) {
-  // 64 large reads without reading the socket: the responses back up, far more than IRD are queued.
-  for (std::uint32_t i = 1; i <= 64; ++i)
-    ASSERT_TRUE(evil.sendFpdu(EvilPeer::readRequest(i, {0x1000 + i, 0, 8192, remote(mrRo), ro.va()})));
+// F1 (docs/security.md, fixed): inbound IRD is enforced. RFC 5040 §8.1.1(11) and IWARP.md §4.4 want
+// Terminate 0/2/0x07 once a peer has more Read Requests outstanding than the negotiated IRD (4 here).
+// A Read Response counts against the IRD until it is entirely handed to TCP, so the test makes the
+// responses back up deterministically: the evil peer does not read while it sends 2048 requests of
+// 8 KiB (16 MiB of responses, far more than OpenNDK's largest send buffer, tcp_wmem max 4 MiB, plus
+// our receive window, which does not grow while we do not read). Only then does it read (the
+// responses that fit, then exactly one Terminate). All requests go out in one write so they arrive
+// back to back. (Shrinking SO_RCVBUF is not needed and makes loopback crawl: window < MSS.)
+// This also found an engine bug: after the failure the engine kept parsing input behind it and a
+// second failure dropped the queued Terminate, leaving the stream open (fixed in engine::Connection).
+TEST_F(Data, ReadsBeyondIrd_Terminate_0_2_07) {
+  Bytes all;
+  for (std::uint32_t i = 1; i <= 2048; ++i) {
+    const Bytes f = EvilPeer::frame(EvilPeer::readRequest(i, {0x1000 + i, 0, 8192, remote(mrRo), ro.va()}), evil.crc);
+    all.insert(all.end(), f.begin(), f.end());
+  }
+  // OpenNDK stops reading at the Terminate, so the tail of this write may not be consumed: whether
+  // sendAll reports it all written does not matter.
+  (void)evil.sendAll(all);
   expectTerminated(evil, kRdmap, 2, 0x07);
 }
 
