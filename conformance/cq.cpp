@@ -227,6 +227,35 @@ TEST_F(Cq, R47_R48_OverrunReportsBufferOverflow) {
   CONF_EXPECT_STATUS(STATUS_BUFFER_OVERFLOW, notify_.last().status);
 }
 
+// R47/R40: after an overrun the CQ and every QP attached to it are unusable, so a post on such a QP
+// cannot promise its one CQ entry and must be refused inline ([D] STATUS_INVALID_DEVICE_STATE),
+// receives and initiator requests alike. A QP on a healthy CQ of the same PD still works.
+TEST_F(Cq, R40_R47_PostOnQpOfOverrunCqRefused) {
+  rig(2, 8);
+  cq_->Dispatch->NdkArmCq(cq_, NDK_CQ_NOTIFY_ERRORS);
+  postAndFlush(1, 4);
+  ASSERT_TRUE(notify_.waitFor(1));
+  CONF_ASSERT_STATUS(STATUS_BUFFER_OVERFLOW, notify_.last().status);
+  CONF_EXPECT_D_STATUS(STATUS_INVALID_DEVICE_STATE, postEmptyReceive(qp_, ctx(9)));
+  NDK_SGE none{};
+  NTSTATUS st = qp_->Dispatch->NdkSend(qp_, ctx(10), &none, 0, 0);
+  EXPECT_FALSE(NT_SUCCESS(st)) << statusName(st);
+  if (strict()) {
+    CONF_EXPECT_STATUS(STATUS_INVALID_DEVICE_STATE, st);
+  }
+  Recorder& n2 = newRecorder();
+  NDK_CQ* cq2 = makeCq(8, &n2);
+  ASSERT_NE(nullptr, cq2);
+  NDK_QP* qp2 = makeQp(pd_, cq2, cq2, ctx(0xBEEF), 4, 4, 1, 1, 0);
+  ASSERT_NE(nullptr, qp2);
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, postEmptyReceive(qp2, ctx(11)));
+  qp2->Dispatch->NdkFlush(qp2);
+  auto got = drainEx(cq2, 1);
+  ASSERT_EQ(1u, got.size());
+  EXPECT_EQ(ctx(11), got[0].RequestContext);
+  CONF_EXPECT_STATUS(STATUS_CANCELLED, got[0].Status);
+}
+
 TEST_F(Cq, R50_AffinityIsAcceptedAsHint) {
   GROUP_AFFINITY aff{};
   aff.Mask = 1;

@@ -273,12 +273,20 @@ void Qp::handOverDeferredLocked(std::vector<WorkRequest>* batch) {
   deferred_.clear();
 }
 
+// R47 / R147: a QP whose CQ overran or failed, or whose SRQ failed, is unusable; a post could not
+// keep R40's promise of one CQ entry, so it is refused inline.
+static bool queuesBroken(const Cq* rcq, const Cq* icq, const Srq* srq) {
+  return rcq->broken() || icq->broken() || (srq && srq->failed());
+}
+
 NTSTATUS Qp::postInitiator(const char* fn, WorkRequest&& wr) {
   std::vector<WorkRequest> batch;
   std::unique_lock lock(iq_mu_);
   NTSTATUS status = STATUS_SUCCESS;
   if (!fn) {
     status = STATUS_INVALID_PARAMETER;  // the thunk already rejected (and logged) the call
+  } else if (queuesBroken(rcq_, icq_, srq_)) {
+    status = reject(fn, STATUS_INVALID_DEVICE_STATE, "a CQ of this QP overran or failed, or its SRQ failed (R47, R147)");
   } else if (iq_outstanding_.load() >= p_.iqDepth) {
     status = reject(fn, STATUS_INSUFFICIENT_RESOURCES, "initiator queue full (R67)");
   } else if (!transport_ || disconnected_) {
@@ -313,6 +321,8 @@ NTSTATUS Qp::postInitiator(const char* fn, WorkRequest&& wr) {
 NTSTATUS Qp::postReceive(PVOID ctx, const NDK_SGE* sgl, ULONG nSge) {
   const char* fn = "NdkReceive";
   if (srq_) return reject(fn, STATUS_INVALID_PARAMETER, "QP takes its receives from an SRQ (R149)");
+  if (queuesBroken(rcq_, icq_, srq_))
+    return reject(fn, STATUS_INVALID_DEVICE_STATE, "a CQ of this QP overran or failed, or its SRQ failed (R47, R147)");
   ReceiveRequest r;
   r.requestContext = ctx;
   NTSTATUS s = validateReceiveSgl(this, fn, pd_, sgl, nSge, p_.maxRecvSge, &r);

@@ -94,6 +94,11 @@ bool Srq::consume(ReceiveRequest* out) {
   return true;
 }
 
+bool Srq::failed() const {
+  std::lock_guard lock(mu_);
+  return failed_;
+}
+
 void Srq::fail() {
   std::lock_guard lock(mu_);
   if (failed_) return;

@@ -30,8 +30,12 @@ class Srq final : public Object {
   // ---- internal API for QPs / the data path ----
   // Takes the oldest receive (R149 posting order). False if none.
   bool consume(ReceiveRequest* out);
-  // Catastrophic failure: STATUS_INTERNAL_ERROR notification (R147).
+  // Catastrophic failure: STATUS_INTERNAL_ERROR notification (R147). From then on the SRQ and
+  // every QP using it are unusable: SRQ and QP posts fail with STATUS_INVALID_DEVICE_STATE / the
+  // SRQ's STATUS_INTERNAL_ERROR, no receive is handed out (an incoming Send then finds no buffer
+  // and the connection is terminated), nothing more completes.
   void fail();
+  bool failed() const;
   ULONG queued() const;
   ULONG depth() const;
 

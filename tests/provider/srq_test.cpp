@@ -159,6 +159,38 @@ TEST_F(SrqTest, R146_R147_NoCallbackAndCatastrophicError) {
   EXPECT_EQ(closeAndWait(s), STATUS_SUCCESS);
 }
 
+// R147: after a catastrophic SRQ failure the QPs using it are unusable too: their posts fail inline
+// ([D] STATUS_INVALID_DEVICE_STATE, so R40's one-entry promise is never made), no queued SRQ receive
+// is handed to them any more (an incoming Send then finds no buffer: the data path terminates the
+// connection), and nothing completes into their CQ. A QP of the same PD without the SRQ still works.
+TEST_F(SrqTest, R147_FailedSrqMakesItsQpsUnusable) {
+  NDK_SRQ* s = srq(8, 0);
+  NDK_QP* q = nullptr;
+  ASSERT_EQ(p->Dispatch->NdkCreateQpWithSrq(p, c, c, s, ctx(0x47), 4, 2, 0, createDone, nullptr, &q), STATUS_SUCCESS);
+  ASSERT_EQ(s->Dispatch->NdkSrqReceive(s, ctx(1), &g, 1), STATUS_SUCCESS);
+  Object::resolveAs<Srq>(s)->fail();
+  ASSERT_TRUE(events.ev.wait(1));
+  EXPECT_EQ(events.statuses[0], STATUS_INTERNAL_ERROR);
+  EXPECT_EQ(q->Dispatch->NdkSend(q, ctx(2), &g, 1, 0), STATUS_INVALID_DEVICE_STATE);
+  EXPECT_EQ(q->Dispatch->NdkWrite(q, ctx(3), &g, 1, 0x1000, 0x1234, 0), STATUS_INVALID_DEVICE_STATE);
+  ReceiveRequest r;
+  EXPECT_FALSE(Object::resolveAs<Qp>(q)->takeReceive(&r)) << "a failed SRQ hands out no receive";
+  NDK_RESULT res[2];
+  EXPECT_EQ(c->Dispatch->NdkGetCqResults(c, res, 2), 0u);
+  // The PD and CQ are fine: a plain QP posts and flushes normally.
+  NDK_QP* plain = qp(p, c, 4, 4, 1, 1, 0, ctx(0x48));
+  ASSERT_EQ(plain->Dispatch->NdkReceive(plain, ctx(4), &g, 1), STATUS_SUCCESS);
+  plain->Dispatch->NdkFlush(plain);
+  auto e = drain(c);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].RequestContext, ctx(4));
+  EXPECT_EQ(e[0].Status, STATUS_CANCELLED);
+  EXPECT_EQ(closeAndWait(plain), STATUS_SUCCESS);
+  EXPECT_EQ(closeAndWait(q), STATUS_SUCCESS);
+  settle();  // a notification callback may still be returning (the close would pend)
+  EXPECT_EQ(closeAndWait(s), STATUS_SUCCESS);
+}
+
 TEST_F(SrqTest, R149_R34_QpWithSrq) {
   NDK_SRQ* s = srq(8, 0);
   NDK_QP* q = nullptr;
