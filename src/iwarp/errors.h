@@ -125,4 +125,19 @@ enum class AccessKind : std::uint8_t {
   return AccessFault::None;
 }
 
+// Read Response segment against the sink of our Read Request (sink_len bytes): place it, drop its
+// payload, or refuse it (DDP tagged base/bounds Terminate).
+// Drop: a Read Request of size 0 answered with payload. RFC 5040 makes the response as long as the
+// request, but Linux siw (6.1, siw_activate_tx) serves a zero-length Read Request that had to wait
+// in its inbound read queue with the scatter entry of the work request it sent before (e.g. 16
+// bytes of rping's last Send): the bytes are stale, harmless and there is nothing to place them in.
+// Zero-length reads carry no data by definition, so the payload is read off the wire and dropped
+// and the response still counts as the answer (docs/decisions.md "Interop", docs/interop.md).
+enum class ReadResponseFit : std::uint8_t { Place, Drop, Refuse };
+[[nodiscard]] constexpr ReadResponseFit fit_read_response(std::uint64_t sink_len, std::uint64_t to,
+                                                          std::uint64_t n) noexcept {
+  if (sink_len == 0) return ReadResponseFit::Drop;
+  return check_bounds(0, sink_len, to, n) == AccessFault::None ? ReadResponseFit::Place : ReadResponseFit::Refuse;
+}
+
 }  // namespace openndk::iwarp

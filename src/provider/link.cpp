@@ -506,7 +506,16 @@ iwarp::Error Link::placeTaggedV(iwarp::Opcode op, std::uint32_t stag, std::uint6
   if (op == iwarp::Opcode::ReadResponse) {
     auto it = sinks_.find(stag);
     if (it == sinks_.end()) return Error::ReadResponseMismatch;
-    if (iwarp::check_bounds(0, it->second.length, to, len) != AccessFault::None) return Error::ReadResponseMismatch;
+    const iwarp::ReadResponseFit fit = iwarp::fit_read_response(it->second.length, to, len);
+    if (fit == iwarp::ReadResponseFit::Refuse) return Error::ReadResponseMismatch;
+    if (fit == iwarp::ReadResponseFit::Drop) {
+      // Interop (siw): payload on a zero-length Read Response is read into scratch and dropped
+      // (iwarp::fit_read_response, docs/interop.md "Findings").
+      thread_local std::vector<std::uint8_t> scratch;
+      if (scratch.size() < len) scratch.resize(len);
+      dest.assign(1, MutByteSpan(scratch.data(), len));
+      return Error::None;
+    }
     if (!slice(it->second.spans, to, len, &dest)) return Error::LocalCatastrophic;
     adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
     return Error::None;
