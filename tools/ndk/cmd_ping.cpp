@@ -1,6 +1,8 @@
 // ndk ping: connect over NDK and exchange, per iteration, a Send/Receive control message carrying
 // (address, token, length) of a buffer, an RDMA Read of the peer's buffer and an RDMA Write back,
 // verifying the data patterns (in the spirit of rping). Exit 0 all verified, 1 failure, 2 usage.
+// --rping speaks rping's own protocol instead (rping_protocol.h), against `rping -s` / `rping -c`
+// of rdma-core (docs/interop.md).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 
 #include "common.h"
 #include "perf/ndk_endpoint.h"
+#include "rping_protocol.h"
 
 namespace ndktool {
 namespace {
@@ -32,6 +35,10 @@ struct BufMsg {
 
 struct PingArgs {
   bool server = false, loopback = false, verbose = false, v6 = false;
+  bool countSet = false;            // -C given (--rping server: then the count it expects)
+  bool rping = false;               // rping's wire protocol (interop with rdma-core's rping)
+  unsigned firstFpduDelayMs = 0;    // --rping client: pause before the first Send
+  unsigned timeoutS = 60;           // --rping: per-step timeout
   std::optional<std::string> client;
   std::string bind;
   unsigned port = 7174, count = 4;
@@ -140,9 +147,51 @@ void serveOne(NdkEndpoint& ep, std::size_t maxSize, bool verbose) {
 int runClient(const PingArgs& a, const std::string& host, std::uint16_t port, std::size_t size, std::thread& srv,
               const std::string& serverError);
 
+// --rping: rping's protocol (the other side is rdma-core's `rping`, or another `ndk ping --rping`).
+// The server serves one client until it leaves (-C: the count it expects, checked at the end).
+int runRping(const PingArgs& a) {
+  if (a.loopback) throw CLI::ValidationError("--rping: use -s or -c ADDR");
+  auto sz = ndkperf::parseSize(a.size);
+  if (!sz || *sz < rping::kMinSize || *sz > rping::kMaxSize)
+    throw CLI::ValidationError(fmt::format("--rping: -S SIZE must be {}..{} (rping's range)", rping::kMinSize, rping::kMaxSize));
+  rping::Options o;
+  o.size = static_cast<std::uint32_t>(*sz);
+  o.verbose = a.verbose;
+  o.firstFpduDelayMs = a.firstFpduDelayMs;
+  o.timeoutMs = static_cast<int>(a.timeoutS) * 1000;
+  const std::uint16_t port = static_cast<std::uint16_t>(a.port);
+  if (a.server) {
+    o.count = a.countSet ? a.count : 0;
+    const std::string bind = a.bind.empty() ? (a.v6 ? "::" : "0.0.0.0") : a.bind;
+    SOCKADDR_INET la{};
+    if (!parseAddress(bind, port, &la)) throw CLI::ValidationError("bad --bind address");
+    const NET_IFINDEX ifx = interfaceFor(la);
+    if (!ifx) throw PerfError(fmt::format("{} is not an address of an NDK-capable interface", bind));
+    NdkEndpoint ep(ifx, rping::endpointParams(rping::kMaxSize));
+    ep.listen(la);
+    fmt::print("ndk ping: rping server listening on {} port {} (ifindex {})\n", bind, port, ifx);
+    std::fflush(stdout);
+    const std::uint32_t n = rping::runServer(ep, o);
+    fmt::print("ndk ping: rping server: {} iterations served and verified\n", n);
+    return kExitOk;
+  }
+  o.count = a.count;
+  SOCKADDR_INET dest{};
+  if (!parseAddress(*a.client, port, &dest)) throw CLI::ValidationError(fmt::format("bad address '{}'", *a.client));
+  SOCKADDR_INET src{};
+  if (!sourceAddressFor(dest, &src)) throw PerfError(fmt::format("no route to {}", *a.client));
+  const NET_IFINDEX ifx = interfaceFor(src);
+  if (!ifx) throw PerfError(fmt::format("no NDK-capable interface owns {}", formatAddress(src)));
+  NdkEndpoint ep(ifx, rping::endpointParams(o.size));
+  rping::runClient(ep, dest, o);
+  fmt::print("ndk ping: rping client: {} iterations of {} bytes verified\n", o.count, o.size);
+  return kExitOk;
+}
+
 int runPing(const PingArgs& a) {
   int modes = (a.client ? 1 : 0) + (a.server ? 1 : 0) + (a.loopback ? 1 : 0);
   if (modes != 1) throw CLI::ValidationError("choose exactly one of -s, -c ADDR, --loopback");
+  if (a.rping) return runRping(a);
   auto sz = ndkperf::parseSize(a.size);
   if (!sz || *sz == 0 || *sz > (16u << 20)) throw CLI::ValidationError("-S SIZE: 1 .. 16M");
   const std::size_t size = *sz;
@@ -253,7 +302,13 @@ void addPingCommand(CLI::App& app, int* exitCode) {
   sub->add_option("-S,--size", a->size, "Buffer size (default 64)");
   sub->add_flag("-V,--verbose", a->verbose, "One line per iteration");
   sub->add_flag("-6", a->v6, "IPv6 (--loopback on ::1)");
-  sub->callback([a, exitCode] {
+  sub->add_flag("--rping", a->rping,
+                "Speak rdma-core rping's protocol (peer: rping -s / rping -c); -S 23..65535, server -C = expected count");
+  sub->add_option("--first-fpdu-delay", a->firstFpduDelayMs,
+                  "--rping client: milliseconds to wait after connecting before the first Send (0)");
+  sub->add_option("--timeout", a->timeoutS, "--rping: seconds to wait for each step (60)")->check(CLI::Range(1u, 3600u));
+  sub->callback([a, sub, exitCode] {
+    a->countSet = sub->count("--count") > 0;
     try {
       *exitCode = runPing(*a);
     } catch (const PerfError& e) {
