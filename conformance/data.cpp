@@ -2,6 +2,7 @@
 // R52–R57, R66, R68, R71, R73–R81, R133). Guarded: skipped with "provider lacks networking" while
 // the provider answers STATUS_NOT_IMPLEMENTED.
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -400,6 +401,206 @@ TEST_F(Data, R29_ConnectorCloseConcurrentWithPosting) {
   // Every accepted write completes (successfully or flushed).
   auto got = drainEx(acq(), static_cast<size_t>(ok.load()));
   EXPECT_EQ(static_cast<size_t>(ok.load()), got.size());
+}
+
+// One "wait for completions" step of a consumer that arms: read; when empty arm ANY, read again
+// (an entry may have arrived before the arm), and only then wait for the notification. Returns the
+// entries read (none only when nothing arrived within kTimeout: a lost notification, R42–R44).
+std::vector<NDK_RESULT_EX> armedRead(NDK_CQ* cq, Recorder& notify) {
+  NDK_RESULT_EX buf[16];
+  for (;;) {
+    ULONG n = cq->Dispatch->NdkGetCqResultsEx(cq, buf, 16);
+    if (n) return {buf, buf + n};
+    size_t before = notify.count();
+    cq->Dispatch->NdkArmCq(cq, NDK_CQ_NOTIFY_ANY);
+    n = cq->Dispatch->NdkGetCqResultsEx(cq, buf, 16);
+    if (n) return {buf, buf + n};
+    if (!notify.waitFor(before + 1)) return {};
+  }
+}
+
+// R42/R44 under concurrency: a sender thread streams 3,000 Sends while both CQs are consumed
+// with the arm-then-read pattern, so arms constantly race with arriving completions (and with the
+// notification of the previous arm). Nothing may be lost: every Send and every receive completes,
+// in order, with its data (each message carries its sequence number; receives are reposted under
+// a credit scheme so a Send never finds the receive queue empty).
+TEST_F(Data, R42_R44_ArmRacingCompletions) {
+  constexpr uint32_t kMessages = 3000, kSlots = 32;
+  Recorder* pn = notifierOf(pcq());
+  Recorder* an = notifierOf(acq());
+  ASSERT_TRUE(pn && an);
+  auto postRecv = [&](uint32_t slot) {
+    NDK_SGE r = sge(*pbuf_, pmr_, slot * 64, 64);
+    return pqp()->Dispatch->NdkReceive(pqp(), ctx(slot), &r, 1);
+  };
+  for (uint32_t slot = 0; slot < kSlots; ++slot) CONF_ASSERT_STATUS(STATUS_SUCCESS, postRecv(slot));
+  std::atomic<uint32_t> received{0};
+  std::atomic<bool> failed{false};
+  std::thread sender([&] {
+    uint32_t outstanding = 0, done = 0;
+    for (uint32_t i = 0; i < kMessages && !failed; ++i) {
+      // Credits: never more Sends in flight than receives the peer has posted.
+      auto deadline = std::chrono::steady_clock::now() + kTimeout;
+      while (!failed && (i - received.load() >= kSlots || outstanding == kSlots)) {
+        std::vector<NDK_RESULT_EX> got;
+        if (outstanding == kSlots) {
+          got = armedRead(acq(), *an);  // blocked on our own completions
+          if (got.empty()) failed = true;
+        } else {  // waiting for the receiver's credits: reap what is there, no arm
+          NDK_RESULT_EX buf[16];
+          got.assign(buf, buf + acq()->Dispatch->NdkGetCqResultsEx(acq(), buf, 16));
+          if (got.empty()) {
+            if (std::chrono::steady_clock::now() > deadline) failed = true;
+            std::this_thread::yield();
+          }
+        }
+        for (auto& e : got) {
+          if (e.Status != STATUS_SUCCESS || e.RequestContext != ctx(done)) failed = true;
+          ++done;
+          --outstanding;
+        }
+      }
+      if (failed) break;
+      uint32_t slot = i % kSlots;
+      std::memcpy(abuf_->data() + slot * 64, &i, sizeof i);
+      NDK_SGE s = sge(*abuf_, amr_, slot * 64, sizeof i);
+      if (aqp()->Dispatch->NdkSend(aqp(), ctx(i), &s, 1, 0) != STATUS_SUCCESS) failed = true;
+      ++outstanding;
+    }
+    while (!failed && done < kMessages) {
+      auto got = armedRead(acq(), *an);
+      if (got.empty()) failed = true;
+      for (auto& e : got) {
+        if (e.Status != STATUS_SUCCESS || e.RequestContext != ctx(done)) failed = true;
+        ++done;
+      }
+    }
+  });
+  uint32_t next = 0;
+  while (next < kMessages && !failed) {
+    auto got = armedRead(pcq(), *pn);
+    if (got.empty()) {
+      ADD_FAILURE() << "receive " << next << " never completed (lost notification?)";
+      failed = true;
+      break;
+    }
+    for (auto& e : got) {
+      uint32_t slot = next % kSlots, seq = ~0u;
+      std::memcpy(&seq, pbuf_->data() + slot * 64, sizeof seq);
+      EXPECT_EQ(ctx(slot), e.RequestContext);
+      CONF_EXPECT_STATUS(STATUS_SUCCESS, e.Status);
+      EXPECT_EQ(sizeof seq, e.BytesTransferred);
+      EXPECT_EQ(next, seq) << "message out of order or corrupted";
+      if (HasFailure()) failed = true;
+      ++next;
+      if (next - 1 + kSlots < kMessages && postRecv(slot) != STATUS_SUCCESS) failed = true;
+      received.store(next);
+    }
+  }
+  sender.join();
+  EXPECT_FALSE(failed.load());
+  EXPECT_EQ(kMessages, next);
+}
+
+// A Send racing NdkFlush (R41, R65, R77, R78; docs/decisions.md "Data path", "dp"): the
+// guarantees are that every posted Send completes exactly once, in posting order, with
+// STATUS_SUCCESS or STATUS_CANCELLED; a Send that completed with STATUS_SUCCESS reached the peer;
+// a CANCELLED one may or may not have reached it (it may already have been on the wire); what the
+// peer receives is intact and in posting order; the connection stays usable. Rounds of 20 Sends,
+// the flush issued at a different point of the posting each round, a marker Send after it.
+TEST_F(Data, R41_R65_R77_R78_SendRacingFlushGuarantees) {
+  constexpr uint32_t kSlots = 32, kPerRound = 20, kRounds = 30, kMarker = 0xFFFF;
+  constexpr ULONG kMsg = 256 * 1024;  // large enough to still be in the engine when the flush comes
+  MdlBuffer src((kPerRound + 1) * kMsg), dst(kSlots * kMsg);
+  NDK_MR* smr = makeMr(p_->pd, false);
+  NDK_MR* dmr = makeMr(p_->pd, false);
+  ASSERT_TRUE(smr && dmr);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, registerMr(smr, src, src.size(), NDK_MR_FLAG_ALLOW_LOCAL_WRITE));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, registerMr(dmr, dst, dst.size(), NDK_MR_FLAG_ALLOW_LOCAL_WRITE));
+  // Message i of round r: its 32-bit word r << 16 | i, then bytes derived from that word.
+  auto fill = [](char* p, uint32_t word) {
+    std::memcpy(p, &word, sizeof word);
+    for (ULONG j = sizeof word; j < kMsg; ++j) p[j] = static_cast<char>(word * 31 + j);
+  };
+  auto intact = [](const char* p, uint32_t word) {
+    for (ULONG j = sizeof word; j < kMsg; ++j) {
+      if (p[j] != static_cast<char>(word * 31 + j)) return false;
+    }
+    return true;
+  };
+  uint32_t outstandingRecv = 0, slotNext = 0, slotDone = 0, delivered = 0, cancelledButDelivered = 0, cancelled = 0;
+  for (uint32_t round = 0; round < kRounds; ++round) {
+    while (outstandingRecv < kSlots) {
+      uint32_t slot = slotNext++ % kSlots;
+      NDK_SGE r = sge(dst, dmr, slot * kMsg, kMsg);
+      CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp()->Dispatch->NdkReceive(pqp(), ctx(slot), &r, 1));
+      ++outstandingRecv;
+    }
+    for (uint32_t i = 0; i <= kPerRound; ++i) fill(src.data() + i * kMsg, round << 16 | (i == kPerRound ? kMarker : i));
+    std::atomic<uint32_t> posted{0};
+    std::thread poster([&] {
+      for (uint32_t i = 0; i < kPerRound; ++i) {
+        NDK_SGE s = sge(src, smr, i * kMsg, kMsg);
+        EXPECT_EQ(statusName(STATUS_SUCCESS), statusName(aqp()->Dispatch->NdkSend(aqp(), ctx(i), &s, 1, 0)));
+        posted.store(i + 1);
+      }
+    });
+    const uint32_t flushAt = round % kPerRound;
+    while (posted.load() < flushAt) std::this_thread::yield();
+    aqp()->Dispatch->NdkFlush(aqp());
+    poster.join();
+    // Initiator side: each exactly once, in posting order, SUCCESS or CANCELLED.
+    auto sc = drainEx(acq(), kPerRound);
+    ASSERT_EQ(kPerRound, sc.size()) << "round " << round;
+    // The flush is over (every request it could touch has completed): a marker Send must go
+    // through normally on the same connection (R78).
+    NDK_SGE m = sge(src, smr, kPerRound * kMsg, kMsg);
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkSend(aqp(), ctx(kMarker), &m, 1, 0)) << "R78";
+    auto mc = drainEx(acq(), 1);
+    ASSERT_EQ(1u, mc.size());
+    sc.push_back(mc[0]);
+    std::vector<bool> succeeded(kPerRound, false);
+    for (uint32_t i = 0; i <= kPerRound; ++i) {
+      ASSERT_EQ(ctx(i == kPerRound ? kMarker : i), sc[i].RequestContext) << "round " << round << " (order)";
+      ASSERT_TRUE(sc[i].Status == STATUS_SUCCESS || sc[i].Status == STATUS_CANCELLED) << statusName(sc[i].Status);
+      if (i < kPerRound) {
+        succeeded[i] = sc[i].Status == STATUS_SUCCESS;
+        if (!succeeded[i]) ++cancelled;
+      }
+    }
+    CONF_EXPECT_STATUS(STATUS_SUCCESS, sc[kPerRound].Status) << "the marker after the flush (R78)";
+    // Passive side: a strictly increasing run of this round's Sends, intact, then the marker.
+    std::vector<bool> arrived(kPerRound, false);
+    int last = -1;
+    for (;;) {
+      auto rc = drainEx(pcq(), 1);
+      ASSERT_EQ(1u, rc.size()) << "round " << round << ": the marker never arrived";
+      CONF_ASSERT_STATUS(STATUS_SUCCESS, rc[0].Status);
+      uint32_t slot = slotDone++ % kSlots;
+      --outstandingRecv;
+      ASSERT_EQ(ctx(slot), rc[0].RequestContext);
+      ASSERT_EQ(kMsg, rc[0].BytesTransferred);
+      uint32_t word = 0;
+      const char* p = dst.data() + slot * kMsg;
+      std::memcpy(&word, p, sizeof word);
+      ASSERT_EQ(round, word >> 16) << "a Send of another round";
+      ASSERT_TRUE(intact(p, word)) << "message " << (word & 0xFFFF) << " of round " << round << " corrupted";
+      uint32_t seq = word & 0xFFFF;
+      if (seq == kMarker) break;
+      ASSERT_LT(seq, kPerRound);
+      ASSERT_GT(static_cast<int>(seq), last) << "out of order";
+      last = static_cast<int>(seq);
+      arrived[seq] = true;
+      ++delivered;
+      if (!succeeded[seq]) ++cancelledButDelivered;
+    }
+    for (uint32_t i = 0; i < kPerRound; ++i) {
+      EXPECT_TRUE(!succeeded[i] || arrived[i]) << "round " << round << ": Send " << i
+                                               << " completed with success but never arrived";
+    }
+  }
+  std::printf("%u Sends delivered, %u cancelled, %u of those delivered all the same (already on the wire)\n",
+              delivered, cancelled, cancelledButDelivered);
 }
 
 // R77/R78: flush cancels pending receives and does not disconnect.
