@@ -1,7 +1,7 @@
 # OpenNDK — the two commands a fresh Debian 12 machine needs:
 #   make run    installs dependencies, builds, runs the loopback demo/benchmark on the default adapter
 #   make test   installs dependencies, builds (normal + ASan/UBSan), runs every test
-# Other targets: build, tsan, fuzz, fuzz-long, bench, install, clean, interop (siw VM, docs/interop.md).
+# Other targets: build, tsan, soak, fuzz, fuzz-long, bench, install, clean, interop (siw VM, docs/interop.md).
 
 JOBS      ?= $(shell nproc)
 CMAKE_GEN := -G Ninja -DOPENNDK_WERROR=ON
@@ -47,9 +47,20 @@ test-asan: $(ASAN)/build.ninja
 test: test-release test-asan fuzz
 	@echo "make test: release and ASan/UBSan suites passed, fuzzers ran $(FUZZ_SECONDS)s each without findings"
 
+# TSAN_OPTIONS is inherited by every process a test starts (ndk perf's child, fault peers, soak
+# modes), so tests/tsan.supp applies to all of them. Prints how long the stage took.
+TSAN_OPTIONS_ALL := halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp
 tsan: $(TSAN)/build.ninja
-	cmake --build $(TSAN) -j $(JOBS)
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir $(TSAN) --output-on-failure -j $(JOBS) --timeout 900
+	@start=$$(date +%s); built=$$start; \
+	cmake --build $(TSAN) -j $(JOBS) && built=$$(date +%s) && \
+	TSAN_OPTIONS=$(TSAN_OPTIONS_ALL) ctest --test-dir $(TSAN) --output-on-failure -j $(JOBS) --timeout 900; rc=$$?; \
+	end=$$(date +%s); echo "make tsan: build $$((built - start)) s, tests $$((end - built)) s"; exit $$rc
+
+# Mixed soak (tests/soak, docs/security.md): SOAK_SECONDS over the three progress modes.
+SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: build
+	$(BUILD)/tests/soak/soak --seconds $(SOAK_SECONDS) --pairs 16 --mode all
 
 fuzz: $(FUZZ)/build.ninja
 	cmake --build $(FUZZ) -j $(JOBS)
