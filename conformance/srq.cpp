@@ -84,6 +84,25 @@ TEST_F(Srq, R143_R144_ThresholdAlreadyBelowNotifiesOnce) {
   EXPECT_EQ(1u, n.count());
 }
 
+// R148 [D]: notifications of one SRQ never overlap. The first (R144: threshold above the count)
+// is held inside the callback; a second one made due meanwhile must wait for it to return.
+TEST_F(Srq, R144_R148_NotificationsOfOneSrqNeverOverlap) {
+  Recorder& n = newRecorder();
+  n.gate = true;
+  NDK_SRQ* srq = makeSrq(pd_, 16, 1, 0, &n);
+  ASSERT_NE(nullptr, srq);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, modify(srq, 0, 4));
+  ASSERT_TRUE(n.entered.wait());
+  n.entered.reset();
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, modify(srq, 0, 4));  // re-armed, still below: due at once
+  EXPECT_FALSE(n.entered.wait(std::chrono::milliseconds(200))) << "R148: second notification overlapped";
+  EXPECT_EQ(1u, n.count());
+  n.release.set();  // also lets the second one through
+  EXPECT_TRUE(n.waitFor(2));
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, n.last().status);
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, post(srq, nullptr));  // still usable
+}
+
 TEST_F(Srq, R146_NoCallbackMeansNoNotification) {
   NDK_SRQ* srq = makeSrq(pd_, 4, 1, 3, nullptr);
   ASSERT_NE(nullptr, srq);
