@@ -112,6 +112,11 @@ void Connection::reject(std::vector<std::uint8_t> private_data) {
 }
 
 void Connection::post(TxRequest req) {
+  if (loop_.inProgressContext()) {
+    enqueue(std::move(req));
+    doWrite();
+    return;
+  }
   auto self = shared_from_this();
   const std::uint64_t cookie = req.cookie;
   if (!loop_.post([self, r = std::move(req)]() mutable {
@@ -337,6 +342,14 @@ void Connection::completeItem(TxItem& item) {
 }
 
 void Connection::doWrite() {
+  // Re-entered from a completion of the running loop (txCompleted → the provider issues more): the
+  // running loop picks the new items up.
+  if (in_write_) return;
+  struct Reentry {
+    bool& flag;
+    explicit Reentry(bool& f) : flag(f) { flag = true; }
+    ~Reentry() { flag = false; }
+  } reentry(in_write_);
   if (phase_ == Phase::Closed || !sock_.valid()) return;
   if (tx_hold_) {
     updateInterest();

@@ -133,8 +133,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void reject(std::vector<std::uint8_t> private_data);
   // Queue one work request; it is sent in order after establishment. If the loop has already been
   // stopped the request is flushed at once, in the caller's thread (the only sink call made outside
-  // the progress context).
+  // the progress context). In the progress context it is queued and transmitted at once.
   void post(TxRequest req);
+  // Progress context only: queue without transmitting (several requests, then one transmit(): their
+  // FPDUs leave in as few sendmsg calls as the socket takes).
+  void enqueueInContext(TxRequest req) { enqueue(std::move(req)); }
+  void transmit() { doWrite(); }
   // Consumer disconnect: graceful (FIN after queued data) or abortive (Terminate
   // ConsumerTerminate if established, then RST).
   void disconnect(bool abortive = false);
@@ -190,6 +194,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool failing_ = false;          // fail() ran: only its Terminate (and the FPDU in flight) still go out
   bool rx_eof_ = false;
   bool tx_blocked_ = false;
+  bool in_write_ = false;         // doWrite() is running (it is not re-entered)
   bool tx_hold_ = false;          // hold_tx_after_setup in effect
   std::uint32_t msn_bias_ = 0;   // responder: a Send RTR consumed MSN 1
   std::vector<std::uint8_t> accept_pd_;

@@ -1,5 +1,6 @@
 #include "engine/event_loop.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -23,6 +24,11 @@ struct ContextGuard {
   ~ContextGuard() { t_current = prev; }
   const EventLoop* prev;
 };
+
+std::int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 ProgressMode modeFromTunable() {
   ProgressMode m = ProgressMode::Adaptive;
@@ -73,8 +79,39 @@ bool EventLoop::post(Task task) {
     if (closed_) return false;
     tasks_.push_back(std::move(task));
   }
-  ring();
+  // In the progress context the task runs before the context is left (drainTasks()).
+  if (!inProgressContext()) ring();
   return true;
+}
+
+bool EventLoop::tryRun(void (*fn)(void*), void* ctx) {
+  if (inProgressContext()) {
+    fn(ctx);
+    return true;
+  }
+  std::unique_lock lk(progress_mu_, std::try_to_lock);
+  if (!lk.owns_lock()) return false;
+  ContextGuard guard(this);
+  fn(ctx);
+  drainTasks();
+  return true;
+}
+
+bool EventLoop::consumersPolling() const noexcept {
+  const std::int64_t last = last_consumer_poll_ns_.load();
+  return last != 0 && nowNs() - last < std::chrono::nanoseconds(kConsumerQuiet).count();
+}
+
+std::size_t EventLoop::consumerPoll() {
+  if (mode_ == ProgressMode::Blocking) return 0;
+  last_consumer_poll_ns_.store(nowNs(), std::memory_order_relaxed);
+  return poll();
+}
+
+void EventLoop::consumerIdle() {
+  if (mode_ == ProgressMode::Blocking) return;
+  last_consumer_poll_ns_.store(0);  // seq_cst with quiet_: the engine sees one or the other
+  if (quiet_.load()) ring();  // the engine sleeps on the doorbell only: back to full duty
 }
 
 void EventLoop::ring() {
@@ -100,6 +137,7 @@ EventLoop::TimerId EventLoop::addTimer(std::chrono::milliseconds delay, Task fn)
   const auto due = std::chrono::steady_clock::now() + delay;
   const TimerId id = next_timer_++;
   timer_order_.emplace(due, id);
+  publishNextDue();
   timers_.emplace(id, std::make_pair(due, std::move(fn)));
   // A consumer thread inside poll() may add a timer while the engine thread sleeps with a longer
   // timeout: wake it so it recomputes.
@@ -117,6 +155,7 @@ bool EventLoop::cancelTimer(TimerId id) {
       break;
     }
   }
+  publishNextDue();
   timers_.erase(it);
   return true;
 }
@@ -130,7 +169,7 @@ EventLoop::WatchId EventLoop::watch(int fd, std::uint32_t events, IoHandler fn) 
     NDK_LOG_ERROR("engine", "epoll_ctl ADD fd {} failed: errno {}", fd, errno);
     return 0;
   }
-  watches_.emplace(id, Watch{fd, std::move(fn)});
+  watches_.emplace(id, Watch{fd, std::make_shared<IoHandler>(std::move(fn))});
   return id;
 }
 
@@ -153,15 +192,31 @@ bool EventLoop::unwatch(WatchId id) {
 }
 
 std::size_t EventLoop::poll() {
+  if (inProgressContext()) return 0;  // already inside a handler of this loop
+  // Look without the token (an idle poll must not keep posting threads and the other pollers out);
+  // take it only when there is something to do.
+  epoll_event evs[64];
+  int n = epoll_wait(epfd_, evs, 64, 0);
+  if (n < 0) n = 0;
+  if (n == 0 && nextTimeoutMs() != 0) return 0;
   std::unique_lock lk(progress_mu_, std::try_to_lock);
-  if (!lk.owns_lock()) return 0;
-  return progressLocked(0);
+  if (!lk.owns_lock()) return 0;  // level-triggered: whoever holds the token sees them too
+  return dispatchLocked(evs, n);
+}
+
+void EventLoop::publishNextDue() {
+  next_due_ns_.store(timer_order_.empty() ? INT64_MAX
+                                          : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                timer_order_.begin()->first.time_since_epoch())
+                                                .count());
 }
 
 int EventLoop::nextTimeoutMs() {
-  if (timer_order_.empty()) return -1;
+  const std::int64_t due_ns = next_due_ns_.load();
+  if (due_ns == INT64_MAX) return -1;
   const auto now = std::chrono::steady_clock::now();
-  const auto due = timer_order_.begin()->first;
+  const std::chrono::steady_clock::time_point due{
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(due_ns))};
   if (due <= now) return 0;
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(due - now).count();
   return ms > 60000 ? 60000 : static_cast<int>(ms);
@@ -173,6 +228,7 @@ std::size_t EventLoop::runTimers() {
   while (!timer_order_.empty() && timer_order_.begin()->first <= now) {
     const TimerId id = timer_order_.begin()->second;
     timer_order_.erase(timer_order_.begin());
+    publishNextDue();
     auto it = timers_.find(id);
     if (it == timers_.end()) continue;
     Task fn = std::move(it->second.second);
@@ -187,17 +243,38 @@ std::size_t EventLoop::runTasks() {
   std::deque<Task> batch;
   {
     std::lock_guard lk(task_mu_);
+    if (tasks_.empty()) return 0;
     batch.swap(tasks_);
   }
   for (Task& t : batch) t();
   return batch.size();
 }
 
+std::size_t EventLoop::drainTasks() {
+  std::size_t count = 0;
+  for (int pass = 0; pass < 16; ++pass) {
+    const std::size_t n = runTasks();
+    if (n == 0) return count;
+    count += n;
+  }
+  bool left;
+  {
+    std::lock_guard lk(task_mu_);
+    left = !tasks_.empty();
+  }
+  if (left) ring();  // tasks posting tasks without end: let the next round take them
+  return count;
+}
+
 std::size_t EventLoop::progressLocked(int timeout_ms) {
-  ContextGuard guard(this);
   epoll_event evs[64];
   int n = epoll_wait(epfd_, evs, 64, timeout_ms);
   if (n < 0) n = 0;  // EINTR
+  return dispatchLocked(evs, n);
+}
+
+std::size_t EventLoop::dispatchLocked(const epoll_event* evs, int n) {
+  ContextGuard guard(this);
   std::size_t count = 0;
   for (int i = 0; i < n; ++i) {
     if (evs[i].data.u64 == kDoorbellKey) {
@@ -212,18 +289,19 @@ std::size_t EventLoop::progressLocked(int timeout_ms) {
     const std::uint64_t watch_id = evs[i].data.u64;
     auto it = watches_.find(watch_id);
     if (it == watches_.end()) continue;  // removed by an earlier handler of this batch
-    IoHandler fn = it->second.fn;        // the handler may unwatch (destroy) itself
-    fn(evs[i].events);
+    const std::shared_ptr<IoHandler> fn = it->second.fn;  // the handler may unwatch (destroy) itself
+    (*fn)(evs[i].events);
     ++count;
   }
   count += runTimers();
-  count += runTasks();
+  count += drainTasks();
   return count;
 }
 
 void EventLoop::run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   auto last_active = std::chrono::steady_clock::now();
+  epoll_event evs[64];
   for (;;) {
     {
       std::lock_guard lk(task_mu_);
@@ -232,29 +310,40 @@ void EventLoop::run() {
         break;
       }
     }
-    if (mode_ == ProgressMode::Poll) {
-      // Sleep without the progress lock so consumers can poll(); then take our turn.
-      int timeout;
-      {
-        std::lock_guard lk(progress_mu_);
-        timeout = nextTimeoutMs();
+    int timeout = nextTimeoutMs();  // 0: a timer is due
+    if (mode_ != ProgressMode::Blocking && consumersPolling()) {
+      // Consumers drive progress: do not compete with them for the CPUs. Sleep on the doorbell only
+      // (a post that found the token taken, consumerIdle(), stop()), at most kBackstop, then one
+      // round in case nobody polls any more.
+      quiet_.store(true);
+      if (consumersPolling()) {
+        const int backstop = static_cast<int>(kBackstop.count());
+        pollfd pfd{doorbell_, POLLIN, 0};
+        ::poll(&pfd, 1, timeout < 0 || timeout > backstop ? backstop : timeout);
       }
-      epoll_event ev;
-      epoll_wait(epfd_, &ev, 1, timeout);
+      quiet_.store(false);
       std::lock_guard lk(progress_mu_);
       progressLocked(0);
       continue;
     }
+    // Sleep (or spin) without the token so posting threads and polling consumers can take it.
+    bool spinning = false;
+    if (mode_ == ProgressMode::Adaptive && timeout != 0 && std::chrono::steady_clock::now() - last_active < spin_) {
+      spinning = true;
+      timeout = 0;
+    }
+    int n = epoll_wait(epfd_, evs, 64, timeout);
+    if (n < 0) n = 0;  // EINTR
+    if (n == 0 && spinning) continue;  // nothing ready: no need for the token
     std::lock_guard lk(progress_mu_);
-    int timeout = nextTimeoutMs();
-    if (mode_ == ProgressMode::Adaptive && std::chrono::steady_clock::now() - last_active < spin_) timeout = 0;
-    if (progressLocked(timeout) > 0) last_active = std::chrono::steady_clock::now();
+    if (dispatchLocked(evs, n) > 0) last_active = std::chrono::steady_clock::now();
   }
   // Drained: nothing can be posted any more. Drop timers and watches in the loop's context.
   std::lock_guard lk(progress_mu_);
   ContextGuard guard(this);
   timers_.clear();
   timer_order_.clear();
+  publishNextDue();
   watches_.clear();
 }
 

@@ -6,9 +6,19 @@
 //   adaptive  after activity the engine thread polls epoll_wait(0) for poll_spin_us, then sleeps.
 //   poll      consumers call poll() to drive progress in their own thread; the engine thread never
 //             spins, it sleeps in epoll_wait and only serves as the backstop when nobody polls.
-// Whatever the mode, handlers (tasks, timers, fd callbacks) run under one progress lock, so at most
-// one thread runs them at a time and they never run concurrently with each other.
+// Whatever the mode, handlers (tasks, timers, fd callbacks) run under one progress lock (the
+// progress token), so at most one thread runs them at a time and they never run concurrently with
+// each other. The engine thread never holds the token while it sleeps: a posting thread can take it
+// with tryRun() and transmit in place, a polling consumer with poll().
+//
+// Consumer-driven progress (adaptive and poll modes, docs/decisions.md "Fast path"): while some
+// consumer thread calls poll() (a CQ being polled), the engine thread stops watching the sockets
+// and neither spins nor wakes for socket events: it sleeps on the doorbell only, at most
+// kBackstop at a time, and goes back to full duty once nobody polled for kConsumerQuiet or a
+// consumer announced it goes to sleep (consumerIdle(), e.g. a CQ being armed).
 #pragma once
+
+#include <sys/epoll.h>
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +26,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -42,8 +53,13 @@ class EventLoop {
   EventLoop& operator=(const EventLoop&) = delete;
 
   // Any thread. Tasks run in posting order. Returns false once stop() has begun draining is over
-  // (the task is then not run and is destroyed in the caller's thread).
+  // (the task is then not run and is destroyed in the caller's thread). From the progress context
+  // the doorbell is not rung: the task runs before the context is left.
   bool post(Task task);
+  // Any thread: run fn(ctx) in the progress context right now if the token is free (or the caller
+  // already holds it), then drain the tasks it posted; false (fn not called) if another thread
+  // holds the token.
+  bool tryRun(void (*fn)(void*), void* ctx);
   // Runs every task posted before stop() and every task those tasks post, then joins. Pending timers
   // are dropped without firing. Idempotent; must not be called from a handler.
   void stop();
@@ -61,6 +77,16 @@ class EventLoop {
   // Poll mode: drive progress in the calling thread (no waiting). Returns the number of handlers
   // run; 0 if another thread is driving progress right now. Allowed in every mode.
   std::size_t poll();
+  // A consumer's poll (a CQ poll hook): poll(), and in adaptive/poll mode record that consumers
+  // are driving progress (the engine thread then stays quiet, see above). Blocking mode: no-op.
+  std::size_t consumerPoll();
+  // A consumer stops polling (it arms a CQ and sleeps): the engine thread resumes full duty now.
+  void consumerIdle();
+  // True while a consumer polled within kConsumerQuiet (adaptive/poll mode only).
+  [[nodiscard]] bool consumersPolling() const noexcept;
+
+  static constexpr std::chrono::microseconds kConsumerQuiet{200};
+  static constexpr std::chrono::milliseconds kBackstop{1};
 
   // True while the calling thread runs this loop's handlers.
   [[nodiscard]] bool inProgressContext() const noexcept;
@@ -75,13 +101,18 @@ class EventLoop {
   };
   struct Watch {
     int fd;
-    IoHandler fn;
+    std::shared_ptr<IoHandler> fn;  // shared: a running handler may unwatch itself
   };
   void run();
   std::size_t progressLocked(int timeout_ms);  // with progress_mu_ held
+  // With progress_mu_ held: the events of an epoll_wait made without it (may be stale: handlers
+  // are non-blocking and a watch removed meanwhile is skipped), then due timers and tasks.
+  std::size_t dispatchLocked(const ::epoll_event* evs, int n);
   std::size_t runTasks();
+  std::size_t drainTasks();  // runTasks() until empty (bounded; leftovers ring the doorbell)
   std::size_t runTimers();
-  int nextTimeoutMs();
+  int nextTimeoutMs();    // any thread (next_due_ns_): -1 none, 0 due
+  void publishNextDue();  // under progress_mu_, after timer_order_ changed
   void ring();
 
   const ProgressMode mode_;
@@ -95,6 +126,9 @@ class EventLoop {
   bool stopping_ = false;  // stop() called: the loop drains and exits
   bool closed_ = false;    // drained: post() refuses
   std::atomic<bool> rung_{false};
+  std::atomic<std::int64_t> last_consumer_poll_ns_{0};  // steady clock; 0: consumers idle
+  std::atomic<bool> quiet_{false};
+  std::atomic<std::int64_t> next_due_ns_{INT64_MAX};  // first timer's due time (steady clock)  // the engine thread sleeps on the doorbell only
 
   std::mutex progress_mu_;  // held while handlers run
   // Below: only under progress_mu_.

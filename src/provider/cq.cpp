@@ -64,8 +64,9 @@ bool Cq::matchesLocked(const CompletionEntry& e) const {
   return false;                                              // ERRORS: only CQ errors
 }
 
-void Cq::setPollHook(void (*hook)(void*), void* ctx) {
+void Cq::setPollHook(void (*hook)(void*), void* ctx, void (*idle)(void*)) {
   poll_ctx_.store(ctx);
+  idle_hook_.store(idle);
   poll_hook_.store(hook);
 }
 
@@ -161,6 +162,7 @@ void Cq::arm(ULONG type) {
     NDK_LOG_INFO("provider", "NdkArmCq: unknown Type {} treated as NDK_CQ_NOTIFY_ANY", type);
     rank = 2;
   }
+  if (auto idle = idle_hook_.load()) idle(poll_ctx_.load());  // the consumer will wait, not poll
   std::lock_guard lock(mu_);
   if (stopped_) return;
   arm_ = std::max(arm_, rank);  // R45: the broader of the two

@@ -35,8 +35,9 @@ class Cq final : public Object {
   void fail();
   bool broken() const { return error_.load() != STATUS_SUCCESS; }
   // The data path's progress engine can ask to be called whenever the consumer polls this CQ
-  // (NdkGetCqResults(Ex)), e.g. to drive a poll-mode connection.
-  void setPollHook(void (*hook)(void* ctx), void* ctx);
+  // (NdkGetCqResults(Ex)), e.g. to drive a poll-mode connection, and (idle) when the consumer arms
+  // it, i.e. is about to stop polling and wait for a notification.
+  void setPollHook(void (*hook)(void* ctx), void* ctx, void (*idle)(void* ctx) = nullptr);
 
   // ---- NDK_CQ_DISPATCH members ----
   NTSTATUS resize(ULONG depth);
@@ -79,6 +80,7 @@ class Cq final : public Object {
   std::uint64_t mod_timer_ = 0;    // timer id, 0 = none
   std::uint64_t mod_gen_ = 0;
   std::atomic<void (*)(void*)> poll_hook_{nullptr};
+  std::atomic<void (*)(void*)> idle_hook_{nullptr};
   std::atomic<void*> poll_ctx_{nullptr};
 };
 

@@ -7,6 +7,7 @@
 #include "iwarp/errors.h"
 #include "provider/adapter.h"
 #include "provider/connector.h"
+#include "provider/cq.h"
 #include "provider/listener.h"
 #include "provider/mr.h"
 #include "provider/qp.h"
@@ -32,6 +33,17 @@ NTSTATUS Link::statusForTerminate(const iwarp::TerminateInfo& t) {
   return STATUS_CONNECTION_ABORTED;
 }
 Link::~Link() = default;
+
+void Link::setQp(Qp* qp) {
+  qp_ = qp;
+  if (!qp) return;
+  // Consumer-driven progress (docs/decisions.md "Fast path"): a consumer polling a CQ of this QP
+  // runs the loop's progress in its own thread; arming the CQ hands progress back to the engine.
+  auto poll = [](void* l) { static_cast<engine::EventLoop*>(l)->consumerPoll(); };
+  auto idle = [](void* l) { static_cast<engine::EventLoop*>(l)->consumerIdle(); };
+  qp->receiveCq()->setPollHook(poll, &loop_, idle);
+  qp->initiatorCq()->setPollHook(poll, &loop_, idle);
+}
 
 void Link::start(engine::Socket sock, engine::ConnectionOptions opts) {
   self_ = shared_from_this();
@@ -137,20 +149,50 @@ void Link::failPending(NTSTATUS status) {
 // ---- QpTransport -----------------------------------------------------------------------------------
 
 void Link::submit(std::vector<WorkRequest>&& batch) {
-  if (qp_) qp_->hold();  // the task touches the QP
+  std::lock_guard lock(inbox_mu_);
+  if (inbox_.empty()) {
+    inbox_.swap(batch);
+    return;
+  }
+  for (auto& w : batch) inbox_.push_back(std::move(w));
+}
+
+void Link::kick() {
+  // Transmit from the posting thread when nobody else is in the progress context (no hand-off, no
+  // doorbell); otherwise whoever holds it, or the engine thread, takes the queue.
+  if (loop_.tryRun([](void* self) { static_cast<Link*>(self)->drainInbox(); }, this)) return;
+  postDrain();
+}
+
+void Link::postDrain() {
+  if (drainPosted_.exchange(true)) return;  // a drain task is queued and has not started yet
   Qp* qp = qp_;
-  if (!loop_.post([self = shared_from_this(), b = std::move(batch), qp]() mutable {
-        self->onSubmit(b);
+  if (qp) qp->hold();  // the task touches the QP
+  if (!loop_.post([self = shared_from_this(), qp] {
+        self->drainPosted_.store(false);
+        self->drainInbox();
         if (qp) qp->release();
       })) {
+    drainPosted_.store(false);
     if (qp) qp->release();
   }
+}
+
+void Link::drainInbox() {
+  {
+    std::lock_guard lock(inbox_mu_);
+    if (inbox_.empty()) return;
+    work_.swap(inbox_);
+  }
+  onSubmit(work_);
+  work_.clear();
 }
 
 void Link::flush() {
   Qp* qp = qp_;
   if (qp) qp->hold();
   if (!loop_.post([self = shared_from_this(), qp] {
+        self->drainInbox();  // submitted before the flush: flushed too, in order
         self->onFlush();
         if (qp) qp->release();
       })) {
@@ -207,6 +249,11 @@ void Link::pump() {
     }
     ++next_;
     issue(p);
+  }
+  if (txQueued_ && conn_) {
+    // One transmit for everything issued in this round (e.g. a DEFER batch).
+    txQueued_ = false;
+    conn_->transmit();
   }
 }
 
@@ -322,7 +369,8 @@ void Link::issue(Pending& p) {
       tx.cookie = p.id;
       adapter_->device()->counters().outOctets.fetch_add(wr.totalLength, std::memory_order_relaxed);
       adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
-      conn_->post(std::move(tx));
+      conn_->enqueueInContext(std::move(tx));
+      txQueued_ = true;
       return;
     }
     case NdkOperationTypeRead: {
@@ -351,7 +399,8 @@ void Link::issue(Pending& p) {
       sinks_.emplace(stag, std::move(sink));
       cookieToId_[tx.cookie] = p.id;
       adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
-      conn_->post(std::move(tx));
+      conn_->enqueueInContext(std::move(tx));
+      txQueued_ = true;
       return;
     }
     default: fail(STATUS_INVALID_PARAMETER); return;

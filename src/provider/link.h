@@ -13,6 +13,7 @@
 // context. Lifetime: shared_ptr; the Connection references this object until closed(), the QP holds
 // it as its transport, the connector until it is destroyed.
 #pragma once
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -60,7 +61,8 @@ class Link final : public engine::PlacementSink,
   void setListener(Listener* l) { listener_ = l; }
   void setOwner(Connector* c) { owner_ = c; }
   // The QP whose queues this link serves (set before the transport is attached).
-  void setQp(Qp* qp) { qp_ = qp; }
+  // Also makes polling the QP's CQs drive this link's loop (consumer-driven progress).
+  void setQp(Qp* qp);
   const iwarp::Negotiated& negotiated() const { return neg_; }
   // Passive side, from the connect request on: the initiator's requested IRD/ORD (R84).
   bool peerRequested(std::uint32_t* ird, std::uint32_t* ord) const {
@@ -70,8 +72,11 @@ class Link final : public engine::PlacementSink,
   }
   bool isClosed() const { return closed_; }
 
-  // QpTransport (any thread).
+  // QpTransport (any thread). submit() only queues (the QP's lock is held); kick() executes the
+  // queue in the calling thread if nobody else is in the loop's progress context, else hands it to
+  // the loop (docs/decisions.md "Fast path").
   void submit(std::vector<WorkRequest>&& batch) override;
+  void kick() override;
   void flush() override;
   // The connection is gone (loop context, from the owner): pending requests complete with `status`.
   void failPending(NTSTATUS status);
@@ -120,6 +125,8 @@ class Link final : public engine::PlacementSink,
   };
 
   void onSubmit(std::vector<WorkRequest>& batch);
+  void drainInbox();  // progress context: what submit() queued, in order
+  void postDrain();
   void onFlush();
   void pump();
   void reap();
@@ -158,11 +165,18 @@ class Link final : public engine::PlacementSink,
   NTSTATUS deadStatus_ = STATUS_CANCELLED;  // for requests that reach a closed link
   bool holdReports_ = false;                // R80: graceful peer disconnect, wait for flush
 
+  // Submitted, not yet taken by the progress context (any thread, under inbox_mu_).
+  std::mutex inbox_mu_;
+  std::vector<WorkRequest> inbox_;
+  std::atomic<bool> drainPosted_{false};
+  std::vector<WorkRequest> work_;  // progress context: the batch being taken (capacity reused)
+
   // Initiator queue (loop context).
   std::deque<Pending> q_;
   std::size_t next_ = 0;  // first not issued
   std::uint64_t nextId_ = 1;
   std::uint32_t readsOut_ = 0;
+  bool txQueued_ = false;  // issue() queued to the connection, pump() transmits
   std::map<std::uint32_t, ReadSink> sinks_;  // synthetic sink STag → read part
   std::uint32_t nextSink_ = 1;
   std::map<std::uint64_t, std::uint64_t> cookieToId_;

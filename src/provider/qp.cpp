@@ -295,7 +295,12 @@ NTSTATUS Qp::postInitiator(const char* fn, WorkRequest&& wr) {
   if (status != STATUS_SUCCESS) {
     // R60: deferred requests still held go to the engine first.
     handOverDeferredLocked(&batch);
-    if (!batch.empty() && transport_) transport_->submit(std::move(batch));
+    if (!batch.empty() && transport_) {
+      std::shared_ptr<QpTransport> t = transport_;
+      t->submit(std::move(batch));
+      lock.unlock();
+      t->kick();
+    }
     return status;
   }
   if (wr.type == NdkOperationTypeFastRegister) {
@@ -314,7 +319,10 @@ NTSTATUS Qp::postInitiator(const char* fn, WorkRequest&& wr) {
   }
   handOverDeferredLocked(&batch);
   batch.push_back(std::move(wr));
-  transport_->submit(std::move(batch));
+  std::shared_ptr<QpTransport> t = transport_;
+  t->submit(std::move(batch));
+  lock.unlock();
+  t->kick();  // may transmit in this thread (no QP lock held)
   return STATUS_SUCCESS;
 }
 

@@ -21,8 +21,12 @@ namespace openndk::provider {
 class QpTransport {
  public:
   virtual ~QpTransport() = default;
-  // Takes ownership of a batch of initiator requests, in posting order.
+  // Takes ownership of a batch of initiator requests, in posting order. Called with the QP's
+  // initiator lock held: queue only.
   virtual void submit(std::vector<WorkRequest>&& batch) = 0;
+  // Called by the posting thread after submit(), with no QP lock held: the transport may execute
+  // what was submitted right here (docs/decisions.md "Fast path"). Default: nothing.
+  virtual void kick() {}
   // Completes everything submitted and not yet completed with STATUS_CANCELLED, in order.
   virtual void flush() = 0;
 };
