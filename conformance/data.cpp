@@ -4,7 +4,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <random>
+#include <string>
 #include <thread>
+#include <tuple>
 
 #include "consumer.h"
 
@@ -602,6 +605,115 @@ TEST_F(Data, R41_R65_R77_R78_SendRacingFlushGuarantees) {
   std::printf("%u Sends delivered, %u cancelled, %u of those delivered all the same (already on the wire)\n",
               delivered, cancelled, cancelledButDelivered);
 }
+
+// Every data operation at the sizes of issue #4 (0, 1, 4095, 4096, 64 KiB, 4 MiB) with a random
+// pattern, the local side split into up to three SGEs at random points, the receive side into two,
+// buffers starting at odd offsets, and a guard byte behind the target that must stay untouched
+// (R37, R38, R68, R70, R75).
+enum class Op { Send, Write, Read };
+class DataMatrix : public NdkTest, public ::testing::WithParamInterface<std::tuple<Op, ULONG>> {
+ protected:
+  void SetUp() override {
+    NdkTest::SetUp();
+    if (HasFatalFailure()) return;
+    p_ = &newPair();
+    NTSTATUS st = connectPair(*p_, 4, 4, nullptr, 0, nullptr, 0, 8, 0);
+    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+    const size_t bytes = std::get<1>(GetParam()) + 64;
+    abuf_ = std::make_unique<MdlBuffer>(bytes, 3);
+    pbuf_ = std::make_unique<MdlBuffer>(bytes, 5);
+    amr_ = makeMr(p_->pd, false);
+    pmr_ = makeMr(p_->pd, false);
+    ASSERT_TRUE(amr_ && pmr_);
+    const ULONG all = NDK_MR_FLAG_ALLOW_REMOTE_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ | NDK_MR_FLAG_RDMA_READ_SINK;
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, registerMr(amr_, *abuf_, abuf_->size(), all));
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, registerMr(pmr_, *pbuf_, pbuf_->size(), all));
+  }
+  // [base, base+len) of `b` in up to `parts` SGEs cut at random points.
+  std::vector<NDK_SGE> split(MdlBuffer& b, NDK_MR* mr, size_t base, ULONG len, ULONG parts) {
+    std::vector<NDK_SGE> out;
+    ULONG at = 0;
+    for (ULONG i = 0; i < parts && at < len; ++i) {
+      ULONG left = len - at;
+      ULONG piece = i + 1 == parts ? left : std::max<ULONG>(1, static_cast<ULONG>(rng_() % left));
+      NDK_SGE s{};
+      s.VirtualAddress = b.data() + base + at;
+      s.Length = piece;
+      s.MemoryRegionToken = mr->Dispatch->NdkGetLocalTokenFromMr(mr);
+      out.push_back(s);
+      at += piece;
+    }
+    return out;
+  }
+  Pair* p_ = nullptr;
+  std::unique_ptr<MdlBuffer> abuf_, pbuf_;
+  NDK_MR* amr_ = nullptr;
+  NDK_MR* pmr_ = nullptr;
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+TEST_P(DataMatrix, R37_R38_R68_R70_R75_VerifiedTransfer) {
+  const Op op = std::get<0>(GetParam());
+  const ULONG len = std::get<1>(GetParam());
+  NDK_QP* aqp = p_->active.qp;
+  NDK_QP* pqp = p_->passive.qp;
+  const size_t off = 1;  // one byte in: odd addresses on both sides
+  // Source of the data: the active side for Send/Write, the passive side for Read.
+  MdlBuffer& src = op == Op::Read ? *pbuf_ : *abuf_;
+  MdlBuffer& dst = op == Op::Read ? *abuf_ : *pbuf_;
+  for (size_t i = 0; i < src.size(); ++i) src.data()[i] = static_cast<char>(rng_());
+  std::memset(dst.data(), 0x5A, dst.size());
+  const char guard = dst.data()[off + len];
+  UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
+  UINT64 remote = reinterpret_cast<UINT64>(pbuf_->data() + off);
+  NTSTATUS st = STATUS_UNSUCCESSFUL;
+  if (op == Op::Send) {
+    auto r = split(*pbuf_, pmr_, off, len, 2);
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, pqp->Dispatch->NdkReceive(pqp, ctx(1), r.data(), static_cast<ULONG>(r.size())));
+    auto s = split(*abuf_, amr_, off, len, 3);
+    st = aqp->Dispatch->NdkSend(aqp, ctx(2), s.data(), static_cast<ULONG>(s.size()), 0);
+  } else if (op == Op::Write) {
+    auto s = split(*abuf_, amr_, off, len, 3);
+    st = aqp->Dispatch->NdkWrite(aqp, ctx(2), s.data(), static_cast<ULONG>(s.size()), remote, rtok, 0);
+  } else {
+    auto s = split(*abuf_, amr_, off, len, std::min<ULONG>(3, info_.MaxReadRequestSge));
+    st = aqp->Dispatch->NdkRead(aqp, ctx(2), s.data(), static_cast<ULONG>(s.size()), remote, rtok, 0);
+  }
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  auto ic = drainEx(p_->active.cq, 1);
+  ASSERT_EQ(1u, ic.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, ic[0].Status);
+  EXPECT_EQ(ctx(2), ic[0].RequestContext);
+  EXPECT_EQ(op == Op::Send ? NdkOperationTypeSend : op == Op::Write ? NdkOperationTypeWrite : NdkOperationTypeRead,
+            ic[0].Type);
+  if (op == Op::Send) {
+    auto rc = drainEx(p_->passive.cq, 1);
+    ASSERT_EQ(1u, rc.size());
+    CONF_EXPECT_STATUS(STATUS_SUCCESS, rc[0].Status);
+    EXPECT_EQ(len, rc[0].BytesTransferred);
+    EXPECT_EQ(NdkOperationTypeReceive, rc[0].Type);
+  } else if (op == Op::Write) {
+    // A Send behind the Write: when it arrives, the Write has been placed (in order).
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(pqp, ctx(3)));
+    NDK_SGE none{};
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp->Dispatch->NdkSend(aqp, ctx(4), &none, 0, 0));
+    ASSERT_EQ(1u, drainEx(p_->passive.cq, 1).size());
+    ASSERT_EQ(1u, drainEx(p_->active.cq, 1).size());
+  }
+  EXPECT_EQ(0, std::memcmp(dst.data() + off, src.data() + off, len)) << len << " bytes differ";
+  EXPECT_EQ(guard, dst.data()[off + len]) << "written beyond the target";
+  EXPECT_EQ(0x5A, dst.data()[0]) << "written before the target";
+}
+
+std::string matrixName(const ::testing::TestParamInfo<std::tuple<Op, ULONG>>& info) {
+  static const char* const kNames[] = {"Send", "Write", "Read"};
+  return std::string(kNames[static_cast<int>(std::get<0>(info.param))]) + "_" + std::to_string(std::get<1>(info.param));
+}
+INSTANTIATE_TEST_SUITE_P(Sizes, DataMatrix,
+                         ::testing::Combine(::testing::Values(Op::Send, Op::Write, Op::Read),
+                                            ::testing::Values(0u, 1u, 4095u, 4096u, 65536u, 4194304u)),
+                         matrixName);
 
 // R77/R78: flush cancels pending receives and does not disconnect.
 TEST_F(Data, R77_R78_FlushKeepsConnection) {
