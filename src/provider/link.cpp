@@ -150,6 +150,7 @@ void Link::failPending(NTSTATUS status) {
 
 void Link::submit(std::vector<WorkRequest>&& batch) {
   std::lock_guard lock(inbox_mu_);
+  submitted_ += batch.size();
   if (inbox_.empty()) {
     inbox_.swap(batch);
     return;
@@ -190,10 +191,15 @@ void Link::drainInbox() {
 
 void Link::flush() {
   Qp* qp = qp_;
+  std::uint64_t mark;  // R77 [I]: only what was submitted before NdkFlush; later posts are unaffected
+  {
+    std::lock_guard lock(inbox_mu_);
+    mark = submitted_;
+  }
   if (qp) qp->hold();
-  if (!loop_.post([self = shared_from_this(), qp] {
+  if (!loop_.post([self = shared_from_this(), qp, mark] {
         self->drainInbox();  // submitted before the flush: flushed too, in order
-        self->onFlush();
+        self->onFlush(mark);
         if (qp) qp->release();
       })) {
     if (qp) qp->release();
@@ -211,19 +217,27 @@ void Link::onSubmit(std::vector<WorkRequest>& batch) {
   reap();
 }
 
-void Link::onFlush() {
+void Link::onFlush(std::uint64_t mark) {
   holdReports_ = false;
-  // R77: everything pending completes with STATUS_CANCELLED; requests already in the engine are
-  // reported when the engine is done with their memory, still in posting order.
+  // R77: everything pending at the time of NdkFlush completes with STATUS_CANCELLED; requests already
+  // in the engine are reported when the engine is done with their memory, still in posting order.
+  // Requests submitted after the call (ids above `mark`, drained together with the flush) are not
+  // affected [I]: they stay queued and go out after the cancelled ones.
+  std::size_t after = q_.size();
   for (std::size_t i = 0; i < q_.size(); ++i) {
     Pending& p = q_[i];
+    if (p.id > mark) {
+      after = i;
+      break;
+    }
     p.cancel = true;
     if ((!p.issued || p.sent) && !p.done) {  // sent: the engine is done with its memory
       p.done = true;
       p.status = STATUS_CANCELLED;
     }
   }
-  next_ = q_.size();
+  next_ = std::max(next_, after);
+  pump();
   reap();
 }
 

@@ -127,7 +127,7 @@ class Link final : public engine::PlacementSink,
   void onSubmit(std::vector<WorkRequest>& batch);
   void drainInbox();  // progress context: what submit() queued, in order
   void postDrain();
-  void onFlush();
+  void onFlush(std::uint64_t mark);  // cancels requests with id <= mark (submitted before NdkFlush)
   void pump();
   void reap();
   void issue(Pending& p);
@@ -168,6 +168,7 @@ class Link final : public engine::PlacementSink,
   // Submitted, not yet taken by the progress context (any thread, under inbox_mu_).
   std::mutex inbox_mu_;
   std::vector<WorkRequest> inbox_;
+  std::uint64_t submitted_ = 0;  // requests ever put into inbox_; the k-th gets Pending id k
   std::atomic<bool> drainPosted_{false};
   std::vector<WorkRequest> work_;  // progress context: the batch being taken (capacity reused)
 
