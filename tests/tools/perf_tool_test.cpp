@@ -43,7 +43,10 @@ bool hasUsage(const std::string& s) { return s.find("Usage") != std::string::npo
 TEST(PerfTool, BadOptionsExitTwoWithUsage) {
   for (const char* args :
        {"perf", "perf --loopback -c 127.0.0.1", "perf --loopback -t bogus", "perf --loopback --lat --bw",
-        "perf --loopback -s 0", "perf --loopback -s 12X", "perf --loopback --sweep 1M:64", "perf --loopback -q 2",
+        "perf --loopback -s 0", "perf --loopback -s 12X", "perf --loopback --sweep 1M:64", "perf --loopback -q 65",
+        "perf --loopback -q 0", "perf --loopback -q 2 --lat", "perf --loopback -b --lat", "perf -c 127.0.0.1 --connect-rate",
+        "perf --loopback --connect-rate --lat", "perf --loopback --connect-rate --tcp-only",
+        "perf --loopback --connect-rate --plot x.svg",
         "perf --loopback --baseline udp", "perf --loopback --json --csv", "perf --loopback --crc maybe",
         "perf --loopback --progress-mode fast", "perf --loopback -n 0", "perf --loopback --frobnicate",
         "ping", "ping -s -c 127.0.0.1", "ping --loopback -S 0", "ping --loopback -C 0", "ping --loopback --bogus"}) {
@@ -160,6 +163,60 @@ TEST(PerfTool, R75_R67_PerfWriteReadSendOverNdkSucceed) {
     EXPECT_EQ(r.out.find("ndk perf: provider"), std::string::npos) << args << "\n" << r.out;
     EXPECT_EQ(r.out.find("timed out"), std::string::npos) << args << "\n" << r.out;
   }
+}
+
+// -q N: N streams, one figure for all of them (iterations summed); -b doubles the streams, the
+// server sending the reverse half (TCP: the read pattern).
+TEST(PerfTool, TcpBaselineQpsAndBidirectionalSumStreams) {
+  struct Case {
+    const char* args;
+    int streams;
+  } cases[] = {{"-q 3", 3}, {"-b", 2}, {"-q 2 -b -t read", 4}};
+  for (const Case& c : cases) {
+    ToolRun r = ndk(std::string("perf --loopback --tcp-only --json -n 20 -s 1K --event ") + c.args);
+    ASSERT_EQ(r.status, 0) << c.args << "\n" << r.out;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["results"][0]["tcp"]["iters"].get<int>(), 20 * c.streams) << c.args;
+    EXPECT_GT(j["results"][0]["tcp"]["mb_per_s"].get<double>(), 0) << c.args;
+  }
+}
+
+// R93/R106: -q 2 over NDK (two listeners, two connections, each with its own QP) and -b (the
+// server connects back to two listeners of the client and drives the reverse direction): all
+// operations complete, figures count both directions.
+TEST(PerfTool, R93_R106_PerfQpsAndBidirectionalOverNdk) {
+  struct Case {
+    const char* args;
+    int factor;
+  } cases[] = {{"-q 2 -t write", 2}, {"-b -t send --baseline tcp", 2}, {"-q 2 -b -t read", 4}};
+  for (const Case& c : cases) {
+    ToolRun r = ndk(std::string("perf --loopback --json --event -n 20 -s 4K ") + c.args, true);
+    ASSERT_EQ(r.status, 0) << c.args << "\n" << r.out;
+    auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+    EXPECT_EQ(j["results"][0]["ndk"]["iters"].get<int>(), 20 * c.factor) << c.args;
+    EXPECT_GT(j["results"][0]["ndk"]["mb_per_s"].get<double>(), 0) << c.args;
+  }
+}
+
+// R106/R155: --connect-rate opens N connected QP pairs on one adapter and reports the rate, the
+// memory and descriptors per idle QP, and tears everything down.
+TEST(PerfTool, R106_ConnectRateReportsScaleFigures) {
+  ToolRun r = ndk("perf --loopback --connect-rate -q 40 -o 8 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["mode"], "connect-rate");
+  EXPECT_EQ(j["pairs_requested"].get<int>(), 40);
+  EXPECT_EQ(j["pairs_connected"].get<int>(), 40);
+  EXPECT_EQ(j["disconnected"].get<int>(), 40);
+  EXPECT_GT(j["connects_per_s"].get<double>(), 0);
+  EXPECT_GT(j["bytes_per_idle_qp"].get<double>(), 0);
+  EXPECT_GE(j["fds_per_pair"].get<double>(), 1.0);  // at least one socket per connection
+  EXPECT_LE(j["fds"]["after"].get<int>(), j["fds"]["base"].get<int>() + 1);  // everything closed
+  EXPECT_TRUE(j["error"].is_null());
+  ToolRun t = ndk("perf --loopback --connect-rate -q 5");  // the table form
+  ASSERT_EQ(t.status, 0) << t.out;
+  EXPECT_NE(t.out.find("connects/s"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("bytes per QP"), std::string::npos) << t.out;
 }
 
 // Send/receive, RDMA Read and Write with data verification, 4 KiB buffers.

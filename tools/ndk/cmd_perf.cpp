@@ -1,6 +1,8 @@
 // ndk perf: bandwidth and latency over NDK (send / RDMA write / RDMA read), with a same-run raw
 // TCP baseline (--baseline tcp). See docs/tools.md and docs/performance.md.
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,11 +11,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "common.h"
 #include "perf/ndk_perf.h"
 #include "perf/report.h"
+#include "perf/scale.h"
 #include "perf/tcp_baseline.h"
 
 namespace ndktool {
@@ -35,6 +39,7 @@ struct PerfArgs {
   std::uint64_t iters = 0;
   double duration = 0;
   unsigned qps = 1, outstanding = 16, inlineSize = 0;
+  bool bidir = false, connectRate = false;
   bool poll = false, event = false;
   std::string progressMode, crc;
   bool v4 = false, v6 = false;
@@ -53,33 +58,157 @@ std::vector<std::size_t> sweepSizes(std::size_t lo, std::size_t hi) {
 }
 
 nlohmann::json configJson(const Options& o, bool ndk, bool tcp, std::size_t maxSize) {
-  return {{"ndk", ndk}, {"tcp", tcp}, {"max_size", maxSize}, {"outstanding", o.outstanding},
-          {"inline", o.inlineSize}, {"poll", o.poll}};
+  return {{"ndk", ndk},         {"tcp", tcp},           {"max_size", maxSize}, {"outstanding", o.outstanding},
+          {"inline", o.inlineSize}, {"poll", o.poll}, {"qps", o.qps},        {"bidir", o.bidir}};
 }
 
-// The server half of one session on an accepted control connection.
-void serverSession(TcpSocket& ctl, const std::string& bindAddr, std::uint16_t ndkPort) {
+// Runs f(i) for i in [0, n) on n threads (n == 1: on this thread); the first failure is rethrown
+// as a PerfError after every thread ended.
+template <class F>
+void onThreads(std::size_t n, F&& f) {
+  if (n == 1) return f(std::size_t(0));
+  std::mutex mu;
+  std::string first;
+  std::vector<std::thread> ts;
+  for (std::size_t i = 0; i < n; ++i)
+    ts.emplace_back([&, i] {
+      try {
+        f(i);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> l(mu);
+        if (first.empty()) first = e.what();
+      }
+    });
+  for (auto& t : ts) t.join();
+  if (!first.empty()) throw PerfError(first);
+}
+
+// -q / -b: one Measurement for the whole round: operations of every stream (both directions
+// with -b), over the longest stream's time (the streams start together).
+Measurement aggregate(const std::vector<Measurement>& parts, std::uint64_t factor) {
+  Measurement m;
+  for (const Measurement& p : parts) {
+    m.size = p.size;
+    m.iters += p.iters * factor;
+    m.seconds = std::max(m.seconds, p.seconds);
+  }
+  return m;
+}
+
+std::string peerAddress(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  char b[INET6_ADDRSTRLEN] = {};
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  if (ss.ss_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, b, sizeof b);
+  else inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, b, sizeof b);
+  return b;
+}
+
+NET_IFINDEX localInterface(const std::string& host, std::uint16_t port, SOCKADDR_INET* dest) {
+  if (!parseAddress(host, port, dest)) throw PerfError(fmt::format("bad address '{}'", host));
+  SOCKADDR_INET src{};
+  if (!sourceAddressFor(*dest, &src)) throw PerfError(fmt::format("no route to {}", host));
+  NET_IFINDEX ifx = interfaceFor(src);
+  if (!ifx) throw PerfError(fmt::format("no NDK-capable interface owns {}", formatAddress(src)));
+  return ifx;
+}
+
+// Number of TCP streams of the baseline: -q streams, twice with -b (half of them reversed).
+unsigned tcpStreams(const Options& o) { return o.qps * (o.bidir ? 2u : 1u); }
+
+// The reverse direction of a TCP bandwidth stream (-b): the server streams for send/write, the
+// client for read.
+Test reverseTcp(Test t) { return t == Test::Read ? Test::Send : Test::Read; }
+
+// The server half of one session on an accepted control connection. `l` accepts the extra TCP
+// streams of -q / -b (nullptr: none can be accepted).
+void serverSession(TcpSocket& ctl, TcpListener* l, const std::string& bindAddr, std::uint16_t ndkPort) {
   auto cfg = nlohmann::json::parse(ctl.recvLine(60000));
   Options o;
   o.outstanding = cfg.value("outstanding", 16u);
   o.inlineSize = cfg.value("inline", 0u);
   o.poll = cfg.value("poll", true);
-  std::unique_ptr<NdkPerfServer> srv;
+  o.qps = std::max(1u, cfg.value("qps", 1u));
+  o.bidir = cfg.value("bidir", false);
+  const std::size_t maxSize = cfg.value("max_size", std::size_t(65536));
+  std::vector<std::unique_ptr<NdkPerfServer>> srv;
+  std::vector<std::uint16_t> ports;
+  NET_IFINDEX ifx = 0;
   if (cfg.value("ndk", false)) {
     try {
       SOCKADDR_INET la{};
       if (!parseAddress(bindAddr, ndkPort, &la)) throw PerfError(fmt::format("bad address '{}'", bindAddr));
-      NET_IFINDEX ifx = interfaceFor(la);
+      ifx = interfaceFor(la);
       if (!ifx) throw PerfError(fmt::format("{} is not an address of an NDK-capable interface", bindAddr));
-      srv = std::make_unique<NdkPerfServer>(ifx, la, o, cfg.value("max_size", std::size_t(65536)));
+      for (unsigned i = 0; i < o.qps; ++i) {
+        SOCKADDR_INET a = la;
+        if (i > 0) parseAddress(bindAddr, 0, &a);  // the first QP on PORT, the others ephemeral
+        srv.push_back(std::make_unique<NdkPerfServer>(ifx, a, o, maxSize));
+        ports.push_back(srv.back()->port());
+      }
     } catch (const PerfError& e) {
       ctl.sendLine(nlohmann::json{{"error", e.what()}}.dump());
       throw;
     }
   }
-  ctl.sendLine(nlohmann::json{{"ok", true}, {"ndk_port", srv ? srv->port() : 0}}.dump());
-  if (srv) srv->serve(30000);
-  if (cfg.value("tcp", false)) tcpServe(ctl);
+  ctl.sendLine(nlohmann::json{{"ok", true}, {"ndk_port", ports.empty() ? 0 : ports[0]}, {"ndk_ports", ports}}.dump());
+  if (!srv.empty()) {
+    // -b: this side drives the reverse direction over its own connections to the client's
+    // reverse listeners, one round beside each forward round.
+    std::vector<std::unique_ptr<NdkPerfClient>> rev;
+    std::vector<std::thread> revRound(srv.size());
+    std::vector<std::string> revError(srv.size());
+    if (o.bidir) {
+      auto rports = cfg.value("reverse_ports", std::vector<std::uint16_t>{});
+      if (rports.size() != srv.size()) throw PerfError("protocol: -b without the client's reverse ports");
+      std::string peer = peerAddress(ctl.fd());
+      for (std::size_t i = 0; i < srv.size(); ++i) {
+        SOCKADDR_INET dest{};
+        NET_IFINDEX rifx = localInterface(peer, rports[i], &dest);
+        rev.push_back(std::make_unique<NdkPerfClient>(rifx, dest, o, maxSize));
+      }
+      for (std::size_t i = 0; i < srv.size(); ++i) {
+        srv[i]->onBegin = [&, i](Test t, Mode m, std::size_t size, std::uint64_t iters) {
+          revRound[i] = std::thread([&, i, t, m, size, iters] {
+            try {
+              rev[i]->round(t, m, size, iters);
+            } catch (const std::exception& e) {
+              revError[i] = e.what();
+            }
+          });
+        };
+        srv[i]->onEnd = [&, i] {
+          if (revRound[i].joinable()) revRound[i].join();
+          if (!revError[i].empty()) throw PerfError("reverse direction: " + revError[i]);
+        };
+        srv[i]->onQuit = [&, i] { rev[i]->quit(); };
+      }
+    }
+    try {
+      onThreads(srv.size(), [&](std::size_t i) { srv[i]->serve(30000); });
+    } catch (...) {
+      for (auto& t : revRound)
+        if (t.joinable()) t.join();
+      throw;
+    }
+  }
+  if (cfg.value("tcp", false)) {
+    std::vector<TcpSocket> socks;
+    socks.push_back(std::move(ctl));
+    for (unsigned i = 1; i < tcpStreams(o); ++i) {
+      if (!l) throw PerfError("protocol: extra TCP streams cannot be accepted");
+      socks.push_back(l->accept(30000));
+      socks.back().setNoDelay();
+    }
+    try {
+      onThreads(socks.size(), [&](std::size_t i) { tcpServe(socks[i]); });
+    } catch (...) {
+      ctl = std::move(socks[0]);
+      throw;
+    }
+    ctl = std::move(socks[0]);
+  }
 }
 
 class Progress {
@@ -118,35 +247,114 @@ Report clientSession(const std::string& host, std::uint16_t ctlPort, const Optio
   rep.opts = o;
   for (std::size_t s : o.sizes) rep.rows.push_back(Row{s, std::nullopt, std::nullopt});
   std::size_t maxSize = *std::max_element(o.sizes.begin(), o.sizes.end());
+  const std::uint64_t factor = o.bidir ? 2 : 1;
   TcpSocket ctl = tcpConnect(host, ctlPort);
-  ctl.sendLine(configJson(o, ndk, tcp, maxSize).dump());
+  auto cfg = configJson(o, ndk, tcp, maxSize);
+  // -b: the server drives the reverse direction into listeners of this side.
+  std::vector<std::unique_ptr<NdkPerfServer>> rev;
+  if (ndk && o.bidir) {
+    SOCKADDR_INET dest{}, src{};
+    NET_IFINDEX ifx = localInterface(host, 0, &dest);
+    sourceAddressFor(dest, &src);
+    std::vector<std::uint16_t> ports;
+    for (unsigned i = 0; i < o.qps; ++i) {
+      rev.push_back(std::make_unique<NdkPerfServer>(ifx, src, o, maxSize));
+      ports.push_back(rev.back()->port());
+    }
+    cfg["reverse_ports"] = ports;
+  }
+  ctl.sendLine(cfg.dump());
   auto reply = nlohmann::json::parse(ctl.recvLine(60000));
   if (reply.contains("error")) throw PerfError(reply["error"].get<std::string>());
   Progress progress(o.progress);
   if (ndk) {
-    SOCKADDR_INET dest{};
-    if (!parseAddress(host, reply.value("ndk_port", std::uint16_t(0)), &dest))
-      throw PerfError(fmt::format("bad address '{}'", host));
-    SOCKADDR_INET src{};
-    if (!sourceAddressFor(dest, &src)) throw PerfError(fmt::format("no route to {}", host));
-    NET_IFINDEX ifx = interfaceFor(src);
-    if (!ifx) throw PerfError(fmt::format("no NDK-capable interface owns {}", formatAddress(src)));
-    NdkPerfClient cl(ifx, dest, o, maxSize);
-    for (std::size_t i = 0; i < rep.rows.size(); ++i) {
-      progress.step("OpenNDK", rep.rows[i].size, i, rep.rows.size());
-      rep.rows[i].ndk = measure(o, rep.rows[i].size, [&](std::size_t s, std::uint64_t n) { return cl.round(o.test, o.mode, s, n); });
+    auto ports = reply.value("ndk_ports", std::vector<std::uint16_t>{});
+    if (ports.empty()) ports.push_back(reply.value("ndk_port", std::uint16_t(0)));
+    if (ports.size() != o.qps) throw PerfError("protocol: the server opened a different number of QPs");
+    std::vector<std::string> revError(rev.size());
+    std::vector<std::thread> revServe;
+    for (std::size_t i = 0; i < rev.size(); ++i)
+      revServe.emplace_back([&, i] {
+        try {
+          rev[i]->serve(60000);
+        } catch (const std::exception& e) {
+          revError[i] = e.what();
+        }
+      });
+    try {
+      std::vector<std::unique_ptr<NdkPerfClient>> cl;
+      for (std::uint16_t port : ports) {
+        SOCKADDR_INET dest{};
+        NET_IFINDEX ifx = localInterface(host, port, &dest);
+        cl.push_back(std::make_unique<NdkPerfClient>(ifx, dest, o, maxSize));
+      }
+      for (std::size_t i = 0; i < rep.rows.size(); ++i) {
+        progress.step("OpenNDK", rep.rows[i].size, i, rep.rows.size());
+        rep.rows[i].ndk = measure(o, rep.rows[i].size, [&](std::size_t s, std::uint64_t n) {
+          if (cl.size() == 1 && !o.bidir) return cl[0]->round(o.test, o.mode, s, n);
+          std::vector<Measurement> parts(cl.size());
+          onThreads(cl.size(), [&](std::size_t k) { parts[k] = cl[k]->round(o.test, o.mode, s, n); });
+          return aggregate(parts, factor);
+        });
+      }
+      for (auto& c : cl) c->quit();
+    } catch (...) {
+      for (auto& t : revServe) t.join();
+      throw;
     }
-    cl.quit();
+    for (auto& t : revServe) t.join();
+    for (const auto& e : revError)
+      if (!e.empty()) throw PerfError("reverse direction: " + e);
   }
   if (tcp) {
+    std::vector<TcpSocket> socks;
+    socks.push_back(std::move(ctl));
+    for (unsigned i = 1; i < tcpStreams(o); ++i) {
+      socks.push_back(tcpConnect(host, ctlPort));
+      socks.back().setNoDelay();
+    }
     for (std::size_t i = 0; i < rep.rows.size(); ++i) {
       progress.step("TCP", rep.rows[i].size, i, rep.rows.size());
-      rep.rows[i].tcp = measure(o, rep.rows[i].size,
-                                [&](std::size_t s, std::uint64_t n) { return tcpRound(ctl, o.test, o.mode, s, n, o.poll); });
+      rep.rows[i].tcp = measure(o, rep.rows[i].size, [&](std::size_t s, std::uint64_t n) {
+        if (socks.size() == 1) return tcpRound(socks[0], o.test, o.mode, s, n, o.poll);
+        std::vector<Measurement> parts(socks.size());
+        onThreads(socks.size(), [&](std::size_t k) {
+          Test t = k < o.qps ? o.test : reverseTcp(o.test);
+          parts[k] = tcpRound(socks[k], t, o.mode, s, n, o.poll);
+        });
+        return aggregate(parts, 1);
+      });
     }
-    tcpQuit(ctl);
+    for (auto& sk : socks) tcpQuit(sk);
   }
   return rep;
+}
+
+// --loopback --connect-rate -q N: N connected QP pairs on one adapter (perf/scale.h).
+int runConnectRate(const PerfArgs& a) {
+  if (!a.loopback) usage("--connect-rate runs over --loopback only");
+  if (a.lat || a.tcpOnly || !a.baseline.empty() || a.all || !a.sweep.empty() || a.bidir || a.csv || !a.plot.empty())
+    usage("--connect-rate takes only -q, -o, -4/-6, --progress-mode, --crc and --json");
+  if (a.v4 && a.v6) usage("-4 and -6 are exclusive");
+  if (!a.progressMode.empty()) ::setenv("OPENNDK_PROGRESS_MODE", a.progressMode.c_str(), 1);
+  if (!a.crc.empty()) ::setenv("OPENNDK_MPA_PROFILE", a.crc == "on" ? "default" : "siw-compatible", 1);
+  ScaleOptions so;
+  so.pairs = a.qps;
+  so.window = a.outstanding;
+  so.ipv6 = a.v6;
+  so.progress = !a.json;
+  SOCKADDR_INET lo{};
+  parseAddress(a.v6 ? "::1" : "127.0.0.1", 0, &lo);
+  NET_IFINDEX ifx = interfaceFor(lo);
+  if (!ifx) throw PerfError(fmt::format("no NDK-capable interface owns {}", a.v6 ? "::1" : "127.0.0.1"));
+  ScaleResult r = runConnectScale(ifx, lo, so);
+  if (a.json) fmt::print("{}\n", renderScaleJson(r, so).dump(2));
+  else fmt::print("{}", renderScaleTable(r, so));
+  if (!r.error.empty()) {
+    fmt::print(stderr, "ndk perf: connect-rate: {}\n", r.error);
+    return kExitFailed;
+  }
+  return kExitOk;
 }
 
 int runPerf(PerfArgs& a) {
@@ -155,7 +363,9 @@ int runPerf(PerfArgs& a) {
   if (a.lat && a.bw) usage("--lat and --bw are exclusive");
   if (a.poll && a.event) usage("--poll and --event are exclusive");
   if (a.v4 && a.v6) usage("-4 and -6 are exclusive");
-  if (a.qps != 1) usage("-q: only 1 QP per run is implemented");
+  if (a.connectRate) return runConnectRate(a);
+  if (a.qps > 64) usage("-q: at most 64 connections for bandwidth (one thread each); --connect-rate takes more");
+  if ((a.qps > 1 || a.bidir) && a.lat) usage("-q > 1 and -b apply to bandwidth tests (as in perftest), not --lat");
   if (!a.baseline.empty() && a.baseline != "tcp") usage("--baseline: only 'tcp' is known");
   if (a.tcpOnly && a.baseline.empty()) a.baseline = "tcp";
   Options o;
@@ -167,6 +377,8 @@ int runPerf(PerfArgs& a) {
   o.inlineSize = a.inlineSize;
   o.poll = !a.event;
   o.ipv6 = a.v6;
+  o.qps = a.qps;
+  o.bidir = a.bidir;
   o.progress = !a.json && !a.csv;
   if (a.all) {
     o.sizes = sweepSizes(2, 8u << 20);
@@ -200,7 +412,7 @@ int runPerf(PerfArgs& a) {
     fmt::print("ndk perf: server: control/TCP on port {}, NDK on port {}; waiting for one client\n", a.port + 1, a.port);
     std::fflush(stdout);
     TcpSocket ctl = l.accept(600000);
-    serverSession(ctl, bind, static_cast<std::uint16_t>(a.port));
+    serverSession(ctl, &l, bind, static_cast<std::uint16_t>(a.port));
     fmt::print("ndk perf: server: session done\n");
     return kExitOk;
   }
@@ -212,7 +424,7 @@ int runPerf(PerfArgs& a) {
     std::thread srv([&] {
       try {
         TcpSocket ctl = l.accept(60000);
-        serverSession(ctl, lo, 0);
+        serverSession(ctl, &l, lo, 0);
       } catch (const std::exception& e) {
         serverError = e.what();
       }
@@ -260,8 +472,12 @@ void addPerfCommand(CLI::App& app, int* exitCode, const std::string& commandLine
   sub->add_option("--sweep", a->sweep, "Sweep MIN:MAX, powers of two (e.g. 64:1M)");
   sub->add_option("-n,--iters", a->iters, "Iterations per size (default 1000)")->check(CLI::Range(1ull, 1ull << 40));
   sub->add_option("-D,--duration", a->duration, "Repeat each size for at least SECONDS")->check(CLI::Range(0.0, 3600.0));
-  sub->add_option("-q,--qps", a->qps, "Queue pairs (only 1 implemented)")->check(CLI::Range(1u, 1024u));
-  sub->add_option("-o,--outstanding", a->outstanding, "Operations in flight for bandwidth")->check(CLI::Range(1u, 4096u));
+  sub->add_option("-q,--qps", a->qps, "Connections (QP pairs): bandwidth streams (<= 64), or pairs for --connect-rate")
+      ->check(CLI::Range(1u, 1000000u));
+  sub->add_flag("-b,--bidirectional", a->bidir, "Both directions at once (bandwidth; figures are the sum, as in perftest)");
+  sub->add_flag("--connect-rate", a->connectRate,
+                "With --loopback: open -q N connected QP pairs (-o in flight), report connects/s and memory per idle QP");
+  sub->add_option("-o,--outstanding", a->outstanding, "Operations in flight for bandwidth (--connect-rate: connects)")->check(CLI::Range(1u, 4096u));
   sub->add_option("-I,--inline", a->inlineSize, "Inline size: sends/writes up to it use NDK_OP_FLAG_INLINE")
       ->check(CLI::Range(0u, 1u << 20));
   sub->add_flag("--poll", a->poll, "Busy-poll the CQ (TCP: recv with MSG_DONTWAIT) (default)");

@@ -167,18 +167,22 @@ void NdkEndpoint::request(const char* fn, F&& f, int timeoutMs) {
   if (!NT_SUCCESS(s)) throw NdkCallError(fn, s);
 }
 
+NDK_FN_CLOSE_OBJECT closeFunctionOf(NDK_OBJECT_HEADER* h) {
+  switch (h->ObjectType) {
+    case NdkObjectTypeCq: return reinterpret_cast<NDK_CQ*>(h)->Dispatch->NdkCloseCq;
+    case NdkObjectTypePd: return reinterpret_cast<NDK_PD*>(h)->Dispatch->NdkClosePd;
+    case NdkObjectTypeMr: return reinterpret_cast<NDK_MR*>(h)->Dispatch->NdkCloseMr;
+    case NdkObjectTypeQp: return reinterpret_cast<NDK_QP*>(h)->Dispatch->NdkCloseQp;
+    case NdkObjectTypeConnector: return reinterpret_cast<NDK_CONNECTOR*>(h)->Dispatch->NdkCloseConnector;
+    case NdkObjectTypeListener: return reinterpret_cast<NDK_LISTENER*>(h)->Dispatch->NdkCloseListener;
+    default: return nullptr;
+  }
+}
+
 void NdkEndpoint::closeObject(NDK_OBJECT_HEADER* h) {
   if (!h) return;
-  NDK_FN_CLOSE_OBJECT fn = nullptr;
-  switch (h->ObjectType) {
-    case NdkObjectTypeCq: fn = reinterpret_cast<NDK_CQ*>(h)->Dispatch->NdkCloseCq; break;
-    case NdkObjectTypePd: fn = reinterpret_cast<NDK_PD*>(h)->Dispatch->NdkClosePd; break;
-    case NdkObjectTypeMr: fn = reinterpret_cast<NDK_MR*>(h)->Dispatch->NdkCloseMr; break;
-    case NdkObjectTypeQp: fn = reinterpret_cast<NDK_QP*>(h)->Dispatch->NdkCloseQp; break;
-    case NdkObjectTypeConnector: fn = reinterpret_cast<NDK_CONNECTOR*>(h)->Dispatch->NdkCloseConnector; break;
-    case NdkObjectTypeListener: fn = reinterpret_cast<NDK_LISTENER*>(h)->Dispatch->NdkCloseListener; break;
-    default: return;
-  }
+  NDK_FN_CLOSE_OBJECT fn = closeFunctionOf(h);
+  if (!fn) return;
   Wait w;
   if (fn(h, &NdkEndpoint::onClose, &w) == STATUS_PENDING) w.wait(30000);
 }

@@ -26,6 +26,9 @@ struct NdkCallError : PerfError {
 // Parses "127.0.0.1", "::1" with a port. False on error.
 bool parseAddress(const std::string& text, std::uint16_t port, SOCKADDR_INET* out);
 std::string formatAddress(const SOCKADDR_INET& a);
+// The close function of an object of the types the tools create (CQ, PD, MR, QP, connector,
+// listener); nullptr for any other.
+NDK_FN_CLOSE_OBJECT closeFunctionOf(NDK_OBJECT_HEADER* h);
 // The NDK-capable interface owning `local` (wildcard: the first non-loopback interface, else
 // the first); 0 when none.
 NET_IFINDEX interfaceFor(const SOCKADDR_INET& local);

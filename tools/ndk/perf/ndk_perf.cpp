@@ -304,11 +304,13 @@ void NdkPerfServer::serve(int acceptTimeoutMs) {
   for (;;) {
     Ctl c = s.waitCtl(0);
     if (c.kind == kQuit) {
+      if (onQuit) onQuit();
       s.sendCtl(kAck);
       while (s.iqCtrl_ || s.iqData_) s.pump(true);
       return;
     }
     if (c.kind == kEnd) {
+      if (onEnd) onEnd();
       s.echo = false;
       while (s.iqData_) s.pump(true);
       s.sendCtl(kAck);
@@ -323,6 +325,7 @@ void NdkPerfServer::serve(int acceptTimeoutMs) {
     s.target()[size - 1] = 0;
     s.echo = (m == Mode::Lat && t == Test::Send);
     s.echoSize = size;
+    if (onBegin) onBegin(t, m, size, c.iters);
     s.sendCtl(kReady);
     if (m == Mode::Lat && t == Test::Write) {
       for (std::uint64_t i = 0; i < c.iters; ++i) {

@@ -6,6 +6,7 @@
 // (BEGIN/READY/END/ACK/CREDIT/QUIT) are Sends; every message sent to the server consumes one of
 // its receives, so the client spends credits the server returns (flow control for send bw).
 #pragma once
+#include <functional>
 #include <memory>
 
 #include "ndk_endpoint.h"
@@ -42,6 +43,11 @@ class NdkPerfServer {
   std::uint16_t port() const { return port_; }
   // Accepts one client and answers its rounds until it quits.
   void serve(int acceptTimeoutMs);
+
+  // Hooks of the serve loop (bidirectional runs, -b): onBegin runs before the server answers a
+  // round's BEGIN with READY, onEnd when END arrived (before the ACK), onQuit before the final ACK.
+  std::function<void(Test, Mode, std::size_t, std::uint64_t)> onBegin;
+  std::function<void()> onEnd, onQuit;
 
  private:
   std::unique_ptr<NdkSide> s_;

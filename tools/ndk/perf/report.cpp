@@ -62,9 +62,11 @@ nlohmann::ordered_json machineInfo() {
 
 std::string renderTable(const Report& r) {
   const Mode mode = r.opts.mode;
-  std::string out = fmt::format("# ndk perf: {} {} ({}), {} iterations{}\n", testName(r.opts.test), modeName(mode),
+  std::string out = fmt::format("# ndk perf: {} {} ({}), {} iterations{}{}{}\n", testName(r.opts.test), modeName(mode),
                                 r.opts.poll ? "poll" : "event", r.opts.iters,
-                                r.opts.durationS > 0 ? fmt::format(", >= {} s per size", r.opts.durationS) : "");
+                                r.opts.durationS > 0 ? fmt::format(", >= {} s per size", r.opts.durationS) : "",
+                                r.opts.qps > 1 ? fmt::format(", {} QPs (sum)", r.opts.qps) : "",
+                                r.opts.bidir ? ", bidirectional (sum of both directions)" : "");
   if (mode == Mode::Bw)
     out += fmt::format("{:>8}  {:>42}  {:>42}  {:>6}\n", "size", "OpenNDK", "TCP", "ratio");
   else
@@ -93,6 +95,8 @@ nlohmann::ordered_json renderJson(const Report& r) {
   j["duration_s"] = r.opts.durationS;
   j["outstanding"] = r.opts.outstanding;
   j["inline"] = r.opts.inlineSize;
+  j["qps"] = r.opts.qps;
+  j["bidir"] = r.opts.bidir;
   j["units"] = {{"bw", "MB/s (1e6 bytes/s), Gb/s, msg/s"}, {"lat", "microseconds, one-way (RTT/2)"}};
   if (!r.ndkNote.empty()) j["ndk_note"] = r.ndkNote;
   j["results"] = nlohmann::ordered_json::array();

@@ -26,6 +26,8 @@ struct Options {
   unsigned outstanding = 16;     // -o: operations in flight (bw)
   unsigned inlineSize = 0;       // -I: QP InlineDataSize; sends/writes <= it use NDK_OP_FLAG_INLINE
   bool poll = true;              // --poll (spin) / --event (arm + notification; blocking recv for TCP)
+  unsigned qps = 1;              // -q: connections (QP pairs), one thread each (bw only)
+  bool bidir = false;            // -b: both directions at once (bw only); figures are the sum
   bool ipv6 = false;             // -6
   bool progress = true;          // progress line on long runs
 };

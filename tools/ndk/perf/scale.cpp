@@ -1,0 +1,513 @@
+#include "scale.h"
+
+#include <ndk/ndk_host.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <fmt/format.h>
+#include <fstream>
+#include <mutex>
+#include <vector>
+
+#include "ndk_endpoint.h"
+
+namespace ndkperf {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+enum Kind { kConnectDone, kCompleteDone, kIncoming, kAcceptDone, kDisconnectDone, kCloseDone };
+
+struct Ev {
+  Kind kind;
+  std::size_t idx;
+  NTSTATUS status;
+  NDK_CONNECTOR* conn;
+};
+
+class Driver;
+struct Ctx {
+  Driver* d = nullptr;
+  Kind kind = kConnectDone;
+  std::size_t idx = 0;
+};
+
+// Provider callbacks only queue events; the driver thread makes every NDK call.
+class Driver {
+ public:
+  void push(const Ev& e) {
+    std::lock_guard<std::mutex> l(mu_);
+    q_.push_back(e);
+    cv_.notify_one();
+  }
+  // Moves the queued events to `out`; waits up to timeoutMs for the first one.
+  void take(std::vector<Ev>* out, int timeoutMs) {
+    out->clear();
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, std::chrono::milliseconds(timeoutMs), [&] { return !q_.empty(); });
+    out->assign(q_.begin(), q_.end());
+    q_.clear();
+  }
+  static VOID onRequest(PVOID c, NTSTATUS s) {
+    auto* x = static_cast<Ctx*>(c);
+    x->d->push(Ev{x->kind, x->idx, s, nullptr});
+  }
+  static VOID onClose(PVOID c) {
+    auto* x = static_cast<Ctx*>(c);
+    x->d->push(Ev{kCloseDone, x->idx, STATUS_SUCCESS, nullptr});
+  }
+  static VOID onIncoming(PVOID c, NDK_CONNECTOR* conn) {
+    static_cast<Driver*>(c)->push(Ev{kIncoming, 0, STATUS_SUCCESS, conn});
+  }
+  static VOID onDisconnectEvent(PVOID) {}
+  static VOID onCq(PVOID, NTSTATUS) {}  // never armed: no request is ever posted
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Ev> q_;
+};
+
+// A create that may complete inline (SUCCESS) or later (PENDING + callback).
+struct CreateWait {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  NTSTATUS status = STATUS_SUCCESS;
+  NDK_OBJECT_HEADER* obj = nullptr;
+  static VOID cb(PVOID c, NTSTATUS s, NDK_OBJECT_HEADER* o) {
+    auto* w = static_cast<CreateWait*>(c);
+    std::lock_guard<std::mutex> l(w->mu);
+    w->done = true;
+    w->status = s;
+    w->obj = o;
+    w->cv.notify_all();
+  }
+};
+
+template <class T, class F>
+T* createSync(const char* fn, F&& f, std::string* err) {
+  CreateWait w;
+  T* obj = nullptr;
+  NTSTATUS s = f(&CreateWait::cb, &w, &obj);
+  if (s == STATUS_PENDING) {
+    std::unique_lock<std::mutex> l(w.mu);
+    if (!w.cv.wait_for(l, std::chrono::seconds(30), [&] { return w.done; })) {
+      *err = fmt::format("{} never completed", fn);
+      return nullptr;
+    }
+    s = w.status;
+    obj = reinterpret_cast<T*>(w.obj);
+  }
+  if (!NT_SUCCESS(s)) {
+    *err = fmt::format("{} returned 0x{:08X} ({})", fn, static_cast<std::uint32_t>(s), ntStatusName(s));
+    return nullptr;
+  }
+  return obj;
+}
+
+long statusField(const char* key) {
+  std::ifstream f("/proc/self/status");
+  std::string k = std::string(key) + ":";
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind(k, 0) == 0) return std::strtol(line.c_str() + k.size(), nullptr, 10);
+  return 0;
+}
+
+long openFds() {
+  long n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+  }
+  return n - 1;  // the directory stream itself
+}
+
+std::string fail(const char* fn, std::size_t pair, NTSTATUS s) {
+  return fmt::format("pair {}: {} 0x{:08X} ({})", pair, fn, static_cast<std::uint32_t>(s), ntStatusName(s));
+}
+
+class Progress {
+ public:
+  Progress(bool on, const char* phase) : on_(on), phase_(phase), t0_(Clock::now()), last_(t0_) {}
+  void show(std::size_t done, std::size_t total) {
+    auto now = Clock::now();
+    if (!on_ || now - t0_ < std::chrono::seconds(3) || now - last_ < std::chrono::seconds(1)) return;
+    last_ = now;
+    shown_ = true;
+    fmt::print(stderr, "{}[ndk perf] connect-rate: {} {}/{} ({:.0f} s){}", isatty(2) ? "\r" : "", phase_, done, total,
+               std::chrono::duration<double>(now - t0_).count(), isatty(2) ? "   " : "\n");
+    std::fflush(stderr);
+  }
+  ~Progress() {
+    if (shown_ && isatty(2)) fmt::print(stderr, "\n");
+  }
+
+ private:
+  bool on_;
+  const char* phase_;
+  Clock::time_point t0_, last_;
+  bool shown_ = false;
+};
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+}  // namespace
+
+std::uint64_t raiseFileLimit(std::uint64_t needed) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < needed) {
+    // Privileged processes may raise the hard limit up to fs.nr_open.
+    std::uint64_t nrOpen = needed;
+    std::ifstream f("/proc/sys/fs/nr_open");
+    f >> nrOpen;
+    rlimit want{std::min<rlim_t>(needed, nrOpen), std::min<rlim_t>(needed, nrOpen)};
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  return rl.rlim_cur;
+}
+
+ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, const ScaleOptions& o) {
+  ScaleResult r;
+  r.requested = o.pairs;
+  const std::size_t n = o.pairs;
+  r.nofileLimit = raiseFileLimit(2 * n + 64);
+  if (r.nofileLimit < 2 * n + 64)
+    r.note = fmt::format("RLIMIT_NOFILE {} (hard limit, not raisable here) is below the ~{} descriptors {} pairs need "
+                         "(2 TCP sockets per pair over loopback)",
+                         r.nofileLimit, 2 * n + 64, n);
+  Driver d;
+  std::string& err = r.error;
+  const ULONG alen = loopback.si_family == AF_INET ? sizeof(SOCKADDR_IN) : sizeof(SOCKADDR_IN6);
+
+  NDK_ADAPTER* ad = nullptr;
+  NTSTATUS s = NdkOpenAdapter(ifx, nullptr, &ad);
+  if (s != NDIS_STATUS_SUCCESS) {
+    err = fmt::format("NdkOpenAdapter returned 0x{:08X} ({})", static_cast<std::uint32_t>(s), ntStatusName(s));
+    return r;
+  }
+  NDK_ADAPTER_INFO info{};
+  ULONG isz = sizeof info;
+  ad->Dispatch->NdkQueryAdapterInfo(ad, &info, &isz);
+  NDK_CQ* cq = createSync<NDK_CQ>("NdkCreateCq", [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_CQ** out) {
+    return ad->Dispatch->NdkCreateCq(ad, std::max<ULONG>(1, info.MaxCqDepth), &Driver::onCq, nullptr, nullptr, cb, c, out);
+  }, &err);
+  NDK_PD* pd = cq ? createSync<NDK_PD>("NdkCreatePd", [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_PD** out) {
+    return ad->Dispatch->NdkCreatePd(ad, cb, c, out);
+  }, &err) : nullptr;
+  NDK_LISTENER* ls = pd ? createSync<NDK_LISTENER>("NdkCreateListener",
+                                                   [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_LISTENER** out) {
+    return ad->Dispatch->NdkCreateListener(ad, &Driver::onIncoming, &d, cb, c, out);
+  }, &err) : nullptr;
+  SOCKADDR_INET dest = loopback;
+  if (ls) {
+    // NdkListen completes inline or through the callback; wait for either (R106).
+    Ctx lc{&d, kAcceptDone, SIZE_MAX};
+    SOCKADDR_INET la = loopback;
+    s = ls->Dispatch->NdkListen(ls, reinterpret_cast<PSOCKADDR>(&la), alen, &Driver::onRequest, &lc);
+    if (s == STATUS_PENDING) {
+      std::vector<Ev> evs;
+      for (auto t0 = Clock::now(); evs.empty() && since(t0) < 30;) d.take(&evs, 1000);
+      s = evs.empty() ? STATUS_IO_TIMEOUT : evs[0].status;
+    }
+    ULONG blen = sizeof dest;
+    if (NT_SUCCESS(s)) s = ls->Dispatch->NdkGetLocalAddress(ls, reinterpret_cast<PSOCKADDR>(&dest), &blen);
+    if (!NT_SUCCESS(s)) err = fail("NdkListen", 0, s);
+  }
+
+  r.rssBaseKb = statusField("VmRSS");
+  r.fdsBase = openFds();
+  // Two descriptors kept aside, so that /proc can still be read when the connections used up
+  // the descriptor limit.
+  int reserve[2] = {::open("/dev/null", O_RDONLY | O_CLOEXEC), ::open("/dev/null", O_RDONLY | O_CLOEXEC)};
+  r.threadsBase = statusField("Threads");
+
+  std::vector<NDK_QP*> cqp, sqp;
+  std::vector<NDK_CONNECTOR*> cconn, sconn;
+  cqp.reserve(n), sqp.reserve(n), cconn.reserve(n), sconn.reserve(n);
+  auto t0 = Clock::now();
+  auto makeQp = [&] {
+    return createSync<NDK_QP>("NdkCreateQp", [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_QP** out) {
+      return pd->Dispatch->NdkCreateQp(pd, cq, cq, nullptr, 1, 1, 1, 1, 0, cb, c, out);
+    }, &err);
+  };
+  for (std::size_t i = 0; err.empty() && i < n; ++i) {
+    NDK_QP* a = makeQp();
+    if (!a) break;
+    cqp.push_back(a);
+    NDK_QP* b = makeQp();
+    if (!b) break;
+    sqp.push_back(b);
+    NDK_CONNECTOR* c = createSync<NDK_CONNECTOR>("NdkCreateConnector",
+                                                 [&](NDK_FN_CREATE_COMPLETION cb, PVOID x, NDK_CONNECTOR** out) {
+      return ad->Dispatch->NdkCreateConnector(ad, cb, x, out);
+    }, &err);
+    if (!c) break;
+    cconn.push_back(c);
+    r.created = i + 1;
+  }
+  if (!err.empty()) err = fmt::format("creating pair {}: {}", r.created, err);
+  r.createSeconds = since(t0);
+  r.rssCreatedKb = statusField("VmRSS");
+
+  // ---- connect: up to `window` establishments in flight ----
+  std::vector<Ctx> connectCtx(r.created), completeCtx(r.created), acceptCtx(r.created), discCtx(r.created);
+  for (std::size_t i = 0; i < r.created; ++i) {
+    connectCtx[i] = {&d, kConnectDone, i};
+    completeCtx[i] = {&d, kCompleteDone, i};
+    acceptCtx[i] = {&d, kAcceptDone, i};
+    discCtx[i] = {&d, kDisconnectDone, i};
+  }
+  std::vector<char> clientUp(r.created, 0);
+  SOCKADDR_INET src = loopback;
+  if (src.si_family == AF_INET) src.Ipv4.sin_port = 0;
+  else src.Ipv6.sin6_port = 0;
+  std::size_t issued = 0, cliDone = 0, srvDone = 0, connDone = 0;
+  std::vector<NDK_CONNECTOR*> rejected;
+  std::vector<Ev> evs;
+  {
+    Progress prog(o.progress, "connected");
+    t0 = Clock::now();
+    auto lastProgress = Clock::now();
+    const std::size_t total = err.empty() ? r.created : 0;
+    while (err.empty() && (cliDone < total || srvDone < total)) {
+      while (issued < total && issued - std::min(cliDone, srvDone) < o.window) {
+        SOCKADDR_INET sa = src, da = dest;
+        s = cconn[issued]->Dispatch->NdkConnect(cconn[issued], cqp[issued], reinterpret_cast<PSOCKADDR>(&sa), alen,
+                                                reinterpret_cast<PSOCKADDR>(&da), alen, 1, 1, nullptr, 0,
+                                                &Driver::onRequest, &connectCtx[issued]);
+        if (s != STATUS_PENDING) {
+          if (!NT_SUCCESS(s)) {
+            err = fail("NdkConnect returned", issued, s);
+            break;
+          }
+          d.push(Ev{kConnectDone, issued, s, nullptr});
+        }
+        ++issued;
+      }
+      if (!err.empty()) break;
+      d.take(&evs, 1000);
+      if (evs.empty()) {
+        if (since(lastProgress) * 1000 > o.stallTimeoutMs)
+          err = fmt::format(
+              "stalled for {} s: {} NdkConnect issued, {} completed, {} NdkCompleteConnect completed; {} connection "
+              "requests reached the listener, {} NdkAccept completed",
+              o.stallTimeoutMs / 1000, issued, connDone, cliDone, sconn.size(), srvDone);
+        continue;
+      }
+      lastProgress = Clock::now();
+      for (const Ev& e : evs) {
+        if (!err.empty()) break;
+        switch (e.kind) {
+          case kConnectDone: {
+            if (!NT_SUCCESS(e.status)) {
+              err = fail("NdkConnect completed with", e.idx, e.status);
+              break;
+            }
+            ++connDone;
+            NDK_CONNECTOR* c = cconn[e.idx];
+            s = c->Dispatch->NdkCompleteConnect(c, &Driver::onDisconnectEvent, nullptr, &Driver::onRequest,
+                                                &completeCtx[e.idx]);
+            if (s != STATUS_PENDING) {
+              if (!NT_SUCCESS(s)) err = fail("NdkCompleteConnect returned", e.idx, s);
+              else d.push(Ev{kCompleteDone, e.idx, s, nullptr});
+            }
+            break;
+          }
+          case kCompleteDone:
+            if (!NT_SUCCESS(e.status)) err = fail("NdkCompleteConnect completed with", e.idx, e.status);
+            else clientUp[e.idx] = 1, ++cliDone;
+            break;
+          case kIncoming: {
+            if (sconn.size() >= total) {
+              e.conn->Dispatch->NdkReject(e.conn, nullptr, 0);
+              rejected.push_back(e.conn);
+              break;
+            }
+            const std::size_t k = sconn.size();
+            sconn.push_back(e.conn);
+            s = e.conn->Dispatch->NdkAccept(e.conn, sqp[k], 1, 1, nullptr, 0, &Driver::onDisconnectEvent, nullptr,
+                                            &Driver::onRequest, &acceptCtx[k]);
+            if (s != STATUS_PENDING) {
+              if (!NT_SUCCESS(s)) err = fail("NdkAccept returned", k, s);
+              else d.push(Ev{kAcceptDone, k, s, nullptr});
+            }
+            break;
+          }
+          case kAcceptDone:
+            if (!NT_SUCCESS(e.status)) err = fmt::format("accepted connection {}: NdkAccept completed with 0x{:08X} ({})",
+                                                         e.idx, static_cast<std::uint32_t>(e.status), ntStatusName(e.status));
+            else ++srvDone;
+            break;
+          default: break;
+        }
+      }
+      prog.show(std::min(cliDone, srvDone), total);
+    }
+    r.connectSeconds = since(t0);
+  }
+  r.connected = std::min(cliDone, srvDone);
+  for (int fd : reserve)
+    if (fd >= 0) ::close(fd);
+  r.rssConnectedKb = statusField("VmRSS");
+  r.fdsConnected = openFds();
+  r.threadsConnected = statusField("Threads");
+
+  // ---- disconnect the client side of every established connection, `window` at a time ----
+  // Requests still in flight after a failure are waited for (bounded) before anything is closed.
+  {
+    t0 = Clock::now();
+    std::size_t next = 0, inflight = 0, lastDone = 0;
+    auto lastProgress = Clock::now();
+    std::vector<std::size_t> up;
+    for (std::size_t i = 0; i < clientUp.size(); ++i)
+      if (clientUp[i]) up.push_back(i);
+    while (r.disconnected < up.size()) {
+      while (next < up.size() && inflight < std::max(1u, o.window)) {
+        NDK_CONNECTOR* c = cconn[up[next]];
+        s = c->Dispatch->NdkDisconnect(c, &Driver::onRequest, &discCtx[up[next]]);
+        ++next;
+        if (s == STATUS_PENDING) ++inflight;
+        else ++r.disconnected;
+      }
+      evs.clear();
+      if (r.disconnected < up.size()) d.take(&evs, 1000);
+      for (const Ev& e : evs)
+        if (e.kind == kDisconnectDone) --inflight, ++r.disconnected;
+      if (r.disconnected != lastDone) lastDone = r.disconnected, lastProgress = Clock::now();
+      if (since(lastProgress) * 1000 > o.stallTimeoutMs) {
+        if (err.empty()) err = fmt::format("disconnect stalled: {} of {} completed", r.disconnected, up.size());
+        break;
+      }
+    }
+    r.disconnectSeconds = since(t0);
+  }
+
+  // ---- close: connectors, then QPs, `window` closes in flight ----
+  bool closedAll = false;
+  {
+    t0 = Clock::now();
+    std::vector<NDK_OBJECT_HEADER*> objs;
+    for (auto* c : cconn) objs.push_back(&c->Header);
+    for (auto* c : sconn) objs.push_back(&c->Header);
+    for (auto* c : rejected) objs.push_back(&c->Header);
+    std::size_t connectors = objs.size();
+    for (auto* q : cqp) objs.push_back(&q->Header);
+    for (auto* q : sqp) objs.push_back(&q->Header);
+    std::vector<Ctx> closeCtx(objs.size());
+    std::size_t next = 0, done = 0;
+    auto lastProgress = Clock::now();
+    auto closeUntil = [&](std::size_t end) {
+      while (done < end) {
+        while (next < end && next - done < std::max(64u, o.window)) {
+          closeCtx[next] = {&d, kCloseDone, next};
+          NDK_OBJECT_HEADER* h = objs[next];
+          NDK_FN_CLOSE_OBJECT fn = closeFunctionOf(h);
+          s = fn ? fn(h, &Driver::onClose, &closeCtx[next]) : STATUS_SUCCESS;
+          ++next;
+          if (s != STATUS_PENDING) ++done;
+        }
+        std::size_t before = done;
+        evs.clear();
+        if (done < end) d.take(&evs, 1000);
+        for (const Ev& e : evs)
+          if (e.kind == kCloseDone) ++done;
+        if (done != before) lastProgress = Clock::now();
+        if (since(lastProgress) * 1000 > o.stallTimeoutMs) {
+          if (err.empty()) err = fmt::format("close stalled: {} of {} objects closed", done, objs.size());
+          return false;
+        }
+      }
+      return true;
+    };
+    // Connectors first (a QP is closed only after its connector), then the QPs.
+    closedAll = closeUntil(connectors) && closeUntil(objs.size());
+    r.closeSeconds = since(t0);
+  }
+  for (NDK_OBJECT_HEADER* h : {ls ? &ls->Header : nullptr, pd ? &pd->Header : nullptr, cq ? &cq->Header : nullptr}) {
+    if (!h) continue;
+    Ctx c{&d, kCloseDone, SIZE_MAX};
+    if (closeFunctionOf(h)(h, &Driver::onClose, &c) == STATUS_PENDING) {
+      bool closed = false;
+      for (auto tc = Clock::now(); !closed && since(tc) < 30;) {
+        d.take(&evs, 1000);
+        closed = std::any_of(evs.begin(), evs.end(), [](const Ev& e) { return e.kind == kCloseDone && e.idx == SIZE_MAX; });
+      }
+      closedAll = closedAll && closed;
+    }
+  }
+  // NdkCloseAdapter waits for every object of the adapter: with one still open it would never
+  // return, so the adapter is then left to the process exit.
+  if (closedAll) NdkCloseAdapter(ad);
+  else if (err.empty()) err = "an object close never completed; adapter left open";
+  r.rssAfterKb = statusField("VmRSS");
+  ::malloc_trim(0);  // freed memory the allocator keeps is not a leak: show what remains after a trim
+  r.rssTrimmedKb = statusField("VmRSS");
+  r.fdsAfter = openFds();
+  return r;
+}
+
+std::string renderScaleTable(const ScaleResult& r, const ScaleOptions& o) {
+  std::string s = fmt::format("# ndk perf: connect-rate, {} QP pairs over loopback ({}), {} establishments in flight\n",
+                              r.requested, o.ipv6 ? "IPv6" : "IPv4", o.window);
+  s += fmt::format("  {:<34}{}\n", "RLIMIT_NOFILE (soft):", r.nofileLimit);
+  s += fmt::format("  {:<34}{} pairs in {:.3f} s\n", "created (2 QPs + connector each):", r.created, r.createSeconds);
+  s += fmt::format("  {:<34}{} of {} pairs in {:.3f} s = {:.0f} connects/s\n", "connected:", r.connected, r.requested,
+                   r.connectSeconds, r.connectsPerSec());
+  s += fmt::format("  {:<34}{:.0f} bytes per QP ({:.1f} KiB per pair; RSS {} -> {} -> {} KiB)\n",
+                   "memory per idle connected QP:", r.bytesPerIdleQp(), r.bytesPerIdleQp() * 2 / 1024, r.rssBaseKb,
+                   r.rssCreatedKb, r.rssConnectedKb);
+  s += fmt::format("  {:<34}{:.2f} per pair ({} -> {}); threads {} -> {}\n", "file descriptors:", r.fdsPerPair(),
+                   r.fdsBase, r.fdsConnected, r.threadsBase, r.threadsConnected);
+  s += fmt::format("  {:<34}{} in {:.3f} s; close {:.3f} s; after: RSS {} KiB ({} KiB after malloc_trim), {} fds\n",
+                   "teardown (disconnect):", r.disconnected, r.disconnectSeconds, r.closeSeconds, r.rssAfterKb,
+                   r.rssTrimmedKb, r.fdsAfter);
+  if (!r.note.empty()) s += fmt::format("  note: {}\n", r.note);
+  if (!r.error.empty()) s += fmt::format("  FAILED: {}\n", r.error);
+  return s;
+}
+
+nlohmann::ordered_json renderScaleJson(const ScaleResult& r, const ScaleOptions& o) {
+  nlohmann::ordered_json j;
+  j["mode"] = "connect-rate";
+  j["pairs_requested"] = r.requested;
+  j["window"] = o.window;
+  j["family"] = o.ipv6 ? "ipv6" : "ipv4";
+  j["nofile_limit"] = r.nofileLimit;
+  j["pairs_created"] = r.created;
+  j["pairs_connected"] = r.connected;
+  j["create_seconds"] = r.createSeconds;
+  j["connect_seconds"] = r.connectSeconds;
+  j["connects_per_s"] = r.connectsPerSec();
+  j["rss_kb"] = {{"base", r.rssBaseKb}, {"created", r.rssCreatedKb}, {"connected", r.rssConnectedKb}, {"after", r.rssAfterKb},
+                 {"after_trim", r.rssTrimmedKb}};
+  j["bytes_per_idle_qp"] = r.bytesPerIdleQp();
+  j["fds"] = {{"base", r.fdsBase}, {"connected", r.fdsConnected}, {"after", r.fdsAfter}};
+  j["fds_per_pair"] = r.fdsPerPair();
+  j["threads"] = {{"base", r.threadsBase}, {"connected", r.threadsConnected}};
+  j["disconnected"] = r.disconnected;
+  j["disconnect_seconds"] = r.disconnectSeconds;
+  j["close_seconds"] = r.closeSeconds;
+  j["note"] = r.note.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.note);
+  j["error"] = r.error.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.error);
+  return j;
+}
+
+}  // namespace ndkperf
