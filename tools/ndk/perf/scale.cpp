@@ -161,6 +161,12 @@ class Progress {
   bool shown_ = false;
 };
 
+double cpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 }  // namespace
@@ -285,6 +291,7 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
   {
     Progress prog(o.progress, "connected");
     t0 = Clock::now();
+    const double cpu0 = cpuSeconds();
     auto lastProgress = Clock::now();
     const std::size_t total = err.empty() ? r.created : 0;
     while (err.empty() && (cliDone < total || srvDone < total)) {
@@ -362,6 +369,7 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
       prog.show(std::min(cliDone, srvDone), total);
     }
     r.connectSeconds = since(t0);
+    r.connectCpuSeconds = cpuSeconds() - cpu0;
   }
   r.connected = std::min(cliDone, srvDone);
   for (int fd : reserve)
@@ -471,6 +479,10 @@ std::string renderScaleTable(const ScaleResult& r, const ScaleOptions& o) {
   s += fmt::format("  {:<34}{} pairs in {:.3f} s\n", "created (2 QPs + connector each):", r.created, r.createSeconds);
   s += fmt::format("  {:<34}{} of {} pairs in {:.3f} s = {:.0f} connects/s\n", "connected:", r.connected, r.requested,
                    r.connectSeconds, r.connectsPerSec());
+  s += fmt::format("  {:<34}{:.3f} s user+sys = {:.0f} us per connection ({:.0f} connects per CPU-second)\n",
+                   "CPU time of the connect phase:", r.connectCpuSeconds,
+                   r.connected ? r.connectCpuSeconds * 1e6 / double(r.connected) : 0.0,
+                   r.connectCpuSeconds > 0 ? double(r.connected) / r.connectCpuSeconds : 0.0);
   s += fmt::format("  {:<34}{:.0f} bytes per QP ({:.1f} KiB per pair; RSS {} -> {} -> {} KiB)\n",
                    "memory per idle connected QP:", r.bytesPerIdleQp(), r.bytesPerIdleQp() * 2 / 1024, r.rssBaseKb,
                    r.rssCreatedKb, r.rssConnectedKb);
@@ -496,6 +508,7 @@ nlohmann::ordered_json renderScaleJson(const ScaleResult& r, const ScaleOptions&
   j["create_seconds"] = r.createSeconds;
   j["connect_seconds"] = r.connectSeconds;
   j["connects_per_s"] = r.connectsPerSec();
+  j["connect_cpu_seconds"] = r.connectCpuSeconds;
   j["rss_kb"] = {{"base", r.rssBaseKb}, {"created", r.rssCreatedKb}, {"connected", r.rssConnectedKb}, {"after", r.rssAfterKb},
                  {"after_trim", r.rssTrimmedKb}};
   j["bytes_per_idle_qp"] = r.bytesPerIdleQp();

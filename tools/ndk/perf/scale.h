@@ -27,6 +27,7 @@ struct ScaleResult {
   std::size_t created = 0;        // QP pairs (and connectors) created
   std::size_t connected = 0;      // pairs with both NdkCompleteConnect and NdkAccept completed
   std::size_t disconnected = 0;   // client NdkDisconnect completed
+  double connectCpuSeconds = 0;   // user+sys of the whole process during the connect phase
   double createSeconds = 0, connectSeconds = 0, disconnectSeconds = 0, closeSeconds = 0;
   long rssBaseKb = 0, rssCreatedKb = 0, rssConnectedKb = 0, rssAfterKb = 0, rssTrimmedKb = 0;
   long fdsBase = 0, fdsConnected = 0, fdsAfter = 0;
