@@ -36,6 +36,7 @@ enum class Tunable : int {
   MaxMrCount,
   MaxMwCount,
   MaxSrqCount,
+  EnginesPerDevice,      // progress engines (threads) per RNIC; 0: automatic (1 on <= 2 CPUs)
   Count_
 };
 

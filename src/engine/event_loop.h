@@ -84,6 +84,8 @@ class EventLoop {
   void consumerIdle();
   // True while a consumer polled within kConsumerQuiet (adaptive/poll mode only).
   [[nodiscard]] bool consumersPolling() const noexcept;
+  // True while the engine thread sleeps on the doorbell only (tests, diagnostics).
+  [[nodiscard]] bool engineQuiet() const noexcept { return quiet_.load(); }
 
   static constexpr std::chrono::microseconds kConsumerQuiet{200};
   static constexpr std::chrono::milliseconds kBackstop{1};

@@ -124,7 +124,11 @@ Device::~Device() {
 engine::EventLoop& Device::engineFor(const GROUP_AFFINITY* affinity) {
   std::lock_guard lock(engines_mu_);
   if (engines_.empty()) {
-    const unsigned n = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+    // engines_per_device (docs/decisions.md "Fast path"): automatic = 1 engine on <= 2 CPUs (a second
+    // engine thread only competes with the consumers for the CPUs), else one per CPU, at most 8.
+    const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    const std::uint64_t want = base::tunableU64(base::Tunable::EnginesPerDevice);
+    const unsigned n = want ? static_cast<unsigned>(std::min<std::uint64_t>(want, 64)) : (cpus <= 2 ? 1u : std::min(cpus, 8u));
     for (unsigned i = 0; i < n; ++i) engines_.push_back(std::make_unique<engine::EventLoop>(static_cast<int>(i)));
   }
   std::size_t idx = 0;

@@ -242,9 +242,12 @@ void Link::onFlush(std::uint64_t mark) {
 }
 
 Link::Pending* Link::findPending(std::uint64_t id) {
-  for (auto& p : q_)
-    if (p.id == id) return &p;
-  return nullptr;
+  // q_ holds consecutive ids (appended with nextId_++, reaped from the front): index, no search.
+  if (q_.empty() || id < q_.front().id) return nullptr;
+  const std::uint64_t i = id - q_.front().id;
+  if (i >= q_.size()) return nullptr;
+  Pending& p = q_[static_cast<std::size_t>(i)];
+  return p.id == id ? &p : nullptr;
 }
 
 void Link::pump() {

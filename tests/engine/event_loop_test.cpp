@@ -143,6 +143,88 @@ TEST_P(Modes, StopRunsEveryAcceptedTaskIncludingTasksPostedByTasks) {
   EXPECT_EQ(accepted, 2000);
 }
 
+// Fast path (docs/decisions.md "Fast path"): the engine thread never holds the progress token while
+// it sleeps, so a posting thread takes it and runs its work in place.
+namespace {
+// The engine may hold the token for a moment (e.g. its start-up round); it never keeps it while idle.
+bool tryRunSoon(EventLoop& loop, void (*fn)(void*), void* ctx) {
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (std::chrono::steady_clock::now() < deadline)
+    if (loop.tryRun(fn, ctx)) return true;
+  return false;
+}
+}  // namespace
+
+TEST_P(Modes, TryRunRunsInTheCallingThreadWhenTheTokenIsFree) {
+  EventLoop loop(10, GetParam(), 50us);
+  struct Ctx {
+    EventLoop* loop;
+    std::thread::id ran_on;
+    bool in_context = false;
+  } c{&loop, {}, false};
+  ASSERT_TRUE(tryRunSoon(loop,
+                         [](void* p) {
+                           auto* x = static_cast<Ctx*>(p);
+                           x->ran_on = std::this_thread::get_id();
+                           x->in_context = x->loop->inProgressContext();
+                         },
+                         &c));
+  EXPECT_EQ(c.ran_on, std::this_thread::get_id());
+  EXPECT_TRUE(c.in_context);
+  EXPECT_FALSE(loop.inProgressContext());
+}
+
+TEST_P(Modes, TryRunRefusesWhileAnotherThreadHoldsTheToken) {
+  EventLoop loop(11, GetParam(), 50us);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool inside = false, release = false;
+  loop.post([&] {  // runs in the progress context, holding the token until released
+    std::unique_lock lk(mu);
+    inside = true;
+    cv.notify_all();
+    cv.wait_for(lk, kWait, [&] { return release; });
+  });
+  {
+    std::unique_lock lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, kWait, [&] { return inside; }));
+  }
+  bool called = false;
+  EXPECT_FALSE(loop.tryRun([](void* p) { *static_cast<bool*>(p) = true; }, &called));
+  EXPECT_FALSE(called);
+  EXPECT_EQ(loop.poll(), 0u);  // a consumer's poll does not wait for the token either
+  {
+    std::lock_guard lk(mu);
+    release = true;
+  }
+  cv.notify_all();
+}
+
+TEST_P(Modes, TasksPostedInsideTryRunRunBeforeItReturns) {
+  EventLoop loop(12, GetParam(), 50us);
+  struct Ctx {
+    EventLoop* loop;
+    std::vector<int> order;
+    std::thread::id task_thread;
+  } c{&loop, {}, {}};
+  ASSERT_TRUE(tryRunSoon(
+      loop,
+      [](void* p) {
+        auto* x = static_cast<Ctx*>(p);
+        x->order.push_back(1);
+        // From the progress context: no doorbell, and it runs before the context is left.
+        x->loop->post([x] {
+          x->order.push_back(3);
+          x->task_thread = std::this_thread::get_id();
+        });
+        // Re-entrant: already in the context, runs inline.
+        EXPECT_TRUE(x->loop->tryRun([](void* q) { static_cast<Ctx*>(q)->order.push_back(2); }, x));
+      },
+      &c));
+  EXPECT_EQ(c.order, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(c.task_thread, std::this_thread::get_id());
+}
+
 INSTANTIATE_TEST_SUITE_P(EventLoop, Modes,
                          ::testing::Values(ProgressMode::Blocking, ProgressMode::Adaptive, ProgressMode::Poll),
                          modeName);
@@ -176,6 +258,100 @@ TEST(EventLoop, PollDrivesProgressInTheCallingThread) {
   ASSERT_TRUE(ran);
   if (ran_here) SUCCEED() << "ran in the polling thread";
   EXPECT_FALSE(loop.inProgressContext());  // only while inside poll()
+}
+
+namespace {
+// Consumer polls until the engine thread went quiet (true) or the deadline passed.
+bool pollUntilEngineQuiet(EventLoop& loop) {
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    loop.post([] {});  // the doorbell makes an engine asleep in epoll look at the consumers again
+    loop.consumerPoll();
+    if (loop.engineQuiet()) return true;
+  }
+  return false;
+}
+}  // namespace
+
+// Consumer-driven progress (docs/decisions.md "Fast path"): a consumer's poll marks the loop as
+// consumer-driven; the engine thread then sleeps on the doorbell only, and consumerIdle() (a CQ
+// being armed) hands progress back at once. Blocking mode ignores consumer polls.
+TEST(EventLoop, ConsumerPollQuietsTheEngineAndConsumerIdleWakesIt) {
+  for (ProgressMode mode : {ProgressMode::Adaptive, ProgressMode::Poll}) {
+    EventLoop loop(13, mode, 50us);
+    const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ASSERT_GE(fd, 0);
+    std::atomic<int> handled{0};
+    std::promise<EventLoop::WatchId> w;
+    loop.post([&] {
+      w.set_value(loop.watch(fd, EPOLLIN, [&](std::uint32_t) {
+        std::uint64_t v;
+        if (::read(fd, &v, sizeof v) == sizeof v) handled.fetch_add(1);
+      }));
+    });
+    auto wf = w.get_future();
+    ASSERT_EQ(wf.wait_for(kWait), std::future_status::ready);
+    const std::uint64_t one = 1;
+    ASSERT_EQ(::write(fd, &one, sizeof one), 8);  // wakes the engine from its full epoll wait
+    ASSERT_TRUE(pollUntilEngineQuiet(loop)) << "the engine thread did not go quiet while a consumer polled";
+    auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (handled.load() < 1 && std::chrono::steady_clock::now() < deadline) loop.consumerPoll();
+    EXPECT_EQ(handled.load(), 1);
+    loop.consumerIdle();
+    EXPECT_FALSE(loop.consumersPolling());
+    deadline = std::chrono::steady_clock::now() + kWait;
+    while (loop.engineQuiet() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    EXPECT_FALSE(loop.engineQuiet());
+    // Nobody polls now: the engine thread handles the fd on its own.
+    ASSERT_EQ(::write(fd, &one, sizeof one), 8);
+    while (handled.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    EXPECT_EQ(handled.load(), 2);
+    std::promise<void> done;
+    loop.post([&] {
+      loop.unwatch(wf.get());
+      done.set_value();
+    });
+    ASSERT_EQ(done.get_future().wait_for(kWait), std::future_status::ready);
+    loop.stop();
+    ::close(fd);
+  }
+}
+
+// Poll progress mode keeps a backstop thread: a consumer that stops polling without arming
+// anything (no consumerIdle()) still gets its events handled, by the engine thread.
+TEST(EventLoop, BackstopHandlesEventsAfterConsumersStopPolling) {
+  EventLoop loop(14, ProgressMode::Poll, 0us);
+  const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  ASSERT_GE(fd, 0);
+  std::atomic<bool> handled{false};
+  std::atomic<bool> on_engine{false};
+  const auto me = std::this_thread::get_id();
+  loop.post([&] {
+    loop.watch(fd, EPOLLIN, [&](std::uint32_t) {
+      std::uint64_t v;
+      if (::read(fd, &v, sizeof v) == sizeof v) {
+        on_engine = std::this_thread::get_id() != me;
+        handled = true;
+      }
+    });
+  });
+  ASSERT_TRUE(pollUntilEngineQuiet(loop));
+  // Stop polling (no consumerIdle) and make the fd readable: only the engine can handle it now.
+  const std::uint64_t one = 1;
+  ASSERT_EQ(::write(fd, &one, sizeof one), 8);
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!handled && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_TRUE(handled);
+  EXPECT_TRUE(on_engine);
+  loop.stop();
+  ::close(fd);
+}
+
+TEST(EventLoop, BlockingModeIgnoresConsumerPolls) {
+  EventLoop loop(15, ProgressMode::Blocking, 0us);
+  EXPECT_EQ(loop.consumerPoll(), 0u);
+  EXPECT_FALSE(loop.consumersPolling());
+  EXPECT_FALSE(loop.engineQuiet());
 }
 
 TEST(EventLoop, ProgressModeFromTunable) {
