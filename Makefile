@@ -77,9 +77,23 @@ install: build
 
 # Interop with Linux Soft-iWARP in a QEMU VM (docs/interop.md): deps (+ the harness's own
 # packages, kernel and siw.ko via `interop/siw-vm.sh prepare`), then the label-"interop" tests.
-INTEROP := build/interop
+# test-interop: the CI stage. It reuses the release build's binaries (build/interop-ci holds only
+# the test registrations), so after `make test-release` it costs the harness prepare + the matrix.
+# interop: the same in its own full build (build/interop), with the interop-loopback tests too.
+INTEROP    := build/interop
+INTEROP_CI := build/interop-ci
+.PHONY: test-interop
+test-interop: build
+	@bash scripts/install-deps --interop
+	@start=$$(date +%s); \
+	interop/siw-vm.sh prepare && prepared=$$(date +%s) && \
+	cmake -S . -B $(INTEROP_CI) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPENNDK_INTEROP=ON \
+	  -DOPENNDK_INTEROP_BIN_DIR=$(CURDIR)/$(BUILD) -DOPENNDK_BENCH=OFF >/dev/null && \
+	ctest --test-dir $(INTEROP_CI) --output-on-failure -L '^interop$$' --timeout 900; rc=$$?; \
+	end=$$(date +%s); echo "make test-interop: prepare $$(($${prepared:-$$end} - start)) s, matrix $$((end - $${prepared:-$$end})) s"; exit $$rc
+
 interop:
-	@bash scripts/install-deps
+	@bash scripts/install-deps --interop
 	interop/siw-vm.sh prepare
 	cmake -S . -B $(INTEROP) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPENNDK_INTEROP=ON -DOPENNDK_BENCH=OFF
 	cmake --build $(INTEROP) -j $(JOBS)

@@ -197,6 +197,18 @@ void Connection::runActions(const iwarp::Actions& acts) {
           rtr_consumed_ = true;  // the segment being decoded is the RTR itself
         }
         if (opts_.hold_tx_after_setup && opts_.role == iwarp::SetupRole::Initiator) tx_hold_ = true;
+        // Interop (siw passive-side race, iwarp::Profile::first_fpdu_delay_ms): an initiator whose
+        // profile asks for it holds its first FPDU until the delay has passed.
+        if (opts_.role == iwarp::SetupRole::Initiator && profile_.first_fpdu_delay_ms > 0) {
+          tx_paced_ = true;
+          std::weak_ptr<Connection> w = shared_from_this();
+          loop_.addTimer(std::chrono::milliseconds(profile_.first_fpdu_delay_ms), [w] {
+            if (auto c = w.lock()) {
+              c->tx_paced_ = false;
+              c->doWrite();
+            }
+          });
+        }
         completion_.established(n, setup_.peer().consumer_pd);
         auto pending = std::move(pre_established_);
         pre_established_.clear();
@@ -351,7 +363,7 @@ void Connection::doWrite() {
     ~Reentry() { flag = false; }
   } reentry(in_write_);
   if (phase_ == Phase::Closed || !sock_.valid()) return;
-  if (tx_hold_) {
+  if (tx_hold_ || tx_paced_) {
     updateInterest();
     return;
   }

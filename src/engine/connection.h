@@ -196,6 +196,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool tx_blocked_ = false;
   bool in_write_ = false;         // doWrite() is running (it is not re-entered)
   bool tx_hold_ = false;          // hold_tx_after_setup in effect
+  bool tx_paced_ = false;         // initiator: profile's first_fpdu_delay_ms not over yet (interop)
   std::uint32_t msn_bias_ = 0;   // responder: a Send RTR consumed MSN 1
   std::vector<std::uint8_t> accept_pd_;
   std::vector<std::unique_ptr<TxItem>> flushed_;

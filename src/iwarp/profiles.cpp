@@ -29,11 +29,12 @@ constexpr Profile kDefault{
     .max_ord = 128,
     .p2p_min_one = true,
     .raise_ird_to_peer_ord = false,
+    .first_fpdu_delay_ms = 0,
 };
 
 // siw-compatible: what Linux siw does with its built-in defaults (IWARP.md §6): rev 2 + S, C not
 // requested but honoured, client/server as initiator, P2P honoured as responder preferring Write,
-// PD ≤ 256 both ways, no RTR timer.
+// PD ≤ 256 both ways, no RTR timer; as initiator it paces its first FPDU (siw's passive-side race).
 constexpr Profile kSiw{
     .name = "siw-compatible",
     .rev = mpa::kRev2,
@@ -56,6 +57,7 @@ constexpr Profile kSiw{
     .max_ord = 128,
     .p2p_min_one = true,
     .raise_ird_to_peer_ord = true,
+    .first_fpdu_delay_ms = 500,  // siw 6.1 passive-side race (profiles.h); 500 ms never lost one
 };
 
 // windows: CRC strict, P2P with the zero-length Read RTR, and revision-1 peers using the [MS-SMBD]
@@ -82,6 +84,7 @@ constexpr Profile kWindows{
     .max_ord = 128,
     .p2p_min_one = true,
     .raise_ird_to_peer_ord = false,
+    .first_fpdu_delay_ms = 0,
 };
 
 constexpr std::array<const Profile*, 3> kAll{&kDefault, &kSiw, &kWindows};

@@ -47,6 +47,13 @@ struct Profile {
   // (siw's relaxed behaviour) or keep it and let the peer lower its ORD. NDK's R82/R83 need the
   // latter (effective limits are minima of both consumers' requests), so only siw-compatible raises.
   bool raise_ird_to_peer_ord = true;
+  // -- initiator pacing --
+  // Hold our first FPDU (the RTR, or the first message without P2P) this long after the MPA Reply
+  // arrived (0 = send at once). Linux siw 6.1's passive side sends its Reply before it hooks its
+  // receive handler to the socket (siw_accept: siw_send_mpareqrep, then siw_qp_socket_assoc or the
+  // RTR upcalls); bytes that land in between stay unread until more bytes arrive, and a peer that
+  // then waits for an answer (rping) hangs. docs/interop.md "Findings", docs/decisions.md "Interop".
+  std::uint32_t first_fpdu_delay_ms = 0;
 };
 
 [[nodiscard]] const Profile& profile_default() noexcept;

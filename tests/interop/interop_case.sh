@@ -266,9 +266,12 @@ i=0; until ss -ltn | grep -q ':$GUEST_PORT '; do i=\$((i+1)); [ \$i -gt 200 ] &&
     cap_start $GUEST_PORT "$d/cap.pcap" || die "capture: $CAP_WHY"
     # siw passive-side race (docs/interop.md): data that reaches siw before it hooks the socket to
     # the QP is not processed until more data arrives. Seen without P2P (often) and with P2P (the
-    # RTR and our first Send both early; once in ~30 runs): pause before our first Send, so that it
-    # arrives late and wakes siw up in both cases.
+    # RTR and our first Send both early; once in ~30 runs). The siw-compatible profile paces its
+    # first FPDU itself (iwarp::Profile::first_fpdu_delay_ms, 500 ms; the engine peer uses that
+    # profile as its base): no tool delay then, so these cases prove the profile behaviour. The
+    # default and windows profiles do not pace (docs/decisions.md "Interop"): the tool pauses.
     delay=500
+    case "$PEER_KIND:${OPENNDK_MPA_PROFILE:-}" in engine:*|*:siw-compatible) delay=0;; esac
     delay=${INTEROP_FIRST_FPDU_DELAY:-$delay}   # override, e.g. 0 to probe the race
     peer_client "$GUEST_ADDR" $GUEST_PORT "$count" "$size" "$delay" >"$d/peer.txt" 2>&1
     peer_rc=$?
@@ -327,6 +330,16 @@ loopback-tool)  # PROFILE SIZE COUNT: `ndk ping --rping` server <-> client over 
     [ $srv_rc = 0 ] || die "server exit $srv_rc"
     if [ $captured = 1 ]; then
         cap_check "$d/cap.pcap" "$count" "$OUR_CRC"
+        if [ "$prof" = siw-compatible ]; then
+            # the profile's first-FPDU pacing (500 ms): the client's first FPDU leaves at least
+            # that long after the MPA Reply (a lower bound: load can only make it later)
+            gap=$(tshark -n -r "$d/cap.pcap" -o tcp.try_heuristic_first:TRUE --disable-protocol rpcordma \
+                -T fields -e frame.time_epoch -e iwarp_mpa.rep -e iwarp_rdma.opcode 2>/dev/null |
+                awk -F'\t' '$2 != "" && !rep {rep = $1} $3 != "" && rep && !first {first = $1} END {if (rep && first) printf "%.3f", first - rep; else print "none"}')
+            note "siw-compatible: first FPDU $gap s after the MPA Reply"
+            [ "$gap" != none ] && awk -v g="$gap" 'BEGIN {exit !(g >= 0.45)}' ||
+                die "siw-compatible profile: first FPDU only $gap s after the MPA Reply (expected >= 0.5 s pacing)"
+        fi
         if [ "$prof" = windows ]; then
             # windows profile: C set in both frames, P2P with the zero-length Read RTR (the first
             # FPDU of the client is a Read Request of size 0), MPA revision 2
