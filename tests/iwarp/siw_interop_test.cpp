@@ -16,6 +16,7 @@
 #include "iwarp/ddp.h"
 #include "iwarp/errors.h"
 #include "iwarp/fpdu.h"
+#include "iwarp/profiles.h"
 #include "iwarp/terminate.h"
 #include "test_util.h"
 
@@ -125,4 +126,12 @@ TEST(SiwInterop, OldTerminateWasTaggedBoundsError) {
   EXPECT_TRUE(t.d);
   EXPECT_EQ(t.ddp_segment_length, 0x1eu);
   EXPECT_TRUE(std::equal(t.ddp_header.begin(), t.ddp_header.begin() + t.ddp_header_len, kSiwReadResponse.begin() + 2));
+}
+
+// First-FPDU pacing (docs/decisions.md "Interop"): only the siw-compatible profile paces its first
+// FPDU as initiator (siw 6.1 passive-side race); default and windows send at once.
+TEST(SiwInterop, FirstFpduPacingOnlyInSiwCompatibleProfile) {
+  EXPECT_EQ(profile_siw_compatible().first_fpdu_delay_ms, 500u);
+  EXPECT_EQ(profile_default().first_fpdu_delay_ms, 0u);
+  EXPECT_EQ(profile_windows().first_fpdu_delay_ms, 0u);
 }
