@@ -219,6 +219,35 @@ TEST(PerfTool, R106_ConnectRateReportsScaleFigures) {
   EXPECT_NE(t.out.find("bytes per QP"), std::string::npos) << t.out;
 }
 
+// R162-R164: ndk stat reports the statistics counters and both lists of every interface;
+// --watch repeats (default interval 1 s, one JSON line per round), --count bounds it.
+TEST(StatTool, R162_R163_R164_JsonAndWatchRounds) {
+  ToolRun r = ndk("stat --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_FALSE(j["interfaces"].empty());
+  for (const auto& i : j["interfaces"]) {
+    EXPECT_TRUE(i["statistics"]["counters"].contains("Connect")) << i.dump();
+    EXPECT_TRUE(i["statistics"]["reserved_zero"].get<bool>());
+    EXPECT_EQ(i["connections"]["status"], "SUCCESS") << i.dump();
+    EXPECT_EQ(i["local_endpoints"]["status"], "SUCCESS") << i.dump();
+  }
+  ToolRun w = ndk("stat --json --watch 0.2 --count 2");
+  ASSERT_EQ(w.status, 0) << w.out;
+  std::istringstream in(w.out);
+  int rounds = 0;
+  for (std::string line; std::getline(in, line); ++rounds) EXPECT_FALSE(nlohmann::json::parse(line)["interfaces"].empty());
+  EXPECT_EQ(rounds, 2);
+  ToolRun d = ndk("stat --watch --count 1");  // interval defaults to 1 s; one round only
+  ASSERT_EQ(d.status, 0) << d.out;
+  EXPECT_NE(d.out.find("--- round 1"), std::string::npos) << d.out;
+  EXPECT_EQ(d.out.find("--- round 2"), std::string::npos) << d.out;
+  for (const char* bad : {"stat --count 2", "stat --watch 0", "stat --bogus"}) {
+    ToolRun b = ndk(bad, true);
+    EXPECT_EQ(b.status, 2) << bad << "\n" << b.out;
+  }
+}
+
 // Send/receive, RDMA Read and Write with data verification, 4 KiB buffers.
 TEST(PingTool, R93_PingLoopbackVerifies) {
   ToolRun r = ndk("ping --loopback -C 3 -S 4K -V", true);

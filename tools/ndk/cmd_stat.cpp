@@ -1,4 +1,4 @@
-// ndk stat [--json] [--watch SECONDS [--count N]] [-i IFINDEX]: OID_NDK_STATISTICS (R162),
+// ndk stat [--json] [--watch [SECONDS] [--count N]] [-i IFINDEX]: OID_NDK_STATISTICS (R162),
 // OID_NDK_CONNECTIONS (R163) and OID_NDK_LOCAL_ENDPOINTS (R164) of each interface.
 #include <fmt/format.h>
 
@@ -167,7 +167,10 @@ void addStatCommand(CLI::App& app, int* exitCode) {
   auto opts = std::make_shared<StatOptions>();
   CLI::App* sub = app.add_subcommand("stat", "NDK statistics, connections and local endpoints (NDK OIDs)");
   sub->add_flag("--json", opts->json, "Print JSON (one line per round with --watch)");
-  sub->add_option("--watch", opts->watch, "Repeat every SECONDS until interrupted")->check(CLI::PositiveNumber);
+  sub->add_option("--watch", opts->watch, "Repeat every SECONDS (default 1) until interrupted")
+      ->expected(0, 1)
+      ->default_str("1")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--count", opts->count, "With --watch: stop after N rounds")->check(CLI::PositiveNumber);
   sub->add_option("-i,--interface", opts->ifindex, "Only this interface index");
   sub->callback([sub, opts, exitCode] {
