@@ -231,6 +231,21 @@ loopback-ndk)  # DIR SIZE COUNT: NDK (libopenndk) <-> engine peer over 127.0.0.1
     [ $captured = 1 ] && cap_check "$d/cap.pcap" "$count" 1
     echo "PASS loopback-ndk $dir S=$size C=$count"
     ;;
+tool-usage)  # `ndk ping --rping`: bad options exit 2 with the reason; a refused connect exits 1
+    [ -x "$NDK_TOOL" ] || die "the ndk tool is not built"
+    expect_rc() { # rc pattern args...
+        local want=$1 pat=$2 out rc; shift 2
+        out=$("$NDK_TOOL" ping --rping "$@" 2>&1); rc=$?
+        [ "$rc" = "$want" ] || die "ndk ping --rping $*: exit $rc, expected $want: $out"
+        grep -q -- "$pat" <<<"$out" || die "ndk ping --rping $*: no '$pat' in: $out"
+    }
+    expect_rc 2 "must be 23..65535" -c 127.0.0.1 -S 22
+    expect_rc 2 "must be 23..65535" -c 127.0.0.1 -S 65536
+    expect_rc 2 "use -s or -c ADDR" --loopback
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    expect_rc 1 "STATUS_CONNECTION_REFUSED" -c 127.0.0.1 -p "$port" -C 1 --timeout 30
+    echo "PASS tool-usage"
+    ;;
 vm-start)
     "$SIWVM" stop >/dev/null 2>&1
     rm -f "$INTEROP_OUT/vm-net"
