@@ -46,6 +46,7 @@ TEST(PerfTool, BadOptionsExitTwoWithUsage) {
         "perf --loopback -s 0", "perf --loopback -s 12X", "perf --loopback --sweep 1M:64", "perf --loopback -q 65",
         "perf --loopback -q 0", "perf --loopback -q 2 --lat", "perf --loopback -b --lat", "perf -c 127.0.0.1 --connect-rate",
         "perf --loopback --connect-rate --lat", "perf --loopback --connect-rate --tcp-only",
+        "perf --loopback --connect-rate --baseline udp",
         "perf --loopback --connect-rate --plot x.svg",
         "perf --loopback --baseline udp", "perf --loopback --json --csv", "perf --loopback --crc maybe",
         "perf --loopback --progress-mode fast", "perf --loopback -n 0", "perf --loopback --frobnicate",
@@ -213,6 +214,14 @@ TEST(PerfTool, R106_ConnectRateReportsScaleFigures) {
   EXPECT_GE(j["fds_per_pair"].get<double>(), 1.0);  // at least one socket per connection
   EXPECT_LE(j["fds"]["after"].get<int>(), j["fds"]["base"].get<int>() + 1);  // everything closed
   EXPECT_TRUE(j["error"].is_null());
+  // --baseline tcp: the same number of plain TCP connections in the same run, and the ratio.
+  ToolRun b = ndk("perf --loopback --connect-rate -q 30 --baseline tcp --json");
+  ASSERT_EQ(b.status, 0) << b.out;
+  auto jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(jb["pairs_connected"].get<int>(), 30);
+  EXPECT_EQ(jb["tcp"]["pairs_connected"].get<int>(), 30);
+  EXPECT_GT(jb["tcp"]["connects_per_s"].get<double>(), 0);
+  EXPECT_GT(jb["ratio_connects_per_s"].get<double>(), 0);
   ToolRun t = ndk("perf --loopback --connect-rate -q 5");  // the table form
   ASSERT_EQ(t.status, 0) << t.out;
   EXPECT_NE(t.out.find("connects/s"), std::string::npos) << t.out;

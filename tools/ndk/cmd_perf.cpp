@@ -333,8 +333,9 @@ Report clientSession(const std::string& host, std::uint16_t ctlPort, const Optio
 // --loopback --connect-rate -q N: N connected QP pairs on one adapter (perf/scale.h).
 int runConnectRate(const PerfArgs& a) {
   if (!a.loopback) usage("--connect-rate runs over --loopback only");
-  if (a.lat || a.tcpOnly || !a.baseline.empty() || a.all || !a.sweep.empty() || a.bidir || a.csv || !a.plot.empty())
-    usage("--connect-rate takes only -q, -o, -4/-6, --progress-mode, --crc and --json");
+  if (a.lat || a.tcpOnly || a.all || !a.sweep.empty() || a.bidir || a.csv || !a.plot.empty())
+    usage("--connect-rate takes only -q, -o, -4/-6, --baseline tcp, --progress-mode, --crc and --json");
+  if (!a.baseline.empty() && a.baseline != "tcp") usage("--baseline: only 'tcp' is known");
   if (a.v4 && a.v6) usage("-4 and -6 are exclusive");
   if (!a.progressMode.empty()) ::setenv("OPENNDK_PROGRESS_MODE", a.progressMode.c_str(), 1);
   if (!a.crc.empty()) ::setenv("OPENNDK_MPA_PROFILE", a.crc == "on" ? "default" : "siw-compatible", 1);
@@ -348,8 +349,28 @@ int runConnectRate(const PerfArgs& a) {
   NET_IFINDEX ifx = interfaceFor(lo);
   if (!ifx) throw PerfError(fmt::format("no NDK-capable interface owns {}", a.v6 ? "::1" : "127.0.0.1"));
   ScaleResult r = runConnectScale(ifx, lo, so);
-  if (a.json) fmt::print("{}\n", renderScaleJson(r, so).dump(2));
-  else fmt::print("{}", renderScaleTable(r, so));
+  std::optional<ScaleResult> tcp;
+  if (a.baseline == "tcp") tcp = runTcpConnectScale(lo, so);
+  if (a.json) {
+    auto j = renderScaleJson(r, so);
+    if (tcp) {
+      j["tcp"] = renderScaleJson(*tcp, so);
+      j["ratio_connects_per_s"] = tcp->connectsPerSec() > 0 ? r.connectsPerSec() / tcp->connectsPerSec() : 0.0;
+    }
+    fmt::print("{}\n", j.dump(2));
+  } else {
+    fmt::print("{}", renderScaleTable(r, so));
+    if (tcp) {
+      fmt::print("{}", renderScaleTable(*tcp, so, "plain TCP sockets (--baseline tcp; per QP = per socket)"));
+      if (tcp->connectsPerSec() > 0)
+        fmt::print("ratio OpenNDK / TCP: connects/s {:.2f}, CPU per connection {:.2f}\n",
+                   r.connectsPerSec() / tcp->connectsPerSec(),
+                   tcp->connectCpuSeconds > 0 && r.connected && tcp->connected
+                       ? (r.connectCpuSeconds / double(r.connected)) / (tcp->connectCpuSeconds / double(tcp->connected))
+                       : 0.0);
+    }
+  }
+  if (tcp && !tcp->error.empty()) fmt::print(stderr, "ndk perf: connect-rate: tcp baseline: {}\n", tcp->error);
   if (!r.error.empty()) {
     fmt::print(stderr, "ndk perf: connect-rate: {}\n", r.error);
     return kExitFailed;

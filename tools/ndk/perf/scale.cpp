@@ -6,11 +6,15 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -472,9 +476,106 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
   return r;
 }
 
-std::string renderScaleTable(const ScaleResult& r, const ScaleOptions& o) {
-  std::string s = fmt::format("# ndk perf: connect-rate, {} QP pairs over loopback ({}), {} establishments in flight\n",
-                              r.requested, o.ipv6 ? "IPv6" : "IPv4", o.window);
+ScaleResult runTcpConnectScale(const SOCKADDR_INET& loopback, const ScaleOptions& o) {
+  ScaleResult r;
+  r.requested = o.pairs;
+  const std::size_t n = o.pairs;
+  r.nofileLimit = raiseFileLimit(2 * n + 64);
+  std::string& err = r.error;
+  const socklen_t alen = loopback.si_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  const int fam = loopback.si_family;
+  int lfd = ::socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  SOCKADDR_INET dest = loopback;
+  socklen_t dlen = alen;
+  if (lfd < 0 || ep < 0 || ::bind(lfd, reinterpret_cast<const sockaddr*>(&loopback), alen) != 0 ||
+      ::listen(lfd, 4096) != 0 || ::getsockname(lfd, reinterpret_cast<sockaddr*>(&dest), &dlen) != 0) {
+    err = fmt::format("tcp listener: {}", std::strerror(errno));
+  }
+  epoll_event lev{};
+  lev.events = EPOLLIN;
+  lev.data.u64 = UINT64_MAX;
+  if (err.empty()) ::epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
+  r.rssBaseKb = r.rssCreatedKb = statusField("VmRSS");
+  r.fdsBase = openFds();
+  r.threadsBase = statusField("Threads");
+  int reserve[2] = {::open("/dev/null", O_RDONLY | O_CLOEXEC), ::open("/dev/null", O_RDONLY | O_CLOEXEC)};
+  std::vector<int> cfd, sfd;
+  cfd.reserve(n), sfd.reserve(n);
+  std::size_t cliDone = 0;
+  auto t0 = Clock::now();
+  const double cpu0 = cpuSeconds();
+  auto lastProgress = Clock::now();
+  epoll_event evs[256];
+  while (err.empty() && (cliDone < n || sfd.size() < n)) {
+    while (cfd.size() < n && cfd.size() - std::min(cliDone, sfd.size()) < o.window) {
+      int fd = ::socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) {
+        err = fmt::format("pair {}: socket: {}", cfd.size(), std::strerror(errno));
+        break;
+      }
+      cfd.push_back(fd);
+      if (::connect(fd, reinterpret_cast<const sockaddr*>(&dest), alen) == 0) {
+        ++cliDone;
+        continue;
+      }
+      if (errno != EINPROGRESS) {
+        err = fmt::format("pair {}: connect: {}", cfd.size() - 1, std::strerror(errno));
+        break;
+      }
+      epoll_event ev{};
+      ev.events = EPOLLOUT;
+      ev.data.u64 = cfd.size() - 1;
+      ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+    if (!err.empty()) break;
+    int k = ::epoll_wait(ep, evs, 256, 1000);
+    if (k <= 0) {
+      if (since(lastProgress) * 1000 > o.stallTimeoutMs) err = fmt::format("stalled: {} connected, {} accepted", cliDone, sfd.size());
+      continue;
+    }
+    lastProgress = Clock::now();
+    for (int i = 0; i < k && err.empty(); ++i) {
+      if (evs[i].data.u64 == UINT64_MAX) {
+        for (int a; (a = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;) sfd.push_back(a);
+        if (errno != EAGAIN && errno != EWOULDBLOCK) err = fmt::format("accept: {}", std::strerror(errno));
+        continue;
+      }
+      int fd = cfd[evs[i].data.u64];
+      int e = 0;
+      socklen_t el = sizeof e;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+      if (e) err = fmt::format("pair {}: connect: {}", std::uint64_t{evs[i].data.u64}, std::strerror(e));
+      ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+      ++cliDone;
+    }
+  }
+  r.created = cfd.size();
+  r.connectSeconds = since(t0);
+  r.connectCpuSeconds = cpuSeconds() - cpu0;
+  r.connected = std::min(cliDone, sfd.size());
+  for (int fd : reserve)
+    if (fd >= 0) ::close(fd);
+  r.rssConnectedKb = statusField("VmRSS");
+  r.fdsConnected = openFds();
+  r.threadsConnected = statusField("Threads");
+  t0 = Clock::now();
+  for (int fd : cfd) ::close(fd);
+  for (int fd : sfd) ::close(fd);
+  r.disconnected = r.connected;
+  r.disconnectSeconds = since(t0);
+  if (lfd >= 0) ::close(lfd);
+  if (ep >= 0) ::close(ep);
+  r.rssAfterKb = statusField("VmRSS");
+  ::malloc_trim(0);
+  r.rssTrimmedKb = statusField("VmRSS");
+  r.fdsAfter = openFds();
+  return r;
+}
+
+std::string renderScaleTable(const ScaleResult& r, const ScaleOptions& o, const char* transport) {
+  std::string s = fmt::format("# ndk perf: connect-rate, {}: {} pairs over loopback ({}), {} establishments in flight\n",
+                              transport, r.requested, o.ipv6 ? "IPv6" : "IPv4", o.window);
   s += fmt::format("  {:<34}{}\n", "RLIMIT_NOFILE (soft):", r.nofileLimit);
   s += fmt::format("  {:<34}{} pairs in {:.3f} s\n", "created (2 QPs + connector each):", r.created, r.createSeconds);
   s += fmt::format("  {:<34}{} of {} pairs in {:.3f} s = {:.0f} connects/s\n", "connected:", r.connected, r.requested,

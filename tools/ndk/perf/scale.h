@@ -47,8 +47,12 @@ struct ScaleResult {
 std::uint64_t raiseFileLimit(std::uint64_t needed);
 
 ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, const ScaleOptions& o);
+// The same pattern over plain TCP sockets (--baseline tcp): nonblocking connects, `window` in
+// flight, accepted by one listener, then closed. QPs/connectors do not exist: "per QP" figures
+// are per socket (2 per pair), and RSS does not include the kernel's socket memory.
+ScaleResult runTcpConnectScale(const SOCKADDR_INET& loopback, const ScaleOptions& o);
 
-std::string renderScaleTable(const ScaleResult& r, const ScaleOptions& o);
+std::string renderScaleTable(const ScaleResult& r, const ScaleOptions& o, const char* transport = "OpenNDK");
 nlohmann::ordered_json renderScaleJson(const ScaleResult& r, const ScaleOptions& o);
 
 }  // namespace ndkperf
