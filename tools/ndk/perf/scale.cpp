@@ -171,6 +171,16 @@ double cpuSeconds() {
   return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// The figures of the all-connected state; first releases the two descriptors kept aside so that
+// /proc can be read even when the connections used up the limit.
+void snapshotConnected(ScaleResult* r, const int (&reserve)[2]) {
+  for (int fd : reserve)
+    if (fd >= 0) ::close(fd);
+  r->rssConnectedKb = statusField("VmRSS");
+  r->fdsConnected = openFds();
+  r->threadsConnected = statusField("Threads");
+}
+
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 }  // namespace
@@ -376,11 +386,7 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
     r.connectCpuSeconds = cpuSeconds() - cpu0;
   }
   r.connected = std::min(cliDone, srvDone);
-  for (int fd : reserve)
-    if (fd >= 0) ::close(fd);
-  r.rssConnectedKb = statusField("VmRSS");
-  r.fdsConnected = openFds();
-  r.threadsConnected = statusField("Threads");
+  snapshotConnected(&r, reserve);
 
   // ---- disconnect the client side of every established connection, `window` at a time ----
   // Requests still in flight after a failure are waited for (bounded) before anything is closed.
@@ -554,11 +560,7 @@ ScaleResult runTcpConnectScale(const SOCKADDR_INET& loopback, const ScaleOptions
   r.connectSeconds = since(t0);
   r.connectCpuSeconds = cpuSeconds() - cpu0;
   r.connected = std::min(cliDone, sfd.size());
-  for (int fd : reserve)
-    if (fd >= 0) ::close(fd);
-  r.rssConnectedKb = statusField("VmRSS");
-  r.fdsConnected = openFds();
-  r.threadsConnected = statusField("Threads");
+  snapshotConnected(&r, reserve);
   t0 = Clock::now();
   for (int fd : cfd) ::close(fd);
   for (int fd : sfd) ::close(fd);
