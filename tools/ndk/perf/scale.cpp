@@ -20,6 +20,7 @@
 #include <deque>
 #include <fmt/format.h>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -213,7 +214,10 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
     r.note = fmt::format("RLIMIT_NOFILE {} (hard limit, not raisable here) is below the ~{} descriptors {} pairs need "
                          "(2 TCP sockets per pair over loopback)",
                          r.nofileLimit, 2 * n + 64, n);
-  Driver d;
+  // The driver outlives the run when an object could not be closed (its callbacks may still come).
+  auto owned = std::make_unique<Driver>();
+  Driver& d = *owned;
+  Ctx lc;  // NdkListen's; a listen still pending after the wait is ended by the listener's close
   std::string& err = r.error;
   const ULONG alen = loopback.si_family == AF_INET ? sizeof(SOCKADDR_IN) : sizeof(SOCKADDR_IN6);
 
@@ -239,7 +243,7 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
   SOCKADDR_INET dest = loopback;
   if (ls) {
     // NdkListen completes inline or through the callback; wait for either (R106).
-    Ctx lc{&d, kAcceptDone, SIZE_MAX};
+    lc = Ctx{&d, kAcceptDone, SIZE_MAX};
     SOCKADDR_INET la = loopback;
     s = ls->Dispatch->NdkListen(ls, reinterpret_cast<PSOCKADDR>(&la), alen, &Driver::onRequest, &lc);
     if (s == STATUS_PENDING) {
@@ -473,8 +477,12 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
   }
   // NdkCloseAdapter waits for every object of the adapter: with one still open it would never
   // return, so the adapter is then left to the process exit.
-  if (closedAll) NdkCloseAdapter(ad);
-  else if (err.empty()) err = "an object close never completed; adapter left open";
+  if (closedAll) {
+    NdkCloseAdapter(ad);
+  } else {
+    if (err.empty()) err = "an object close never completed; adapter left open";
+    (void)owned.release();  // left to the process exit, like the adapter
+  }
   r.rssAfterKb = statusField("VmRSS");
   ::malloc_trim(0);  // freed memory the allocator keeps is not a leak: show what remains after a trim
   r.rssTrimmedKb = statusField("VmRSS");
