@@ -533,6 +533,7 @@ void Connection::flushAll() {
 
 void Connection::finishClose() {
   if (phase_ == Phase::Closed) return;
+  const auto self = shared_from_this();  // unwatch() below may drop the watch's reference to *this
   phase_ = Phase::Closed;
   if (setup_timer_) loop_.cancelTimer(setup_timer_);
   if (linger_timer_) loop_.cancelTimer(linger_timer_);
@@ -540,10 +541,13 @@ void Connection::finishClose() {
   fpdu_active_ = false;
   const EventLoop::WatchId w = watch_;
   watch_ = 0;
+  // Remove the epoll registration before closing the fd: once closed, another thread's socket()
+  // may get the same number at once and EPOLL_CTL_DEL would then name that socket (found by TSan
+  // in the e2e suite).
+  if (w) loop_.unwatch(w);
   sock_.reset();
   flushAll();
   completion_.closed(close_info_);
-  if (w) loop_.unwatch(w);  // may drop the last reference to *this: nothing after this line
 }
 
 // ---- RX --------------------------------------------------------------------------------------------
