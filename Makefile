@@ -1,6 +1,7 @@
 # OpenNDK — the two commands a fresh Debian 12 machine needs:
 #   make run    installs dependencies, builds, runs the loopback demo/benchmark on the default adapter
-#   make test   installs dependencies, builds (normal + ASan/UBSan), runs every test
+#   make test   installs dependencies, builds (release, ASan/UBSan, TSan), runs every test, the siw
+#               interop matrix and the fuzzers
 # Other targets: build, tsan, soak, fuzz, fuzz-long, bench, install, clean, interop (siw VM, docs/interop.md).
 
 JOBS      ?= $(shell nproc)
@@ -44,8 +45,8 @@ test-asan: $(ASAN)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS) --timeout 600
 
-test: test-release test-asan fuzz
-	@echo "make test: release and ASan/UBSan suites passed, fuzzers ran $(FUZZ_SECONDS)s each without findings"
+test: test-release test-interop test-asan tsan fuzz
+	@echo "make test: release, siw interop, ASan/UBSan and TSan suites passed, fuzzers ran $(FUZZ_SECONDS)s each without findings"
 
 # TSAN_OPTIONS is inherited by every process a test starts (ndk perf's child, fault peers, soak
 # modes), so tests/tsan.supp applies to all of them. Prints how long the stage took.
