@@ -111,7 +111,10 @@ std::size_t EventLoop::consumerPoll() {
 void EventLoop::consumerIdle() {
   if (mode_ == ProgressMode::Blocking) return;
   last_consumer_poll_ns_.store(0);  // seq_cst with quiet_: the engine sees one or the other
-  if (quiet_.load()) ring();  // the engine sleeps on the doorbell only: back to full duty
+  if (quiet_.load()) {
+    std::lock_guard lk(quiet_mu_);  // the engine checks its predicate under quiet_mu_: no lost wake-up
+    quiet_cv_.notify_all();
+  }
 }
 
 void EventLoop::ring() {
@@ -125,6 +128,11 @@ void EventLoop::stop() {
   {
     std::lock_guard lk(task_mu_);
     stopping_ = true;
+  }
+  stop_requested_.store(true);
+  {
+    std::lock_guard lk(quiet_mu_);
+    quiet_cv_.notify_all();
   }
   rung_.store(false);
   ring();
@@ -311,19 +319,14 @@ void EventLoop::run() {
       }
     }
     int timeout = nextTimeoutMs();  // 0: a timer is due
-    if (mode_ != ProgressMode::Blocking && consumersPolling()) {
-      // Consumers drive progress: do not compete with them for the CPUs. Sleep on the doorbell only
-      // (a post that found the token taken, consumerIdle(), stop()), at most kBackstop, then one
-      // round in case nobody polls any more.
+    if (mode_ != ProgressMode::Blocking && !stop_requested_.load() && consumersPolling()) {
+      // Consumers drive progress (their polls see the sockets, the doorbell and due timers): do not
+      // compete with them for the CPUs or the token. Sleep until consumerIdle()/stop() or kBackstop,
+      // then look again; once nobody polled for kConsumerQuiet, back to full duty below.
+      std::unique_lock lk(quiet_mu_);
       quiet_.store(true);
-      if (consumersPolling()) {
-        const int backstop = static_cast<int>(kBackstop.count());
-        pollfd pfd{doorbell_, POLLIN, 0};
-        ::poll(&pfd, 1, timeout < 0 || timeout > backstop ? backstop : timeout);
-      }
+      quiet_cv_.wait_for(lk, kBackstop, [this] { return stop_requested_.load() || !consumersPolling(); });
       quiet_.store(false);
-      std::lock_guard lk(progress_mu_);
-      progressLocked(0);
       continue;
     }
     // Sleep (or spin) without the token so posting threads and polling consumers can take it.

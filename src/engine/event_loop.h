@@ -12,16 +12,17 @@
 // with tryRun() and transmit in place, a polling consumer with poll().
 //
 // Consumer-driven progress (adaptive and poll modes, docs/decisions.md "Fast path"): while some
-// consumer thread calls poll() (a CQ being polled), the engine thread stops watching the sockets
-// and neither spins nor wakes for socket events: it sleeps on the doorbell only, at most
-// kBackstop at a time, and goes back to full duty once nobody polled for kConsumerQuiet or a
-// consumer announced it goes to sleep (consumerIdle(), e.g. a CQ being armed).
+// consumer thread calls consumerPoll() (a CQ being polled), the engine thread stops watching the
+// sockets and the doorbell, never takes the token and neither spins nor wakes for socket events: it
+// sleeps, at most kBackstop at a time, and goes back to full duty once nobody polled for
+// kConsumerQuiet or a consumer announced it goes to sleep (consumerIdle(), e.g. a CQ being armed).
 #pragma once
 
 #include <sys/epoll.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -84,7 +85,7 @@ class EventLoop {
   void consumerIdle();
   // True while a consumer polled within kConsumerQuiet (adaptive/poll mode only).
   [[nodiscard]] bool consumersPolling() const noexcept;
-  // True while the engine thread sleeps on the doorbell only (tests, diagnostics).
+  // True while the engine thread is quiet (tests, diagnostics).
   [[nodiscard]] bool engineQuiet() const noexcept { return quiet_.load(); }
 
   static constexpr std::chrono::microseconds kConsumerQuiet{200};
@@ -129,8 +130,11 @@ class EventLoop {
   bool closed_ = false;    // drained: post() refuses
   std::atomic<bool> rung_{false};
   std::atomic<std::int64_t> last_consumer_poll_ns_{0};  // steady clock; 0: consumers idle
-  std::atomic<bool> quiet_{false};
-  std::atomic<std::int64_t> next_due_ns_{INT64_MAX};  // first timer's due time (steady clock)  // the engine thread sleeps on the doorbell only
+  std::atomic<bool> quiet_{false};  // the engine thread is quiet (consumers drive progress)
+  std::atomic<bool> stop_requested_{false};
+  std::mutex quiet_mu_;  // with quiet_cv_: consumerIdle() / stop() end a quiet sleep at once
+  std::condition_variable quiet_cv_;
+  std::atomic<std::int64_t> next_due_ns_{INT64_MAX};  // first timer's due time (steady clock)
 
   std::mutex progress_mu_;  // held while handlers run
   // Below: only under progress_mu_.
