@@ -303,6 +303,13 @@ TEST_F(Data, ReadBadMsn_Terminate_1_2_03) {
 // This also found an engine bug: after the failure the engine kept parsing input behind it and a
 // second failure dropped the queued Terminate, leaving the stream open (fixed in engine::Connection).
 TEST_F(Data, ReadsBeyondIrd_Terminate_0_2_07) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // Under the sanitizers the engine parses so slowly that each Read Response is handed to TCP
+  // before the next request is parsed, the IRD is never exceeded and the stream just stalls until
+  // the peer reads (seen in the clean-clone ASan run of 2026-11-21): the check is exercised by the
+  // release suite only, until the test can make the responses back up independently of speed.
+  GTEST_SKIP() << "IRD overflow depends on parse speed outrunning transmit; release build only";
+#endif
   Bytes all;
   for (std::uint32_t i = 1; i <= 2048; ++i) {
     const Bytes f = EvilPeer::frame(EvilPeer::readRequest(i, {0x1000 + i, 0, 8192, remote(mrRo), ro.va()}), evil.crc);
