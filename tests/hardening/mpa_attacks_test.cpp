@@ -171,16 +171,20 @@ TEST_F(MpaListen, StallMidRequest_ClosedByRequestTimer) {
   expectListenerStillWorks();
 }
 
-TEST_F(MpaListen, StallAfterReply_AcceptFails) {
-  // The consumer accepted, the peer never sends its RTR: T_rtr (10 s) ends it; NdkAccept fails.
-  EvilPeer evil;
+// Both stalled-RTR tests: a valid MPA Request from `evil`, the consumer's connect event, the
+// connector it hands over kept in `conn`.
+static void requestAndTakeConnector(EvilPeer& evil, USHORT port, Incoming& incoming, NDK_CONNECTOR*& conn) {
   ASSERT_TRUE(evil.connectTo("127.0.0.1", port));
   ASSERT_TRUE(evil.sendAll(EvilPeer::goodRequest()));
   ASSERT_TRUE(incoming.ev.wait(1, 10s));
-  {
-    std::lock_guard l(incoming.mu);
-    conn = incoming.conns.back();
-  }
+  std::lock_guard l(incoming.mu);
+  conn = incoming.conns.back();
+}
+
+TEST_F(MpaListen, StallAfterReply_AcceptFails) {
+  // The consumer accepted, the peer never sends its RTR: T_rtr (10 s) ends it; NdkAccept fails.
+  EvilPeer evil;
+  ASSERT_NO_FATAL_FAILURE(requestAndTakeConnector(evil, port, incoming, conn));
   const NTSTATUS as = conn->Dispatch->NdkAccept(conn, qp, 4, 4, nullptr, 0, onDisconnect, &disc, reqDone, &acceptReq);
   ASSERT_EQ(as, STATUS_PENDING);
   ASSERT_TRUE(evil.readFrame().has_value());
@@ -218,13 +222,7 @@ TEST_F(MpaListen, EstablishTimeoutTunableHonoured_RtrTimerFailsAccept) {
   TunableGuard g{{"establish_timeout_ms", "500"}};
   ASSERT_TRUE(g.ok);
   EvilPeer evil;
-  ASSERT_TRUE(evil.connectTo("127.0.0.1", port));
-  ASSERT_TRUE(evil.sendAll(EvilPeer::goodRequest()));
-  ASSERT_TRUE(incoming.ev.wait(1, 10s));
-  {
-    std::lock_guard l(incoming.mu);
-    conn = incoming.conns.back();
-  }
+  ASSERT_NO_FATAL_FAILURE(requestAndTakeConnector(evil, port, incoming, conn));
   const auto t0 = std::chrono::steady_clock::now();
   const NTSTATUS as = conn->Dispatch->NdkAccept(conn, qp, 4, 4, nullptr, 0, onDisconnect, &disc, reqDone, &acceptReq);
   ASSERT_EQ(as, STATUS_PENDING);
