@@ -112,16 +112,18 @@ TEST(Tcp, ListenOnForeignAddressIsAddrNotAvail) {
   EXPECT_EQ(listenTcp(ep, 8, l), NetError::AddrNotAvail);
 }
 
-TEST(Tcp, ConnectToClosedPortIsRefused) {
-  // Take an ephemeral port, then close the listener: nobody listens there any more.
+// An ephemeral 127.0.0.1 port that was listened on and closed again: nobody listens there.
+static void closedLocalPort(Endpoint* bound) {
   Endpoint ep;
   ASSERT_TRUE(Endpoint::parse("127.0.0.1", 0, ep));
+  Socket l;
+  ASSERT_EQ(listenTcp(ep, 1, l), NetError::None);
+  ASSERT_TRUE(localEndpoint(l.fd(), *bound));
+}
+
+TEST(Tcp, ConnectToClosedPortIsRefused) {
   Endpoint bound;
-  {
-    Socket l;
-    ASSERT_EQ(listenTcp(ep, 1, l), NetError::None);
-    ASSERT_TRUE(localEndpoint(l.fd(), bound));
-  }
+  ASSERT_NO_FATAL_FAILURE(closedLocalPort(&bound));
   EventLoop loop(0, ProgressMode::Blocking, 0us);
   ConnectResult r = connectVia(loop, bound);
   EXPECT_EQ(r.err, NetError::Refused);
@@ -135,14 +137,8 @@ TEST(Tcp, ConnectToClosedPortIsRefused) {
 // R96: a connect from port P to the same address and port P (nobody listening) is "connected" to
 // itself by TCP simultaneous open; the engine reports it as refused, sync and async.
 TEST(Tcp, R96_SelfConnectIsRefused) {
-  Endpoint ep;
-  ASSERT_TRUE(Endpoint::parse("127.0.0.1", 0, ep));
   Endpoint bound;
-  {
-    Socket l;
-    ASSERT_EQ(listenTcp(ep, 1, l), NetError::None);
-    ASSERT_TRUE(localEndpoint(l.fd(), bound));
-  }
+  ASSERT_NO_FATAL_FAILURE(closedLocalPort(&bound));
   Socket s;
   NetError e = startConnect(bound, s, &bound);
   if (e == NetError::InProgress) {
