@@ -483,8 +483,9 @@ void Link::maybeConfirm() {
   tx.read.sink_stag = stag;
   tx.read.sink_to = 0;
   tx.read.size = 0;  // zero-length: never validated by the peer (RFC 5041 §5.2)
-  // Source STag 1, as siw's own zero-length Read RTR uses: siw answers a zero-length Read of STag 0
-  // with a Read Response carrying stale bytes (docs/interop.md), which we must then terminate.
+  // Source STag 1, as siw's own zero-length Read RTR uses. (Whatever the STag, siw 6.1 may answer a
+  // zero-length Read it had to queue with stale bytes: iwarp::fit_read_response drops that payload,
+  // docs/interop.md "Findings".)
   tx.read.src_stag = 1;
   tx.read.src_to = 0;
   sinks_.emplace(stag, ReadSink{0, {}, 0});
