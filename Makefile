@@ -90,8 +90,12 @@ test-interop: build
 	interop/siw-vm.sh prepare && prepared=$$(date +%s) && \
 	cmake -S . -B $(INTEROP_CI) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPENNDK_INTEROP=ON \
 	  -DOPENNDK_INTEROP_BIN_DIR=$(CURDIR)/$(BUILD) -DOPENNDK_BENCH=OFF >/dev/null && \
+	rm -f $(INTEROP_CI)/tests/interop/out/retries.log && \
 	ctest --test-dir $(INTEROP_CI) --output-on-failure -L '^interop$$' --timeout 900; rc=$$?; \
-	end=$$(date +%s); echo "make test-interop: prepare $$(($${prepared:-$$end} - start)) s, matrix $$((end - $${prepared:-$$end})) s"; exit $$rc
+	end=$$(date +%s); echo "make test-interop: prepare $$(($${prepared:-$$end} - start)) s, matrix $$((end - $${prepared:-$$end})) s"; \
+	if [ -s $(INTEROP_CI)/tests/interop/out/retries.log ]; then \
+	  echo "make test-interop: cases that failed once and were retried (docs/interop.md \"CI\"):"; \
+	  cat $(INTEROP_CI)/tests/interop/out/retries.log; fi; exit $$rc
 
 interop:
 	@bash scripts/install-deps --interop

@@ -10,6 +10,10 @@
 #                    only set the siw side): ndk = the test driver openndk-ndk-rping, tool = the real
 #                    `ndk ping --rping` (both tools/ndk/rping_protocol). tap: the VM on a tap device in
 #                    the network namespace siwvm (host 10.77.0.1, guest 10.77.0.2) instead of slirp.
+#   ... guest-server|guest-client SIZE COUNT CRC P2P PEER NET SIW [EXPECT]
+#                    SIW: more siw settings for the case, comma-separated (mpa_version=1,
+#                    mpa_crc_strict=1), or - for none; EXPECT (guest-server only): pass, or reject
+#                    (siw must refuse our MPA Request and our client must report it).
 #   interop_case.sh loopback-tool PROFILE SIZE COUNT   `ndk ping --rping` <-> itself, no VM
 #
 # VARIANT: plain | crc | p2p | crc_p2p.  CRC, P2P: 0 or 1 (siw side set through
@@ -28,7 +32,59 @@ HOST_PORT=17174        # not forwarded: the guest reaches it as 10.0.2.2:17174 (
 export SIWVM_FWD="$GUEST_PORT 18515"   # 18515: perftest's default port
 mode=${1:?mode}; shift
 
-die() { echo "INTEROP FAIL: $*" >&2; exit 1; }
+# One bounded retry for the cases against the VM (docs/interop.md "CI"): siw runs emulated (TCG)
+# on a shared 2-vCPU machine, and a rare stall inside the guest (seen once in CI: siw's RDMA Write
+# of a 64 KiB ping never completed on the tap network; 0 in 30 runs here) must not fail the whole
+# CI run. The failed attempt's output and diagnostics are printed and recorded in
+# $INTEROP_OUT/retries.log, which `make test-interop` prints at the end; a second failure fails
+# the case. INTEROP_RETRY=0 turns this off (to hunt a flake).
+case $mode in
+guest-server|guest-client)
+    if [ -z "${INTEROP_ATTEMPT:-}" ] && [ "${INTEROP_RETRY:-1}" != 0 ]; then
+        mkdir -p "$INTEROP_OUT"
+        first=$(INTEROP_ATTEMPT=1 bash "$0" "$mode" "$@" 2>&1); rc=$?
+        printf '%s\n' "$first"
+        [ $rc = 0 ] && exit 0
+        { echo "=== $(date -u +%FT%TZ) $mode $*: attempt 1 failed (exit $rc); its last lines:"
+          printf '%s\n' "$first" | tail -60; } >>"$INTEROP_OUT/retries.log"
+        echo "[interop] RETRY: attempt 1 failed (exit $rc, output above); restarting the VM and running the case once more" >&2
+        echo restart >"$INTEROP_OUT/vm-net"   # ensure_net then boots a clean VM with the case's network
+        INTEROP_ATTEMPT=2 bash "$0" "$mode" "$@"; rc=$?
+        echo "=== attempt 2: exit $rc" >>"$INTEROP_OUT/retries.log"
+        exit $rc
+    fi
+    # INTEROP_FAIL_ATTEMPT=N: attempt N fails at once (to check the retry path itself)
+    [ "${INTEROP_FAIL_ATTEMPT:-}" = "${INTEROP_ATTEMPT:-}" ] && [ -n "${INTEROP_ATTEMPT:-}" ] &&
+        { echo "INTEROP FAIL: attempt $INTEROP_ATTEMPT failed on purpose (INTEROP_FAIL_ATTEMPT)" >&2; exit 1; };;
+esac
+
+# DIAG_DIR: the running case's folder; a failure then also leaves (and prints) the state of both
+# ends, so that a failure seen once in CI can be told apart afterwards: the guest's TCP sockets
+# (queues, windows: does siw still have data to send?), its siw QPs and kernel messages, and the
+# last frames of the capture with TCP analysis (a zero window from our side means we stopped
+# reading; an open window with nothing arriving means the peer stopped sending).
+DIAG_DIR=""
+die() {
+    echo "INTEROP FAIL: $*" >&2
+    local dd=$DIAG_DIR; DIAG_DIR=""
+    [ -n "$dd" ] && diagnose "$dd" >&2
+    exit 1
+}
+diagnose() { # dir
+    local d=$1
+    echo "[interop] diagnostics (kept in $d):"
+    SIWVM_EXEC_TIMEOUT=20 "$SIWVM" exec 'echo "# ss -tnmi"; ss -tnmi 2>&1 | head -40; echo "# rdma res show qp"; rdma res show qp 2>&1 | head -20; echo "# dmesg"; dmesg 2>&1 | tail -20' \
+        >"$d/guest-diag.txt" 2>&1
+    sed 's/^/  guest: /' "$d/guest-diag.txt" | head -80
+    if [ -n "$CAP_PID" ]; then kill -INT "$CAP_PID" 2>/dev/null; wait "$CAP_PID" 2>/dev/null; CAP_PID=""; fi
+    if [ -s "${CAP_FILE:-}" ]; then
+        tshark -n -r "$CAP_FILE" -o tcp.try_heuristic_first:TRUE --disable-protocol rpcordma -T fields \
+            -e frame.number -e frame.time_relative -e ip.src -e tcp.srcport -e tcp.seq -e tcp.ack -e tcp.len \
+            -e tcp.window_size -e tcp.analysis.flags -e _ws.col.Info 2>/dev/null >"$d/cap-summary.txt"
+        echo "  capture: $(wc -l <"$d/cap-summary.txt") frames; the last 40 (no. time src sport seq ack len win flags info):"
+        tail -40 "$d/cap-summary.txt" | cut -c1-200 | sed 's/^/  cap: /'
+    fi
+}
 note() { echo "[interop] $*" >&2; }
 
 # bounded wait for a condition (a command), polling; used only to observe other processes
@@ -87,6 +143,27 @@ cap_check() { # file count crc
     [ "$bad" = 0 ] || die "$bad bad CRC32 in $f"
     if [ "$crc" = 1 ]; then [ "$good" -ge 1 ] || die "CRC negotiated but tshark verified no CRC in $f"; fi
     [ "$sends" = $((4 * count)) ] || die "expected $((4 * count)) Sends in $f, tshark decoded $sends"
+}
+
+# A refused connection: the MPA Request and a Reply with R (reject) set, nothing malformed, no FPDU.
+cap_check_reject() { # file
+    local f=$1 T=(tshark -n -r "$1" -o tcp.try_heuristic_first:TRUE --disable-protocol rpcordma) req rej mal fpdu
+    [ -s "$f" ] || die "capture $f is empty"
+    req=$("${T[@]}" -Y iwarp_mpa.req 2>/dev/null | wc -l)
+    rej=$("${T[@]}" -Y 'iwarp_mpa.rep && iwarp_mpa.rej_flag == 1' 2>/dev/null | wc -l)
+    mal=$("${T[@]}" -Y _ws.malformed 2>/dev/null | wc -l)
+    fpdu=$("${T[@]}" -Y iwarp_ddp 2>/dev/null | wc -l)
+    note "capture $f: mpa-req=$req rejecting-rep=$rej malformed=$mal fpdus=$fpdu"
+    [ "$req" -ge 1 ] && [ "$rej" -ge 1 ] || die "expected an MPA Request and a rejecting Reply in $f"
+    [ "$mal" = 0 ] || die "$mal malformed frame(s) in $f"
+    [ "$fpdu" = 0 ] || die "$fpdu FPDU(s) after a rejected MPA exchange in $f"
+}
+# Folder-name suffix for the optional siw settings / expectation of a case.
+case_suffix() { # siw-settings expect
+    local x=""
+    [ "$1" != - ] && x+="-${1//[=,]/_}"
+    [ "$2" != pass ] && x+="-$2"
+    echo "$x"
 }
 
 PEER_KIND=engine PEER_BIN=$RPING_PEER OUR_CRC="" CRC=0 P2P=0
@@ -178,9 +255,20 @@ guest_reset() {
     vm_start_net "$(vm_net)"
     vm_ok
 }
-siw_params() { # crc p2p: runtime equivalent of SIWVM_SIW_PARAMS="mpa_crc_required=.. peer_to_peer=.."
+# crc p2p [EXTRA]: runtime equivalent of SIWVM_SIW_PARAMS="mpa_crc_required=.. peer_to_peer=.. EXTRA".
+# Every case sets all the knobs it does not name back to siw's defaults (mpa_version 2,
+# mpa_crc_strict N), so that a case never inherits the previous case's settings.
+siw_params() {
+    local set="echo $1 > \$P/mpa_crc_required && echo $2 > \$P/peer_to_peer && echo 2 > \$P/mpa_version && echo N > \$P/mpa_crc_strict" kv
+    for kv in ${3//,/ }; do
+        case $kv in
+        mpa_version=[012]|mpa_crc_strict=[01YN]) set+=" && echo ${kv#*=} > \$P/${kv%%=*}";;
+        -|"") ;;
+        *) die "unknown siw setting '$kv' (mpa_version=0..2, mpa_crc_strict=0|1)";;
+        esac
+    done
     guest "P=/sys/module/siw/parameters; [ -d \$P ] || { echo 'siw has no parameters (stock build?)'; exit 1; }
-echo $1 > \$P/mpa_crc_required && echo $2 > \$P/peer_to_peer && grep . \$P/mpa_crc_required \$P/peer_to_peer"
+$set && grep . \$P/mpa_crc_required \$P/peer_to_peer \$P/mpa_version \$P/mpa_crc_strict"
 }
 
 mkdir -p "$INTEROP_OUT"
@@ -267,13 +355,15 @@ vm-stop)
     SIWVM_NET=tap "$SIWVM" net-down >/dev/null 2>&1 || true
     ;;
 guest-server)
-    size=$1 count=$2 crc=$3 p2p=$4; use_peer "${5:-}"; use_net "${6:-user}"
+    size=$1 count=$2 crc=$3 p2p=$4; use_peer "${5:-}"; use_net "${6:-user}"; siwx=${7:--} expect=${8:-pass}
     CRC=$crc P2P=$p2p
-    d=$INTEROP_OUT/guest-server-S$size-C$count-crc$crc-p2p$p2p-${5:-engine}-$NET; rm -rf "$d"; mkdir -p "$d"
+    d=$INTEROP_OUT/guest-server-S$size-C$count-crc$crc-p2p$p2p-${5:-engine}-$NET$(case_suffix "$siwx" "$expect")
+    rm -rf "$d"; mkdir -p "$d"
+    DIAG_DIR=$d
     vm_ok
     ensure_net
     guest_reset
-    siw_params "$crc" "$p2p" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
+    siw_params "$crc" "$p2p" "$siwx" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
     # rping -s in the background; wait until its listener shows up in the guest's TCP table
     guest "rm -f /tmp/rs.log; ({ rping -s -a 0.0.0.0 -p $GUEST_PORT -S $size -v; echo rping-server-rc=\$?; } 2>&1 | cut -c1-100 > /tmp/rs.log) &
 i=0; until ss -ltn | grep -q ':$GUEST_PORT '; do i=\$((i+1)); [ \$i -gt 200 ] && { echo 'rping -s did not listen'; cat /tmp/rs.log; exit 1; }; sleep 0.05; done" \
@@ -290,6 +380,19 @@ i=0; until ss -ltn | grep -q ':$GUEST_PORT '; do i=\$((i+1)); [ \$i -gt 200 ] &&
     delay=${INTEROP_FIRST_FPDU_DELAY:-$delay}   # override, e.g. 0 to probe the race
     peer_client "$GUEST_ADDR" $GUEST_PORT "$count" "$size" "$delay" >"$d/peer.txt" 2>&1
     peer_rc=$?
+    if [ "$expect" = reject ]; then
+        # siw refuses our MPA Request (e.g. mpa_crc_strict against a Request with C): our client
+        # must fail cleanly with the refusal, siw must have answered with an MPA Reply with R set,
+        # and rping -s never saw a connection (it is still listening: stop it).
+        guest 'pkill rping; sleep 0.2; cat /tmp/rs.log' >"$d/guest.txt" 2>&1
+        cap_stop
+        cat "$d/guest-params.txt" "$d/peer.txt" "$d/guest.txt"
+        [ $peer_rc = 1 ] || die "our client exited $peer_rc, expected 1 (connection refused)"
+        grep -q STATUS_CONNECTION_REFUSED "$d/peer.txt" || die "our client did not report STATUS_CONNECTION_REFUSED"
+        cap_check_reject "$d/cap.pcap"
+        echo "PASS guest-server (refused as expected) S=$size crc=$crc p2p=$p2p siw=$siwx peer=${5:-engine} net=$NET"
+        exit 0
+    fi
     guest "i=0; until grep -q rping-server-rc= /tmp/rs.log; do i=\$((i+1)); [ \$i -gt 600 ] && { echo 'rping -s still running'; break; }; sleep 0.05; done; cat /tmp/rs.log" \
         >"$d/guest.txt" 2>&1
     cap_stop
@@ -299,16 +402,18 @@ i=0; until ss -ltn | grep -q ':$GUEST_PORT '; do i=\$((i+1)); [ \$i -gt 200 ] &&
     n=$(grep -c '^server ping data: rdma-ping-' "$d/guest.txt")
     [ "$n" = "$count" ] || die "guest rping -s printed $n pings, expected $count"
     cap_check "$d/cap.pcap" "$count" "${OUR_CRC:-$crc}"
-    echo "PASS guest-server S=$size C=$count crc=$crc p2p=$p2p peer=${5:-engine} net=$NET"
+    echo "PASS guest-server S=$size C=$count crc=$crc p2p=$p2p siw=$siwx peer=${5:-engine} net=$NET"
     ;;
 guest-client)
-    size=$1 count=$2 crc=$3 p2p=$4; use_peer "${5:-}"; use_net "${6:-user}"
+    size=$1 count=$2 crc=$3 p2p=$4; use_peer "${5:-}"; use_net "${6:-user}"; siwx=${7:--}
     CRC=$crc P2P=$p2p
-    d=$INTEROP_OUT/guest-client-S$size-C$count-crc$crc-p2p$p2p-${5:-engine}-$NET; rm -rf "$d"; mkdir -p "$d"
+    d=$INTEROP_OUT/guest-client-S$size-C$count-crc$crc-p2p$p2p-${5:-engine}-$NET$(case_suffix "$siwx" pass)
+    rm -rf "$d"; mkdir -p "$d"
+    DIAG_DIR=$d
     vm_ok
     ensure_net
     guest_reset
-    siw_params "$crc" "$p2p" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
+    siw_params "$crc" "$p2p" "$siwx" >"$d/guest-params.txt" 2>&1 || die "cannot set siw parameters: $(cat "$d/guest-params.txt")"
     cap_start $HOST_PORT "$d/cap.pcap" || die "capture: $CAP_WHY"
     peer_server "$HOST_ADDR" $HOST_PORT "$count" >"$d/peer.txt" 2>&1 &
     srv=$!
@@ -324,7 +429,14 @@ guest-client)
     [ $peer_rc = 0 ] || die "our server exited $peer_rc"
     [ "$crc" = 1 ] && OUR_CRC=1   # siw initiator with mpa_crc_required asks for CRC
     cap_check "$d/cap.pcap" "$count" "${OUR_CRC:-$crc}"
-    echo "PASS guest-client S=$size C=$count crc=$crc p2p=$p2p peer=${5:-engine} net=$NET"
+    if [ "$siwx" = mpa_version=1 ]; then
+        # siw initiated with MPA revision 1: the Request and our Reply are revision 1 (no
+        # enhanced mode; no [MS-SMBD] IRD/ORD block either, as siw's Request carries none)
+        T=(tshark -n -r "$d/cap.pcap" -o tcp.try_heuristic_first:TRUE --disable-protocol rpcordma)
+        r1=$("${T[@]}" -Y '(iwarp_mpa.req || iwarp_mpa.rep) && iwarp_mpa.rev == 1' 2>/dev/null | wc -l)
+        [ "$r1" -ge 2 ] || die "expected revision-1 MPA Request and Reply, tshark found $r1 revision-1 frames"
+    fi
+    echo "PASS guest-client S=$size C=$count crc=$crc p2p=$p2p siw=$siwx peer=${5:-engine} net=$NET"
     ;;
 loopback-tool)  # PROFILE SIZE COUNT: `ndk ping --rping` server <-> client over 127.0.0.1, no VM
     prof=$1 size=$2 count=$3

@@ -36,6 +36,20 @@ set(_cases
   "guest-client:4096:100:0:0:tool:siw-compatible:tap"
   "guest-client:64:3:1:1:engine:tap"
 )
+# siw settings beyond CRC/P2P (user network; appended after NET: SIW settings and, for
+# guest-server, the expected outcome): MPA revision 1 from the siw initiator (our server answers
+# revision 1; the windows profile adds the [MS-SMBD] IRD/ORD block only when the Request carried
+# one, and siw's does not), and siw's mpa_crc_strict (siw refuses CRC: our default profile's
+# Request with C is answered with a rejecting Reply; siw-compatible sends no C and connects).
+list(APPEND _cases_user_extra
+  "guest-client:4096:3:0:0:tool:siw-compatible:user:mpa_version=1"
+  "guest-client:1000:3:1:0:tool:windows:user:mpa_version=1"
+  "guest-server:1000:3:0:0:tool:default:user:mpa_crc_strict=1:reject"
+  "guest-server:1000:3:0:0:tool:siw-compatible:user:mpa_crc_strict=1"
+)
+# before the tap cases (one VM network switch)
+list(FIND _cases "guest-server:65535:3:1:1:tool:default:tap" _first_tap)
+list(INSERT _cases ${_first_tap} ${_cases_user_extra})
 foreach(_cc IN LISTS _cases)
   string(REPLACE ":" ";" _c "${_cc}")
   list(GET _c 0 _mode)
@@ -47,18 +61,35 @@ foreach(_cc IN LISTS _cases)
   if(_kind STREQUAL "engine")
     set(_peer engine)
     set(_pname engine)
-    list(GET _c 6 _net)
+    set(_i 6)
   else()
     list(GET _c 6 _prof)
-    list(GET _c 7 _net)
     set(_peer ${_kind}:${_prof})
     set(_pname ${_kind}.${_prof})
+    set(_i 7)
     if(_kind STREQUAL "tool" AND NOT TARGET ndk)
       continue()
     endif()
   endif()
-  set(_name interop.siw.${_net}.${_mode}.${_pname}.S${_s}_C${_k}_crc${_crc}_p2p${_p2p})
-  add_test(NAME ${_name} COMMAND bash ${_drv} ${_mode} ${_s} ${_k} ${_crc} ${_p2p} ${_peer} ${_net})
+  list(GET _c ${_i} _net)
+  list(LENGTH _c _len)
+  set(_siw -)
+  set(_expect pass)
+  set(_suffix "")
+  math(EXPR _i "${_i} + 1")
+  if(_len GREATER _i)
+    list(GET _c ${_i} _siw)
+    string(REPLACE "=" "" _sname "${_siw}")
+    string(REPLACE "," "_" _sname "${_sname}")
+    string(APPEND _suffix "_${_sname}")
+    math(EXPR _i "${_i} + 1")
+    if(_len GREATER _i)
+      list(GET _c ${_i} _expect)
+      string(APPEND _suffix "_${_expect}")
+    endif()
+  endif()
+  set(_name interop.siw.${_net}.${_mode}.${_pname}.S${_s}_C${_k}_crc${_crc}_p2p${_p2p}${_suffix})
+  add_test(NAME ${_name} COMMAND bash ${_drv} ${_mode} ${_s} ${_k} ${_crc} ${_p2p} ${_peer} ${_net} ${_siw} ${_expect})
   set_tests_properties(${_name} PROPERTIES FIXTURES_REQUIRED siwvm ENVIRONMENT "${_env}" TIMEOUT 300
     LABELS interop RESOURCE_LOCK siwvm)
   # ctest schedules by cost; keep the user-network cases before the tap ones (one VM switch)
