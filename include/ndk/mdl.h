@@ -96,9 +96,16 @@ typedef enum _LOCK_OPERATION {
     (MemoryDescriptorList)->ByteCount = (ULONG)(Length);                       \
   } while (0)
 
-/* The system address of the buffer: in user space its virtual address. */
-#define MmGetSystemAddressForMdlSafe(Mdl, Priority) \
-  ((void)(Priority), MmGetMdlVirtualAddress(Mdl))
+/* The system address of the buffer: MappedSystemVa when the MDL records a system
+ * mapping (MDL_MAPPED_TO_SYSTEM_VA or MDL_SOURCE_IS_NONPAGED_POOL, as in wdm.h),
+ * else (user space: nothing to map) its virtual address. An MDL whose
+ * StartVa/ByteOffset name another mapping of the pages is reached through
+ * MappedSystemVa (R122). */
+#define MmGetSystemAddressForMdlSafe(Mdl, Priority)                          \
+  ((void)(Priority),                                                         \
+   (((Mdl)->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL)) \
+        ? (Mdl)->MappedSystemVa                                              \
+        : MmGetMdlVirtualAddress(Mdl)))
 
 /* ---- Exported functions (src/kshim/mdl.c) ---- */
 

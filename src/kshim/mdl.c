@@ -131,7 +131,9 @@ OPENNDK_API VOID IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID Virtual
   TargetMdl->MdlFlags = (CSHORT)(MDL_PARTIAL |
                                  (SourceMdl->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL));
   if (SourceMdl->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL)) {
-    TargetMdl->MappedSystemVa = VirtualAddress;
+    /* The same offset into the source's system mapping (= VirtualAddress unless the
+     * source's virtual address names another mapping of its pages, R122). */
+    TargetMdl->MappedSystemVa = (PCHAR)SourceMdl->MappedSystemVa + (va - src_start);
     if (SourceMdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) {
       TargetMdl->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;
     }
