@@ -36,6 +36,10 @@ NetError netErrorFromErrno(int err) noexcept {
     case EADDRINUSE: return NetError::AddrInUse;
     case EADDRNOTAVAIL:
     case EAFNOSUPPORT: return NetError::AddrNotAvail;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM: return NetError::NoResources;
     default: return NetError::Other;
   }
 }
@@ -52,6 +56,7 @@ std::string_view to_string(NetError e) noexcept {
     case NetError::AddrInUse: return "address in use";
     case NetError::AddrNotAvail: return "address not available";
     case NetError::Closed: return "closed by peer";
+    case NetError::NoResources: return "out of resources";
     case NetError::Other: return "other";
   }
   return "?";

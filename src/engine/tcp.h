@@ -27,6 +27,7 @@ enum class NetError : std::uint8_t {
   AddrInUse,        // EADDRINUSE
   AddrNotAvail,     // EADDRNOTAVAIL, EAFNOSUPPORT
   Closed,           // orderly EOF from the peer
+  NoResources,      // EMFILE, ENFILE, ENOBUFS, ENOMEM: out of descriptors or kernel memory
   Other,
 };
 NetError netErrorFromErrno(int err) noexcept;

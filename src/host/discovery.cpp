@@ -11,10 +11,12 @@
 
 namespace openndk::host {
 
-std::vector<DiscoveredInterface> discoverInterfaces() {
+std::vector<DiscoveredInterface> discoverInterfaces(bool* ok) {
   ifaddrs* list = nullptr;
+  if (ok) *ok = true;
   if (getifaddrs(&list) != 0) {
     NDK_LOG_ERROR("host", "getifaddrs failed: {}", std::strerror(errno));
+    if (ok) *ok = false;
     return {};
   }
   std::map<std::string, DiscoveredInterface> byName;

@@ -17,6 +17,8 @@ struct DiscoveredInterface {
 };
 
 // Sorted by interface index. Interfaces without an IP address are left out.
-std::vector<DiscoveredInterface> discoverInterfaces();
+// *ok (optional) is false when the interfaces could not be listed (e.g. getifaddrs failing with
+// EMFILE): an empty result then means "unknown", not "none".
+std::vector<DiscoveredInterface> discoverInterfaces(bool* ok = nullptr);
 
 }  // namespace openndk::host

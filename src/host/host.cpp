@@ -21,8 +21,11 @@ Host::Host() {
 
 void Host::refresh() {
   std::lock_guard lock(refresh_mu_);
+  bool ok = true;
+  const std::vector<DiscoveredInterface> found = discoverInterfaces(&ok);
+  if (!ok) return;  // listing failed (out of descriptors...): keep what is known, remove nothing
   std::set<NET_IFINDEX> seen;
-  for (const DiscoveredInterface& d : discoverInterfaces()) {
+  for (const DiscoveredInterface& d : found) {
     if (d.addresses.empty()) continue;
     seen.insert(d.ifIndex);
     if (auto snap = ndis_.snapshot(d.ifIndex)) {

@@ -141,6 +141,7 @@ NTSTATUS statusFromNet(engine::NetError e) {
     case engine::NetError::AddrInUse: return STATUS_SHARING_VIOLATION;
     case engine::NetError::AddrNotAvail: return STATUS_ADDRESS_ALREADY_EXISTS;
     case engine::NetError::Reset: return STATUS_CONNECTION_RESET;
+    case engine::NetError::NoResources: return STATUS_INSUFFICIENT_RESOURCES;  // §2.13: resource exhaustion
     default: return STATUS_CONNECTION_ABORTED;
   }
 }

@@ -69,7 +69,9 @@ NTSTATUS Listener::listen(const SOCKADDR* addr, ULONG len, NDK_FN_REQUEST_COMPLE
       continue;
     }
     dev->releaseEndpoint(bound);
-    s = ne == engine::NetError::AddrInUse ? STATUS_SHARING_VIOLATION : STATUS_INVALID_ADDRESS;
+    s = ne == engine::NetError::AddrInUse     ? STATUS_SHARING_VIOLATION
+        : ne == engine::NetError::NoResources ? STATUS_INSUFFICIENT_RESOURCES  // out of descriptors
+                                              : STATUS_INVALID_ADDRESS;
     break;
   }
   for (auto& b : busy) dev->releaseEndpoint(b);
