@@ -140,7 +140,7 @@ VOID NdkEndpoint::onConnectEvent(PVOID ctx, NDK_CONNECTOR* c) {
   ++self->connectEvent_.count;
   self->connectEvent_.cv.notify_all();
 }
-VOID NdkEndpoint::onDisconnect(PVOID) {}
+VOID NdkEndpoint::onDisconnect(PVOID ctx) { static_cast<NdkEndpoint*>(ctx)->peerDisconnected_.store(true); }
 
 template <class T, class F>
 T* NdkEndpoint::create(const char* fn, F&& f) {
@@ -192,9 +192,15 @@ void NdkEndpoint::closeObject(NDK_OBJECT_HEADER* h) {
 NdkEndpoint::NdkEndpoint(NET_IFINDEX ifx, const Params& p) : p_(p) {
   NTSTATUS s = NdkOpenAdapter(ifx, nullptr, &adapter_);
   if (s != NDIS_STATUS_SUCCESS) throw NdkCallError("NdkOpenAdapter", s);
+  setUp();
+}
+
+NdkEndpoint::NdkEndpoint(NdkEndpoint& shared, const Params& p) : p_(p), adapter_(shared.adapter_), ownsAdapter_(false) { setUp(); }
+
+void NdkEndpoint::setUp() {
   try {
     ULONG size = sizeof info_;
-    s = adapter_->Dispatch->NdkQueryAdapterInfo(adapter_, &info_, &size);
+    NTSTATUS s = adapter_->Dispatch->NdkQueryAdapterInfo(adapter_, &info_, &size);
     if (!NT_SUCCESS(s)) throw NdkCallError("NdkQueryAdapterInfo", s);
     ULONG depth = std::min<ULONG>(info_.MaxCqDepth, p_.rqDepth + p_.iqDepth + 8);
     cq_ = create<NDK_CQ>("NdkCreateCq", [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_CQ** out) {
@@ -278,7 +284,7 @@ void NdkEndpoint::cleanup() {
   mdl_ = nullptr;
   std::free(buf_);
   buf_ = nullptr;
-  if (adapter_) NdkCloseAdapter(adapter_);
+  if (adapter_ && ownsAdapter_) NdkCloseAdapter(adapter_);
   adapter_ = nullptr;
 }
 
@@ -316,20 +322,35 @@ void NdkEndpoint::readConnectionData() {
   ord_ = ord;
 }
 
-void NdkEndpoint::acceptOne(const void* privateData, ULONG len, int timeoutMs) {
+void NdkEndpoint::acceptOne(const void* privateData, ULONG len, int timeoutMs) { acceptFrom(*this, privateData, len, timeoutMs); }
+
+void NdkEndpoint::acceptFrom(NdkEndpoint& owner, const void* privateData, ULONG len, int timeoutMs, bool wait) {
   {
-    std::unique_lock<std::mutex> l(connectEvent_.mu);
-    if (!connectEvent_.cv.wait_for(l, std::chrono::milliseconds(timeoutMs), [&] { return incoming_ != nullptr; }))
+    std::unique_lock<std::mutex> l(owner.connectEvent_.mu);
+    if (!owner.connectEvent_.cv.wait_for(l, std::chrono::milliseconds(timeoutMs), [&] { return owner.incoming_ != nullptr; }))
       throw PerfError("no NDK connection request arrived in time");
-    connector_ = incoming_;
-    incoming_ = nullptr;
+    connector_ = owner.incoming_;
+    owner.incoming_ = nullptr;
   }
   readConnectionData();
-  request("NdkAccept", [&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
-    return connector_->Dispatch->NdkAccept(connector_, qp_, p_.ird, p_.ord, const_cast<PVOID>(privateData), len,
-                                           &NdkEndpoint::onDisconnect, this, cb, c);
-  });
-  connected_ = true;
+  if (wait) {
+    request("NdkAccept", [&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
+      return connector_->Dispatch->NdkAccept(connector_, qp_, p_.ird, p_.ord, const_cast<PVOID>(privateData), len,
+                                             &NdkEndpoint::onDisconnect, this, cb, c);
+    });
+    connected_ = true;
+    return;
+  }
+  NTSTATUS s = connector_->Dispatch->NdkAccept(connector_, qp_, p_.ird, p_.ord, const_cast<PVOID>(privateData), len,
+                                               &NdkEndpoint::onDisconnect, this, &NdkEndpoint::onRequest, &acceptWait_);
+  if (s != STATUS_PENDING) acceptWait_.done(s, nullptr);
+  if (!NT_SUCCESS(s)) throw NdkCallError("NdkAccept", s);
+  connected_ = true;  // posting and disconnecting are allowed from here on; finishAccept() checks the outcome
+}
+
+void NdkEndpoint::finishAccept(int timeoutMs) {
+  if (!acceptWait_.wait(timeoutMs)) throw PerfError("provider: NdkAccept never completed (the peer sent nothing on the connection)");
+  if (!NT_SUCCESS(acceptWait_.status)) throw NdkCallError("NdkAccept", acceptWait_.status);
 }
 
 void NdkEndpoint::connect(const SOCKADDR_INET& dest, const void* privateData, ULONG len) {

@@ -6,6 +6,7 @@
 #pragma once
 #include <ndk/ndk.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -46,6 +47,11 @@ class NdkEndpoint {
     bool poll = true;  // completion style: spin, or arm + notification
   };
   NdkEndpoint(NET_IFINDEX ifx, const Params& p);
+  // A second endpoint on `shared`'s adapter instance (its own CQ, PD, buffer and QP), so that it
+  // can accept a connection arriving on `shared`'s listener: NDK holds a listener's port until
+  // every connection accepted over it is closed (R113), so two connections to one port (perftest
+  // -R) come through one listener. `shared` must outlive this endpoint.
+  NdkEndpoint(NdkEndpoint& shared, const Params& p);
   ~NdkEndpoint();
   NdkEndpoint(const NdkEndpoint&) = delete;
   NdkEndpoint& operator=(const NdkEndpoint&) = delete;
@@ -62,11 +68,19 @@ class NdkEndpoint {
   // answering with `privateData`. The caller posts its receives before acceptOne.
   std::uint16_t listen(const SOCKADDR_INET& addr);
   void acceptOne(const void* privateData, ULONG len, int timeoutMs);
+  // Server: accept the next request that reached `owner`'s listener onto this endpoint's QP
+  // (`owner` is this endpoint, or one whose adapter this endpoint shares). wait = false returns
+  // once NdkAccept is issued and finishAccept() waits for its completion: it completes when the
+  // active side's RTR / first FPDU arrives (R99), which a protocol may send only later.
+  void acceptFrom(NdkEndpoint& owner, const void* privateData, ULONG len, int timeoutMs, bool wait = true);
+  void finishAccept(int timeoutMs);
   // Client: connect and complete.
   void connect(const SOCKADDR_INET& dest, const void* privateData, ULONG len);
   // The peer's private data (after acceptOne / connect).
   const std::vector<char>& peerData() const { return peerData_; }
   void disconnect();
+  // The peer disconnected (the connector's disconnect event came).
+  bool peerDisconnected() const { return peerDisconnected_.load(); }
 
   // Posting (throw NdkCallError on a failed post).
   void postRecv(std::uint64_t ctx, char* p, ULONG len);
@@ -101,11 +115,13 @@ class NdkEndpoint {
   void request(const char* fn, F&& f, int timeoutMs = 30000);
   void closeObject(NDK_OBJECT_HEADER* h);
   void cleanup();
+  void setUp();
   void readConnectionData();
   ULONG flagsFor(ULONG len) const;
 
   Params p_;
   NDK_ADAPTER* adapter_ = nullptr;
+  bool ownsAdapter_ = true;
   NDK_ADAPTER_INFO info_{};
   NDK_CQ* cq_ = nullptr;
   NDK_PD* pd_ = nullptr;
@@ -124,6 +140,8 @@ class NdkEndpoint {
 
   Wait cqEvent_;
   Wait connectEvent_;
+  Wait acceptWait_;  // acceptFrom(..., wait = false)
+  std::atomic<bool> peerDisconnected_{false};
   NDK_CONNECTOR* incoming_ = nullptr;
   std::vector<NDK_CONNECTOR*> extra_;  // rejected requests
   std::vector<NDK_RESULT_EX> pending_;
