@@ -19,6 +19,7 @@
 #include "perf/report.h"
 #include "perf/scale.h"
 #include "perf/tcp_baseline.h"
+#include "perftest_compat.h"
 
 namespace ndktool {
 namespace {
@@ -47,6 +48,8 @@ struct PerfArgs {
   bool tcpOnly = false, json = false, csv = false;
   std::string plot;
   std::string commandLine;
+  bool perftest = false;  // --perftest: perftest -R's exchange (perftest_compat.h)
+  unsigned timeoutS = 60;
 };
 
 [[noreturn]] void usage(const std::string& msg) { throw CLI::ValidationError(msg); }
@@ -380,6 +383,12 @@ int runConnectRate(const PerfArgs& a) {
 
 int runPerf(PerfArgs& a) {
   int modes = (a.client ? 1 : 0) + (a.server ? 1 : 0) + (a.loopback ? 1 : 0);
+  if (a.perftest)
+    return perftest::runCli({a.client, a.server, a.loopback, a.port, a.bind, a.test, a.size, a.iters, a.qps, a.v6, a.timeoutS,
+                             {{"--lat", a.lat}, {"-a", a.all}, {"--sweep", !a.sweep.empty()}, {"-D", a.duration > 0}, {"-b", a.bidir},
+                              {"--connect-rate", a.connectRate}, {"-o", a.outstanding != 16}, {"-I", a.inlineSize != 0},
+                              {"--event", a.event}, {"--baseline", !a.baseline.empty()}, {"--tcp-only", a.tcpOnly},
+                              {"--json", a.json}, {"--csv", a.csv}, {"--plot", !a.plot.empty()}}});
   if (modes != 1) usage("choose exactly one of --server, -c ADDR, --loopback");
   if (a.lat && a.bw) usage("--lat and --bw are exclusive");
   if (a.poll && a.event) usage("--poll and --event are exclusive");
@@ -512,6 +521,8 @@ void addPerfCommand(CLI::App& app, int* exitCode, const std::string& commandLine
   sub->add_flag("--tcp-only", a->tcpOnly, "Run only the TCP baseline (no NDK)");
   auto* j = sub->add_flag("--json", a->json, "Machine-readable JSON");
   sub->add_flag("--csv", a->csv, "Machine-readable CSV")->excludes(j);
+  sub->add_flag("--perftest", a->perftest, "Speak perftest -R's protocol (peer: ib_send_bw/ib_write_bw/ib_read_bw -R)");
+  sub->add_option("--timeout", a->timeoutS, "--perftest: seconds to wait for each step (60)")->check(CLI::Range(1u, 3600u));
   sub->add_option("--plot", a->plot, "Write an SVG plot (bandwidth and latency against size) to FILE");
   sub->callback([a, exitCode] {
     try {
