@@ -191,6 +191,15 @@ class MdlBuffer {
   PMDL mdl_ = nullptr;
 };
 
+// An SGE for [off, off + len) of `b`, with `mr`'s local token.
+inline NDK_SGE sgeIn(const MdlBuffer& b, NDK_MR* mr, size_t off, ULONG len) {
+  NDK_SGE s{};
+  s.VirtualAddress = b.data() + off;
+  s.Length = len;
+  s.MemoryRegionToken = mr->Dispatch->NdkGetLocalTokenFromMr(mr);
+  return s;
+}
+
 // ---- the adapter under test ------------------------------------------------------------------
 
 // Base fixture: opens the adapter under test, queries NDK_ADAPTER_INFO, tracks created objects
