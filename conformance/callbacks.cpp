@@ -125,6 +125,16 @@ class CallbackOrder : public NdkTest {
     NdkTest::TearDown();
     if (pinned_) pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_);
   }
+  // An address of the adapter where nobody listens any more (a listener's, closed).
+  SOCKADDR_IN deadPort() {
+    SOCKADDR_IN dead{};
+    Recorder& events = newRecorder();
+    NDK_LISTENER* l = makeListener(&events);
+    if (!l) return dead;
+    EXPECT_EQ(statusName(STATUS_SUCCESS), statusName(listenOn(l, loopback4(0), &dead)));
+    closeNow(l);
+    return dead;
+  }
   bool pinned_ = false;
   cpu_set_t saved_{};
 };
@@ -223,14 +233,8 @@ TEST_F(CallbackOrder, R9_R13_CallbackBeforeReturnOnlyWithPending) {
     ULONG alen = sizeof laddr;
     CONF_ASSERT_STATUS(STATUS_SUCCESS,
                        listener->Dispatch->NdkGetLocalAddress(listener, reinterpret_cast<PSOCKADDR>(&laddr), &alen));
-    SOCKADDR_IN dead{};
-    {
-      Recorder& ev2 = newRecorder();
-      NDK_LISTENER* l2 = makeListener(&ev2);
-      ASSERT_NE(nullptr, l2);
-      CONF_ASSERT_STATUS(STATUS_SUCCESS, listenOn(l2, loopback4(0), &dead));
-      closeNow(l2);
-    }
+    SOCKADDR_IN dead = deadPort();
+    ASSERT_NE(0, dead.sin_port);
     SOCKADDR_IN src = loopback4(0);
     st = probes.run("NdkConnect (refused)", [&](Probe& p) {
       return refusedCon->Dispatch->NdkConnect(refusedCon, rqp, reinterpret_cast<PSOCKADDR>(&src), sizeof src,
@@ -293,6 +297,68 @@ TEST_F(CallbackOrder, R9_R13_CallbackBeforeReturnOnlyWithPending) {
   probes.verify();
   RecordProperty("callbacks_before_return", probes.beforeReturnCount());
   RecordProperty("pending_calls", static_cast<int>(probes.pendingCount()));
+}
+
+// R14, R16 (its exception): the consumer closes the connector from inside the completion of its
+// NdkConnect — with the pinned CPU, often while NdkConnect itself has not returned yet. The close
+// must neither crash, deadlock nor touch freed memory (ASan/TSan runs), and complete (R18).
+TEST_F(CallbackOrder, R14_R16_CloseConnectorFromInsideItsConnectCompletion) {
+  NDK_PD* pd = makePd();
+  NDK_CQ* cq = makeCq(16);
+  ASSERT_TRUE(pd && cq);
+  SOCKADDR_IN dead = deadPort();
+  ASSERT_NE(0, dead.sin_port);
+  SOCKADDR_IN src = loopback4(0);
+  int pended = 0, closedBeforeReturn = 0;
+  // Per attempt; outlives the loop (the hook may still be returning when the test moves on).
+  struct Attempt {
+    std::atomic<bool> returned{false};
+    std::atomic<bool> before{false};
+    std::atomic<NTSTATUS> inside{STATUS_UNSUCCESSFUL};
+    Event hookDone;
+  };
+  std::deque<Attempt> attempts;
+  for (int i = 0; i < 40; ++i) {
+    SCOPED_TRACE("attempt " + std::to_string(i));
+    NDK_QP* qp = makeQp(pd, cq, cq, nullptr, 2, 2, 1, 1);
+    NDK_CONNECTOR* con = makeConnector();
+    ASSERT_TRUE(qp && con);
+    untrack(&con->Header);  // closed by the test (inside the callback, or below)
+    Recorder& done = newRecorder();
+    Recorder& closed = newRecorder();
+    Attempt& a = attempts.emplace_back();
+    std::atomic<bool>& returned = a.returned;
+    std::atomic<bool>& before = a.before;
+    std::atomic<NTSTATUS>& inside = a.inside;
+    done.hook = [&a, con, &closed](const CallRecord&) {
+      a.before.store(!a.returned.load());
+      a.inside.store(con->Dispatch->NdkCloseConnector(&con->Header, &Recorder::onClose, &closed));
+      a.hookDone.set();
+    };
+    NTSTATUS st = con->Dispatch->NdkConnect(con, qp, reinterpret_cast<PSOCKADDR>(&src), sizeof src,
+                                            reinterpret_cast<PSOCKADDR>(&dead), sizeof dead, 1, 1, nullptr, 0,
+                                            &Recorder::onRequest, &done);
+    returned.store(true);
+    if (st == STATUS_PENDING) {
+      ++pended;
+      ASSERT_TRUE(done.waitFor(1)) << "R9";
+      ASSERT_TRUE(a.hookDone.wait());
+      EXPECT_FALSE(NT_SUCCESS(done.last().status)) << statusName(done.last().status);
+      NTSTATUS c = inside.load();
+      EXPECT_TRUE(c == STATUS_SUCCESS || c == STATUS_PENDING) << "R18: " << statusName(c);
+      if (c == STATUS_PENDING) {
+        EXPECT_TRUE(closed.waitFor(1)) << "R18: the close from inside the completion never completed";
+      }
+      closedBeforeReturn += before.load() ? 1 : 0;
+    } else {
+      EXPECT_FALSE(NT_SUCCESS(st)) << statusName(st);
+      EXPECT_EQ(0u, done.count()) << "R9";
+      closeSync(con);
+    }
+    closeNow(qp);
+  }
+  RecordProperty("pending_connects", pended);
+  RecordProperty("closed_before_connect_returned", closedBeforeReturn);
 }
 
 // ---- R17, R167 -------------------------------------------------------------------------------
