@@ -310,7 +310,7 @@ TEST_F(AbiObjects, BadObject_WrongTypeObjectTypeMismatch) {  // provider decisio
   EXPECT_NE(nullptr, makeQp(pd, cq, cq));
 }
 
-TEST_F(AbiObjects, BadObject_ClosedObjectInvalidHandle) {  // provider decision
+TEST_F(AbiObjects, R19_BadObject_ClosedObjectInvalidHandle) {  // provider decision (R19: "may" detect)
   if (!strict()) GTEST_SKIP() << "R19: use after close is undefined for a generic provider";
   NDK_PD* pd = makePd();
   NDK_PD* pd2 = makePd();
