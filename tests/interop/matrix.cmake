@@ -99,3 +99,28 @@ foreach(_cc IN LISTS _cases)
     set_tests_properties(${_name} PROPERTIES DEPENDS "${_user_cases}")
   endif()
 endforeach()
+
+# perftest -R (ib_write_bw / ib_read_bw / ib_send_bw 4.5-0.17 in the guest) against
+# `ndk perf --perftest` (tests/interop/perftest_case.sh; docs/interop.md "perftest-compatible
+# mode"): our client against the guest's server and the guest's client against ours, user network,
+# OPENNDK_MPA_PROFILE=siw-compatible, 200 x 4096 bytes (each case ~10-30 s under TCG). Same fixture,
+# lock and environment as the rping cases; the script restarts the VM on the user network if an
+# rping case left it on tap, and the tap cases are ordered after these.
+if(TARGET ndk OR OPENNDK_INTEROP_BIN_DIR)
+  set(_perftest_cases)
+  foreach(_dir guest-server guest-client)
+    foreach(_t write read send)
+      set(_name interop.siw.user.perftest.${_dir}.${_t}.S4096_N200)
+      add_test(NAME ${_name} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/perftest_case.sh ${_dir} ${_t} 4096 200)
+      set_tests_properties(${_name} PROPERTIES FIXTURES_REQUIRED siwvm ENVIRONMENT "${_env}" TIMEOUT 600
+        LABELS interop RESOURCE_LOCK siwvm)
+      list(APPEND _perftest_cases ${_name})
+    endforeach()
+  endforeach()
+  get_property(_all_tests DIRECTORY PROPERTY TESTS)
+  foreach(_name IN LISTS _all_tests)
+    if(_name MATCHES "^interop\\.siw\\.tap\\.")
+      set_tests_properties(${_name} PROPERTIES DEPENDS "${_user_cases};${_perftest_cases}")
+    endif()
+  endforeach()
+endif()
