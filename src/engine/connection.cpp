@@ -23,7 +23,16 @@ constexpr std::size_t kRxBufSize = 64 * 1024;
 // Bytes asked for when no payload destination is known yet (length, header, trailer). Kept small
 // so that payload bytes mostly arrive through the direct recv() into their destination.
 constexpr std::size_t kRxHeaderRead = 1024;
+// Larger header window while the segments received are small (the next few FPDUs arrive in one
+// recv instead of one recv each); kSmallSegment is what counts as small.
+constexpr std::size_t kRxSmallRead = 8 * 1024;
+constexpr std::uint32_t kSmallSegment = 512;
 constexpr std::chrono::milliseconds kLingerAfterTerminate{2000};
+// Transmit batching: the queued FPDUs (of one or several work requests) leave in one sendmsg, at
+// most this many FPDUs / iovecs / bytes per call. Each FPDU stays whole and byte-identical.
+constexpr std::size_t kTxBatchFpdus = 64;
+constexpr std::size_t kTxBatchIov = 256;
+constexpr std::size_t kTxBatchBytes = 1024 * 1024;
 
 const iwarp::Profile& profileFromTunable() {
   const std::string name = base::tunableString(base::Tunable::MpaProfile);
@@ -56,7 +65,7 @@ struct Connection::TxItem {
   std::optional<iwarp::Segmenter> seg;
   bool notify = false;            // txCompleted() when the last FPDU is written
   bool abandon = false;           // failing: stop after the FPDU in flight
-  bool last_built = false;
+  bool built_all = false;         // every FPDU of it is in a batch (raw: its one record)
   bool read_response = false;     // counts against the IRD until fully sent
 };
 
@@ -230,6 +239,7 @@ void Connection::runActions(const iwarp::Actions& acts) {
     // Any Terminate / MPA reject was queued by a Send action above.
     for (auto& it : txq_)
       if (it->is_msg) it->abandon = true;
+    dropUnsentBatch();
     closeAfterTx();
   }
   doWrite();
@@ -285,51 +295,87 @@ void Connection::enqueue(TxRequest req) {
   txq_.push_back(std::move(item));
 }
 
-bool Connection::buildNextFpdu() {
-  while (!txq_.empty()) {
-    TxItem& item = *txq_.front();
-    iov_.clear();
-    iov_pos_ = 0;
+bool Connection::buildBatch() {
+  iov_.clear();
+  iov_pos_ = 0;
+  built_n_ = built_done_ = 0;
+  if (built_.size() < kTxBatchFpdus) built_.resize(kTxBatchFpdus);
+  std::size_t bytes = 0;
+  std::size_t i = 0;  // txq_ index of the item whose next FPDU is built
+  while (built_n_ < kTxBatchFpdus && bytes < kTxBatchBytes) {
+    while (i < txq_.size() && txq_[i]->built_all) ++i;
+    if (i >= txq_.size()) break;
+    TxItem& item = *txq_[i];
     if (!item.is_msg) {
+      if (built_n_ > 0 && iov_.size() + 1 > kTxBatchIov) break;
+      TxBuilt& b = built_[built_n_++];
       iov_.push_back({item.raw.data(), item.raw.size()});
-      fpdu_active_ = true;
-      return true;
+      b.item = &item;
+      b.raw = true;
+      b.last = true;
+      b.iov_end = iov_.size();
+      item.built_all = true;
+      bytes += item.raw.size();
+      continue;
     }
     if (item.abandon) {  // failing before its first FPDU: flush it
-      flushed_.push_back(std::move(txq_.front()));
-      txq_.pop_front();
+      flushed_.push_back(std::move(txq_[i]));
+      txq_.erase(txq_.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }
+    // One FPDU needs at most (SGEs + 2) iovecs: header, payload pieces, pad + CRC.
+    if (built_n_ > 0 && iov_.size() + item.req.sges.size() + 2 > kTxBatchIov) break;
     if (!item.seg) item.seg.emplace(item.msg, mulpdu_);
     iwarp::SegmentPlan plan;
-    if (!item.seg->next(plan)) {  // cannot happen: the last plan completes the item
-      completeItem(item);
-      continue;
-    }
+    bool ok = item.seg->next(plan);  // false cannot happen: the last plan marks the item built
     slices_.resize(item.req.sges.size() + 1);
     std::size_t n = 0;
-    if (plan.payload_len > 0) {
+    if (ok && plan.payload_len > 0) {
       n = iwarp::slice_sges(item.req.sges, plan.payload_offset, plan.payload_len, slices_);
-      if (n == 0) {
-        fail(Error::LocalCatastrophic);
-        return false;
-      }
+      ok = n != 0;
     }
-    const Error e = iwarp::frame_gather(ByteSpan(plan.header.data(), plan.header_len),
-                                        std::span<const ByteSpan>(slices_.data(), n), crc_, fpdu_);
-    if (e != Error::None) {
+    TxBuilt& b = built_[built_n_];
+    if (ok)
+      ok = iwarp::frame_gather(ByteSpan(plan.header.data(), plan.header_len),
+                               std::span<const ByteSpan>(slices_.data(), n), crc_, b.fpdu) == Error::None;
+    if (!ok) {
+      built_n_ = built_done_ = 0;  // nothing of this batch went out
+      iov_.clear();
       fail(Error::LocalCatastrophic);
       return false;
     }
-    iov_.push_back({const_cast<std::uint8_t*>(fpdu_.head.data()), fpdu_.head_len});
-    for (std::size_t i = 0; i < n; ++i)
-      if (!slices_[i].empty()) iov_.push_back({const_cast<std::uint8_t*>(slices_[i].data()), slices_[i].size()});
-    iov_.push_back({fpdu_.tail.data(), fpdu_.tail_len});
-    item.last_built = plan.last;
-    fpdu_active_ = true;
-    return true;
+    ++built_n_;
+    iov_.push_back({const_cast<std::uint8_t*>(b.fpdu.head.data()), b.fpdu.head_len});
+    for (std::size_t k = 0; k < n; ++k)
+      if (!slices_[k].empty()) iov_.push_back({const_cast<std::uint8_t*>(slices_[k].data()), slices_[k].size()});
+    iov_.push_back({b.fpdu.tail.data(), b.fpdu.tail_len});
+    b.item = &item;
+    b.raw = false;
+    b.last = plan.last;
+    b.iov_end = iov_.size();
+    if (plan.last) item.built_all = true;
+    bytes += b.fpdu.total_len;
   }
-  return false;
+  stat_fpdus_.fetch_add(built_n_, std::memory_order_relaxed);
+  return built_n_ > 0;
+}
+
+void Connection::dropUnsentBatch() {
+  // Only the FPDU on the wire (the first one not fully written, possibly not started) stays; the
+  // records behind it were never written. The caller flushes or abandons their message items, so
+  // nothing resumes from a segmenter that moved past them.
+  if (!txInFlight()) {
+    built_n_ = built_done_ = 0;
+    iov_.clear();
+    iov_pos_ = 0;
+    return;
+  }
+  // Items behind the kept FPDU count as not started: pre-framed ones are built again, abandoned
+  // messages are flushed when the next batch reaches them (never resumed).
+  for (std::size_t k = built_done_ + 1; k < built_n_; ++k)
+    if (built_[k].item != built_[built_done_].item) built_[k].item->built_all = false;
+  iov_.resize(built_[built_done_].iov_end);
+  built_n_ = built_done_ + 1;
 }
 
 bool Connection::peerRequestedLimits(std::uint32_t* ird, std::uint32_t* ord) const {
@@ -369,12 +415,13 @@ void Connection::doWrite() {
   }
   tx_blocked_ = false;
   for (;;) {
-    if (!fpdu_active_ && !buildNextFpdu()) break;
+    if (!txInFlight() && !buildBatch()) break;
     if (phase_ == Phase::Closed) return;
     msghdr mh{};
     mh.msg_iov = iov_.data() + iov_pos_;
     mh.msg_iovlen = iov_.size() - iov_pos_;
     const ssize_t w = ::sendmsg(sock_.fd(), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    stat_sendmsg_.fetch_add(1, std::memory_order_relaxed);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -399,19 +446,24 @@ void Connection::doWrite() {
         n = 0;
       }
     }
-    if (iov_pos_ < iov_.size()) continue;  // partial write: try the rest (EAGAIN will stop us)
-    fpdu_active_ = false;
-    TxItem& item = *txq_.front();
-    if (!item.is_msg) {
-      txq_.pop_front();
-    } else if (item.last_built) {
-      completeItem(item);
-    } else if (item.abandon) {
-      flushed_.push_back(std::move(txq_.front()));
-      txq_.pop_front();
+    // Every FPDU now entirely in the kernel, in order: its item advances (a partial write stops at
+    // the FPDU it cut; the rest goes with the next call, EAGAIN waits for EPOLLOUT).
+    while (built_done_ < built_n_ && iov_pos_ >= built_[built_done_].iov_end) {
+      const TxBuilt& b = built_[built_done_++];
+      if (txq_.empty() || txq_.front().get() != b.item) continue;  // flushed meanwhile (fail())
+      TxItem& item = *txq_.front();
+      if (b.raw) {
+        txq_.pop_front();
+      } else if (b.last) {
+        completeItem(item);  // may queue more work: the next batch takes it
+      } else if (item.abandon) {
+        flushed_.push_back(std::move(txq_.front()));
+        txq_.pop_front();
+      }
+      if (phase_ == Phase::Closed) return;
     }
   }
-  if (txq_.empty() && !fpdu_active_ && close_after_tx_ && phase_ != Phase::Closed) {
+  if (txq_.empty() && !txInFlight() && close_after_tx_ && phase_ != Phase::Closed) {
     if (phase_ != Phase::Draining) {
       // Everything is on the wire: half-close and wait for the peer's FIN (bounded by a timer).
       phase_ = Phase::Draining;
@@ -488,7 +540,8 @@ void Connection::fail(Error e, NetError net) {
   }
   // Keep only the FPDU on the wire right now; every other item is flushed.
   std::deque<std::unique_ptr<TxItem>> keep;
-  if (fpdu_active_ && !txq_.empty()) {
+  dropUnsentBatch();
+  if (txInFlight() && !txq_.empty()) {
     keep.push_back(std::move(txq_.front()));
     txq_.pop_front();
     keep.front()->abandon = true;
@@ -538,7 +591,9 @@ void Connection::finishClose() {
   if (setup_timer_) loop_.cancelTimer(setup_timer_);
   if (linger_timer_) loop_.cancelTimer(linger_timer_);
   setup_timer_ = linger_timer_ = 0;
-  fpdu_active_ = false;
+  built_n_ = built_done_ = 0;
+  iov_.clear();
+  iov_pos_ = 0;
   const EventLoop::WatchId w = watch_;
   watch_ = 0;
   // Remove the epoll registration before closing the fd: once closed, another thread's socket()
@@ -573,44 +628,44 @@ void Connection::doRead() {
         deframer_.payload_remaining() > 0) {
       const std::uint32_t off = deframer_.payload_offset();
       const std::size_t want = deframer_.payload_remaining();
-      ssize_t r;
-      if (dest_.size() == 1) {
-        r = ::recv(sock_.fd(), dest_[0].data() + off, want, MSG_DONTWAIT);
-      } else {
-        rx_iov_.clear();
-        std::size_t skip = off, left = want;
-        for (const MutByteSpan& d : dest_) {
-          if (left == 0) break;
-          if (skip >= d.size()) {
-            skip -= d.size();
-            continue;
-          }
-          const std::size_t n = std::min(left, d.size() - skip);
-          rx_iov_.push_back({d.data() + skip, n});
-          skip = 0;
-          left -= n;
+      // One recvmsg: the rest of this payload straight into its destination pieces, and behind it
+      // a header window in the connection buffer (the next FPDU's header, often whole small FPDUs),
+      // so a stream of FPDUs costs one receive call each instead of two.
+      rx_iov_.clear();
+      std::size_t skip = off, left = want;
+      for (const MutByteSpan& d : dest_) {
+        if (left == 0) break;
+        if (skip >= d.size()) {
+          skip -= d.size();
+          continue;
         }
-        msghdr mh{};
-        mh.msg_iov = rx_iov_.data();
-        mh.msg_iovlen = rx_iov_.size();
-        r = ::recvmsg(sock_.fd(), &mh, MSG_DONTWAIT);
+        const std::size_t n = std::min(left, d.size() - skip);
+        rx_iov_.push_back({d.data() + skip, n});
+        skip = 0;
+        left -= n;
       }
+      const std::size_t placed_iovs = rx_iov_.size();
+      rx_begin_ = rx_end_ = 0;
+      rx_iov_.push_back({rxbuf_.data(), rx_small_ ? kRxSmallRead : kRxHeaderRead});
+      msghdr mh{};
+      mh.msg_iov = rx_iov_.data();
+      mh.msg_iovlen = rx_iov_.size();
+      const ssize_t r = ::recvmsg(sock_.fd(), &mh, MSG_DONTWAIT);
+      stat_recv_.fetch_add(1, std::memory_order_relaxed);
       if (r > 0) {
-        std::size_t left = static_cast<std::size_t>(r);
+        std::size_t left_r = static_cast<std::size_t>(r);
         bool ok = true;
-        if (dest_.size() == 1) {
-          ok = deframer_.payload_placed(ByteSpan(dest_[0].data() + off, left));
-        } else {
-          for (std::size_t i = 0; i < rx_iov_.size() && left > 0 && ok; ++i) {
-            const std::size_t n = std::min(left, rx_iov_[i].iov_len);
-            ok = deframer_.payload_placed(ByteSpan(static_cast<const std::uint8_t*>(rx_iov_[i].iov_base), n));
-            left -= n;
-          }
+        for (std::size_t i = 0; i < placed_iovs && left_r > 0 && ok; ++i) {
+          const std::size_t n = std::min(left_r, rx_iov_[i].iov_len);
+          ok = deframer_.payload_placed(ByteSpan(static_cast<const std::uint8_t*>(rx_iov_[i].iov_base), n));
+          left_r -= n;
         }
         if (!ok) {
           fail(Error::LocalCatastrophic);
           return;
         }
+        rx_end_ = left_r;  // bytes behind the payload, in the header window
+        if (rx_end_ > 0 && !processRx()) return;
         continue;
       }
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -622,12 +677,14 @@ void Connection::doRead() {
     }
     if (rx_begin_ == rx_end_) rx_begin_ = rx_end_ = 0;
     std::size_t want = rxbuf_.size() - rx_end_;
-    if (fpdu_mode_ && want > kRxHeaderRead) want = kRxHeaderRead;
+    const std::size_t window = rx_small_ ? kRxSmallRead : kRxHeaderRead;
+    if (fpdu_mode_ && want > window) want = window;
     if (want == 0) {  // cannot happen: the buffer is drained before reading more
       fail(Error::LocalCatastrophic);
       return;
     }
     const ssize_t r = ::recv(sock_.fd(), rxbuf_.data() + rx_end_, want, MSG_DONTWAIT);
+    stat_recv_.fetch_add(1, std::memory_order_relaxed);
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (r <= 0) {
       const NetError ne = r == 0 ? NetError::Closed : netErrorFromErrno(errno);
@@ -727,6 +784,7 @@ bool Connection::onHeader() {
   if (rx_hdr_len_) std::memcpy(rx_hdr_.data(), h.data(), rx_hdr_len_);
   rx_ddp_len_ = std::min<std::size_t>(seg.ddp.length(), rx_hdr_len_);
   rx_ulpdu_len_ = seg.ulpdu_len;
+  rx_small_ = seg.payload_len <= kSmallSegment;
   in_segment_ = true;
   if (first_fpdu_pending_) {
     first_fpdu_pending_ = false;

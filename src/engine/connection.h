@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -146,6 +147,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void releaseTx();
 
   [[nodiscard]] EventLoop& loop() const noexcept { return loop_; }
+  // Transmit/receive counters (any thread; relaxed): FPDUs built, sendmsg calls made (a batch of
+  // queued FPDUs leaves in one call, docs/engine.md "Transmit"), receive syscalls made.
+  struct IoStats {
+    std::uint64_t fpdus_sent = 0;
+    std::uint64_t sendmsg_calls = 0;
+    std::uint64_t recv_calls = 0;
+  };
+  [[nodiscard]] IoStats ioStats() const noexcept {
+    return {stat_fpdus_.load(std::memory_order_relaxed), stat_sendmsg_.load(std::memory_order_relaxed),
+            stat_recv_.load(std::memory_order_relaxed)};
+  }
   // Responder, progress context, from connectRequest() on: the IRD/ORD the initiator asked for in
   // its MPA Request (v2 block, else the [MS-SMBD] legacy block). False if it carried neither.
   bool peerRequestedLimits(std::uint32_t* ird, std::uint32_t* ord) const;
@@ -158,11 +170,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void onIo(std::uint32_t events);
   void doRead();
   bool processRx();            // false if the stream failed/closed
-  bool readIntoBuffer();       // false on EOF / error
   bool onHeader();
   bool onEnd();
   void doWrite();
-  bool buildNextFpdu();
+  bool buildBatch();           // FPDUs of the queued items into one gather list; false: nothing to send
+  void dropUnsentBatch();      // failing: keep only the FPDU on the wire, forget the ones behind it
+  [[nodiscard]] bool txInFlight() const noexcept { return built_done_ < built_n_; }
   void updateInterest();
   void fail(iwarp::Error e, NetError net = NetError::None);
   void closeAfterTx();
@@ -234,11 +247,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<TxRequest> pre_established_;   // posted before Rdma (queued into txq_ once established)
   std::uint32_t tx_msn_send_ = 1;
   std::uint32_t tx_msn_read_ = 1;
+  // The batch being written: up to kTxBatchFpdus FPDUs (of one or several items, in queue order)
+  // whose iovecs are gathered in iov_ for one sendmsg. built_ never reallocates while a batch is
+  // out (the iovecs point into its head/tail storage).
+  struct TxBuilt {
+    iwarp::TxFpdu fpdu{};
+    TxItem* item = nullptr;
+    std::size_t iov_end = 0;  // iov_ index one past this FPDU's last iovec
+    bool raw = false;         // a pre-framed item (one record for the whole item)
+    bool last = false;        // the last FPDU of its item
+  };
+  std::vector<TxBuilt> built_;
+  std::size_t built_n_ = 0;       // records in the batch
+  std::size_t built_done_ = 0;    // records fully written
   std::vector<iovec> iov_;
   std::size_t iov_pos_ = 0;       // first iovec not fully written
   std::vector<ByteSpan> slices_;
-  iwarp::TxFpdu fpdu_{};
-  bool fpdu_active_ = false;
+  bool rx_small_ = false;         // the last segment received was small: read a larger window
+  std::atomic<std::uint64_t> stat_fpdus_{0}, stat_sendmsg_{0}, stat_recv_{0};
 };
 
 }  // namespace openndk::engine

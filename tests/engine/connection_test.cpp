@@ -2,6 +2,7 @@
 // Write and Read Request/Response with data verification, and Terminate on a bad STag.
 #include <gtest/gtest.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <condition_variable>
 #include <cstring>
@@ -115,7 +116,10 @@ struct Pair {
   EventLoop loop;
   Socket listener;
   Peer ini, rsp;
-  explicit Pair(const iw::Profile& profile, ProgressMode mode = ProgressMode::Blocking, bool accept = true)
+  // sndbuf/rcvbuf > 0: SO_SNDBUF on the initiator's socket / SO_RCVBUF on the responder's, set
+  // before the connection takes them (small buffers force partial writes and EAGAIN).
+  explicit Pair(const iw::Profile& profile, ProgressMode mode = ProgressMode::Blocking, bool accept = true,
+                int sndbuf = 0, int rcvbuf = 0)
       : loop(0, mode, 20us) {
     Endpoint ep;
     EXPECT_TRUE(Endpoint::parse("127.0.0.1", 0, ep));
@@ -123,12 +127,13 @@ struct Pair {
     Endpoint bound;
     EXPECT_TRUE(localEndpoint(listener.fd(), bound));
     const iw::Profile* p = &profile;
-    loop.post([this, p] {
+    loop.post([this, p, rcvbuf] {
       auto wid = std::make_shared<EventLoop::WatchId>();
-      *wid = loop.watch(listener.fd(), EPOLLIN, [this, p, wid](std::uint32_t) {
+      *wid = loop.watch(listener.fd(), EPOLLIN, [this, p, wid, rcvbuf](std::uint32_t) {
         Socket s;
         if (acceptTcp(listener.fd(), s) != NetError::None) return;
         loop.unwatch(*wid);
+        if (rcvbuf > 0) ::setsockopt(s.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
         ConnectionOptions o;
         o.role = iw::SetupRole::Responder;
         o.profile = p;
@@ -137,9 +142,10 @@ struct Pair {
         rsp.conn = c;
       });
     });
-    asyncConnect(loop, bound, 5000ms, [this, p](NetError e, Socket s) {
+    asyncConnect(loop, bound, 5000ms, [this, p, sndbuf](NetError e, Socket s) {
       EXPECT_EQ(e, NetError::None);
       if (e != NetError::None) return;
+      if (sndbuf > 0) ::setsockopt(s.fd(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
       ConnectionOptions o;
       o.role = iw::SetupRole::Initiator;
       o.profile = p;
@@ -395,6 +401,163 @@ TEST_P(Conn, RejectedByResponder) {
   EXPECT_EQ(p.ini.close.error, iw::Error::MpaRejectedByPeer);
   ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.is_closed; }));
   EXPECT_FALSE(p.rsp.is_established);
+}
+
+// Transmit batching (docs/engine.md "Transmit"): requests queued together leave in far fewer
+// sendmsg calls than FPDUs, every FPDU whole, in order, data intact.
+TEST_P(Conn, BurstOfSmallSendsIsBatchedIntoFewSendmsgCalls) {
+  Pair p(*GetParam().profile, GetParam().mode);
+  ASSERT_TRUE(p.established());
+  constexpr std::size_t kN = 300;
+  std::vector<std::vector<std::uint8_t>> msgs, rbufs;
+  for (std::size_t i = 0; i < kN; ++i) {
+    msgs.push_back(randomBytes(1 + (i * 37) % 300, static_cast<std::uint32_t>(i) + 11));
+    rbufs.emplace_back(msgs.back().size() + 4, 0xEE);
+  }
+  for (auto& b : rbufs) p.rsp.postReceive(b);
+  const Connection::IoStats before = p.ini.conn->ioStats();
+  std::shared_ptr<Connection> c = p.ini.conn;
+  p.loop.post([&msgs, c] {
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      TxRequest r;
+      r.kind = TxRequest::Kind::Send;
+      r.cookie = 1000 + i;
+      const std::size_t h = msgs[i].size() / 2;  // two SGEs
+      r.sges = {ByteSpan(msgs[i].data(), h), ByteSpan(msgs[i].data() + h, msgs[i].size() - h)};
+      c->enqueueInContext(std::move(r));
+    }
+    c->transmit();
+  });
+  ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() >= kN; }));
+  ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.tx_done.size() >= kN; }));
+  const Connection::IoStats after = p.ini.conn->ioStats();
+  for (std::size_t i = 0; i < kN; ++i) {
+    EXPECT_EQ(p.rsp.received[i], std::make_pair(static_cast<std::uint32_t>(i + 1), static_cast<std::uint32_t>(msgs[i].size())));
+    EXPECT_TRUE(same(rbufs[i].data(), msgs[i].data(), msgs[i].size())) << i;
+    EXPECT_EQ(rbufs[i][msgs[i].size()], 0xEE) << i;
+    EXPECT_EQ(p.ini.tx_done[1000 + i], TxStatus::Success);
+  }
+  EXPECT_EQ(after.fpdus_sent - before.fpdus_sent, kN);
+  // 300 FPDUs of ≤ 330 bytes: 64 per batch → 5 calls when the socket takes everything at once.
+  EXPECT_LT(after.sendmsg_calls - before.sendmsg_calls, kN / 8);
+  EXPECT_LT(p.rsp.conn->ioStats().recv_calls, kN / 4);  // several FPDUs per receive call too
+  EXPECT_FALSE(p.ini.is_closed);
+  EXPECT_FALSE(p.rsp.is_closed);
+}
+
+// Batches cut by partial writes (4 KiB send buffer; a tiny receive buffer too would only slow TCP
+// down to its persist timer: window below the MSS): Sends and Writes of mixed sizes, several
+// FPDUs each, arrive whole, in posting order, each completed exactly once with Success.
+TEST_P(Conn, BatchedTransmitSurvivesPartialWritesWithSmallSocketBuffers) {
+  Pair p(*GetParam().profile, GetParam().mode, true, /*sndbuf=*/4096);
+  ASSERT_TRUE(p.established());
+  const std::size_t sizes[] = {1, 70000, 3, 4096, 200000, 0, 65535, 17, 131072, 9};
+  constexpr int kRounds = 3;
+  std::vector<std::vector<std::uint8_t>> msgs, rbufs, regions;
+  for (int r = 0; r < kRounds; ++r)
+    for (std::size_t sz : sizes) {
+      msgs.push_back(randomBytes(sz, static_cast<std::uint32_t>(msgs.size()) + 77));
+      rbufs.emplace_back(sz + 4, 0xEE);
+      regions.emplace_back(sz + 8, 0);
+    }
+  for (auto& b : rbufs) p.rsp.postReceive(b);
+  for (std::size_t i = 0; i < regions.size(); ++i) p.rsp.registerRegion(0x5000 + static_cast<std::uint32_t>(i), regions[i]);
+  std::shared_ptr<Connection> c = p.ini.conn;
+  p.loop.post([&msgs, c] {
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      TxRequest w;  // a Write, then a Send of the same bytes behind it
+      w.kind = TxRequest::Kind::Write;
+      w.cookie = 2 * i + 1;
+      w.remote_stag = 0x5000 + static_cast<std::uint32_t>(i);
+      w.remote_to = 3;
+      w.sges = {ByteSpan(msgs[i])};
+      c->enqueueInContext(std::move(w));
+      TxRequest s;
+      s.kind = TxRequest::Kind::Send;
+      s.cookie = 2 * i + 2;
+      s.sges = {ByteSpan(msgs[i])};
+      c->enqueueInContext(std::move(s));
+    }
+    c->transmit();
+  });
+  const std::size_t n = msgs.size();
+  ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() >= n; }))
+      << p.rsp.received.size() << " received, " << p.ini.tx_done.size() << " completed, closed " << p.ini.is_closed
+      << p.rsp.is_closed << " sendmsg " << p.ini.conn->ioStats().sendmsg_calls;
+  ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.tx_done.size() >= 2 * n; }));
+  for (std::size_t i = 0; i < n; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(p.rsp.received[i], std::make_pair(static_cast<std::uint32_t>(i + 1), static_cast<std::uint32_t>(msgs[i].size())));
+    EXPECT_TRUE(same(rbufs[i].data(), msgs[i].data(), msgs[i].size()));
+    // The Write was placed before the Send behind it was delivered (ordering).
+    EXPECT_TRUE(same(regions[i].data() + 3, msgs[i].data(), msgs[i].size()));
+    EXPECT_EQ(regions[i][2], 0);
+    EXPECT_EQ(regions[i][3 + msgs[i].size()], 0);
+  }
+  for (std::uint64_t k = 1; k <= 2 * n; ++k) EXPECT_EQ(p.ini.tx_done[k], TxStatus::Success) << k;
+  EXPECT_FALSE(p.ini.is_closed);
+  EXPECT_FALSE(p.rsp.is_closed);
+}
+
+// A local failure while a batch is partly written: the FPDU on the wire completes, nothing behind
+// it goes out, the Terminate follows it; every request is reported exactly once, a prefix with
+// Success and the rest Flushed; the peer sees whole messages in order, then the Terminate.
+TEST_P(Conn, TerminateInTheMiddleOfABatchKeepsFpdusWholeAndFlushesTheRest) {
+  Pair p(*GetParam().profile, GetParam().mode, true, /*sndbuf=*/4096);
+  ASSERT_TRUE(p.established());
+  constexpr std::size_t kN = 64;
+  std::vector<std::vector<std::uint8_t>> msgs, rbufs;
+  for (std::size_t i = 0; i < kN; ++i) {
+    msgs.push_back(randomBytes(50000 + i, static_cast<std::uint32_t>(i) + 5));
+    rbufs.emplace_back(msgs.back().size(), 0);
+  }
+  for (auto& b : rbufs) p.rsp.postReceive(b);
+  std::shared_ptr<Connection> c = p.ini.conn;
+  std::shared_ptr<Connection> r = p.rsp.conn;
+  const auto bad = randomBytes(10, 1);
+  p.loop.post([&msgs, &bad, c, r] {
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      TxRequest s;
+      s.kind = TxRequest::Kind::Send;
+      s.cookie = 1 + i;
+      s.sges = {ByteSpan(msgs[i])};
+      c->enqueueInContext(std::move(s));
+    }
+    c->transmit();  // blocks on the 4 KiB buffers after a few FPDUs
+    // The responder writes to an STag the initiator never registered: the initiator fails
+    // (TaggedInvalidStag) while its batch is partly out.
+    TxRequest w;
+    w.kind = TxRequest::Kind::Write;
+    w.cookie = 99;
+    w.remote_stag = 0xBAD0;
+    w.sges = {ByteSpan(bad)};
+    r->post(std::move(w));
+  });
+  ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.is_closed; }));
+  ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.is_closed; }));
+  EXPECT_EQ(p.ini.close.error, iw::Error::TaggedInvalidStag);
+  EXPECT_TRUE(p.ini.close.terminate_sent);
+  // The responder got whole messages, then the Terminate: no framing or CRC error.
+  EXPECT_TRUE(p.rsp.close.terminate_received);
+  EXPECT_EQ(p.rsp.close.peer_terminate.layer, iw::TermLayer::Ddp);
+  EXPECT_EQ(p.rsp.close.peer_terminate.etype, iw::kEtypeDdpTagged);
+  std::size_t ok = 0;
+  bool flushed = false;
+  for (std::size_t i = 0; i < kN; ++i) {
+    ASSERT_EQ(p.ini.tx_done.count(1 + i), 1u) << i;
+    if (p.ini.tx_done[1 + i] == TxStatus::Success) {
+      EXPECT_FALSE(flushed) << "Success after Flushed at " << i;
+      ++ok;
+    } else {
+      flushed = true;
+    }
+  }
+  EXPECT_LT(ok, kN);  // the failure came before the last Send was in the kernel
+  ASSERT_LE(p.rsp.received.size(), ok);
+  for (std::size_t i = 0; i < p.rsp.received.size(); ++i) {
+    EXPECT_EQ(p.rsp.received[i].first, i + 1);
+    EXPECT_TRUE(same(rbufs[i].data(), msgs[i].data(), msgs[i].size())) << i;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Engine, Conn,
