@@ -101,7 +101,12 @@ void Listener::onAcceptable() {
   for (;;) {
     engine::Socket s;
     engine::Endpoint peer;
-    if (engine::acceptTcp(sock_.fd(), s, &peer) != engine::NetError::None) return;
+    const engine::NetError e = engine::acceptTcp(sock_.fd(), s, &peer);
+    if (e == engine::NetError::NoResources) {
+      pauseAccepting();
+      return;
+    }
+    if (e != engine::NetError::None) return;
     if (closing()) continue;  // R105: s closes
     auto link = std::make_shared<Link>(adapter(), *loop_);
     link->setListener(this);
@@ -111,6 +116,18 @@ void Listener::onAcceptable() {
     opts.role = iwarp::SetupRole::Responder;
     link->start(std::move(s), std::move(opts));
   }
+}
+
+void Listener::pauseAccepting() {
+  if (accept_retry_timer_ || !watch_) return;
+  accept_stalls_.fetch_add(1);
+  NDK_LOG_WARN("provider", "listener: accept() is out of descriptors; accepting paused for {} ms (the connection waits in the backlog)",
+               kAcceptRetry.count());
+  loop_->modify(watch_, 0);  // no EPOLLIN until the retry
+  accept_retry_timer_ = loop_->addTimer(kAcceptRetry, [this] {
+    accept_retry_timer_ = 0;
+    if (watch_) loop_->modify(watch_, EPOLLIN);
+  });
 }
 
 void Listener::incoming(std::shared_ptr<Link> link, engine::ByteSpan pd) {
@@ -164,6 +181,8 @@ void Listener::onCloseStarted() {
   loop->post([this] {
     if (watch_) loop_->unwatch(watch_);
     watch_ = 0;
+    if (accept_retry_timer_) loop_->cancelTimer(accept_retry_timer_);
+    accept_retry_timer_ = 0;
     sock_.reset();  // R105: new connections are refused at once
     for (auto& l : unowned_) l->abort();
     release();  // the listening socket's reference

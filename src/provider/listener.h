@@ -1,6 +1,8 @@
 // NDK_LISTENER: listen argument validation (R106, R108, R95), the listening socket on one of the
 // device's engines, connect events (R102–R105), local address (R107), endpoint (R113–R115).
 #pragma once
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <set>
 
@@ -26,6 +28,12 @@ class Listener final : public Object {
   NTSTATUS localAddress(SOCKADDR* addr, ULONG* len);
   void controlConnectEvents(BOOLEAN pause);
   bool paused() const;
+  // Times accept() ran out of descriptors (EMFILE/ENFILE/...) and accepting was paused (tests,
+  // diagnostics).
+  std::uint64_t acceptStalls() const noexcept { return accept_stalls_.load(); }
+  // How long accepting pauses after accept() ran out of descriptors: the connection stays in the
+  // kernel's backlog, and a level-triggered watch would otherwise call us again at once, forever.
+  static constexpr std::chrono::milliseconds kAcceptRetry{100};
 
   // Loop context: an MPA Request arrived on one of our links / a link died before a connector
   // took it.
@@ -37,6 +45,7 @@ class Listener final : public Object {
 
  private:
   void onAcceptable();
+  void pauseAccepting();  // loop context: out of descriptors
 
   NDK_FN_CONNECT_EVENT_CALLBACK cb_;
   PVOID ctx_;
@@ -49,6 +58,8 @@ class Listener final : public Object {
   // Loop context only.
   engine::Socket sock_;
   std::uint64_t watch_ = 0;
+  std::uint64_t accept_retry_timer_ = 0;
+  std::atomic<std::uint64_t> accept_stalls_{0};
   std::set<std::shared_ptr<Link>> unowned_;  // accepted, no connector yet
   ActivityRegistration registration_;
 };
