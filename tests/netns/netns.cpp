@@ -174,7 +174,13 @@ int NetnsPair::inA(const std::string& cmd) const { return runCommand("ip netns e
 int NetnsPair::inB(const std::string& cmd) const { return runCommand("ip netns exec " + nsB + " " + cmd); }
 
 bool NetnsPair::linkB(bool up) const {
-  return runCommand("ip -n " + nsB + " link set " + ifB + (up ? " up" : " down")) == 0;
+  if (runCommand("ip -n " + nsB + " link set " + ifB + (up ? " up" : " down")) != 0) return false;
+  if (!up) return true;
+  // Traffic sent while the link was down left neighbour entries resolving (INCOMPLETE) or FAILED;
+  // one that fails right after the link is back drops what is queued on it with "host
+  // unreachable" (a connect made at once then fails with EHOSTUNREACH). Start both ends afresh.
+  return runCommand("ip -n " + nsA + " neigh flush dev " + ifA) == 0 &&
+         runCommand("ip -n " + nsB + " neigh flush dev " + ifB) == 0;
 }
 
 bool NetnsPair::blackholeB(bool on) const {
