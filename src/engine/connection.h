@@ -235,7 +235,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool in_segment_ = false;      // failures now concern the saved segment
   iwarp::TerminateInfo rx_term_{};
   bool rx_term_valid_ = false;
-  std::uint32_t send_total_ = 0;
   struct OutstandingRead {
     std::uint64_t cookie;
     bool internal;  // our Read RTR
