@@ -192,6 +192,16 @@ Report computeReport(std::uint64_t size, const std::vector<std::uint64_t>& poste
 
 // ---- the connection-level exchange ------------------------------------------------------------
 
+// The peer RDMA-Writes the credit word while the sender polls it: an acquire load here, the
+// engine's memcpy there (the RDMA memory model, not a race of the provider). tests/tsan.supp names
+// this function: it has external linkage (its frame keeps the qualified name; a member of a type
+// in an anonymous namespace is symbolized as a bare "credit") and stays out of line.
+[[gnu::noinline]] std::uint32_t loadCreditWord(const char* p) noexcept {
+  std::atomic_ref<std::uint32_t> w(*reinterpret_cast<std::uint32_t*>(const_cast<char*>(p)));
+  const std::uint32_t v = w.load(std::memory_order_acquire);
+  return std::endian::native == std::endian::little ? v : __builtin_bswap32(v);
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -334,13 +344,7 @@ struct TestConn {
   char* creditSlot(unsigned i) const { return ep->buf() + 2 * region + 4 * i; }
   char* creditIn() const { return creditSlot(8); }
   std::uint64_t addrOf(const char* p) const { return ep->bufAddr() + static_cast<std::uint64_t>(p - ep->buf()); }
-  // The peer RDMA-Writes this word while we poll it: an acquire load here, the engine's memcpy
-  // there (the RDMA memory model; tests/tsan.supp names this function, so keep it out of line).
-  [[gnu::noinline]] std::uint32_t credit() const {
-    std::atomic_ref<std::uint32_t> w(*reinterpret_cast<std::uint32_t*>(creditIn()));
-    const std::uint32_t v = w.load(std::memory_order_acquire);
-    return std::endian::native == std::endian::little ? v : __builtin_bswap32(v);
-  }
+  std::uint32_t credit() const { return loadCreditWord(creditIn()); }
 };
 
 struct Plan {
