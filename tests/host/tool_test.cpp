@@ -10,24 +10,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "../tools/tool_run.h"
+
 namespace {
 
-struct ToolRun {
-  int status = -1;
-  std::string out;  // stdout and stderr
-};
+using tooltest::ToolRun;
 
 ToolRun ndk(const std::string& args, bool mergeStderr = false) {
   std::string cmd = std::string(NDK_TOOL) + " " + args + (mergeStderr ? " 2>&1" : " 2>/dev/null");
-  ToolRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return tooltest::runCommand(cmd);
 }
 
 const nlohmann::json* findLoopback(const nlohmann::json& j) {

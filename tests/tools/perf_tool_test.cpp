@@ -12,13 +12,11 @@
 #include <string>
 
 #include "perf/types.h"
+#include "tool_run.h"
 
 namespace {
 
-struct ToolRun {
-  int status = -1;
-  std::string out;
-};
+using tooltest::ToolRun;
 
 ToolRun ndk(const std::string& args, bool mergeStderr = false) {
   // Under TSan the tool gets the suite's documented suppressions (tests/tsan.supp: RDMA Write
@@ -27,15 +25,7 @@ ToolRun ndk(const std::string& args, bool mergeStderr = false) {
   // other builds ignore TSAN_OPTIONS.
   std::string cmd = std::string("TSAN_OPTIONS=\"${TSAN_OPTIONS}:intercept_send=0:suppressions=") + OPENNDK_TSAN_SUPP + "\" " +
                     NDK_TOOL + " " + args + (mergeStderr ? " 2>&1" : " 2>/dev/null");
-  ToolRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return tooltest::runCommand(cmd);
 }
 
 bool hasUsage(const std::string& s) { return s.find("Usage") != std::string::npos; }

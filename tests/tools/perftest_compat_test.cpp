@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "perftest_compat.h"
+#include "tool_run.h"
 
 namespace pt = ndktool::perftest;
 
@@ -183,23 +184,12 @@ TEST(PerftestCompat, ReportFromTimesAverageAndPeak) {
 
 // ---- the tool against itself ---------------------------------------------------------------------
 
-struct ToolRun {
-  int status = -1;
-  std::string out;
-};
+using tooltest::ToolRun;
 
 ToolRun ndk(const std::string& args, const std::string& env = "") {
   std::string cmd = std::string("TSAN_OPTIONS=\"${TSAN_OPTIONS}:intercept_send=0:suppressions=") + OPENNDK_TSAN_SUPP + "\" " + env +
                     " " + NDK_TOOL + " " + args + " 2>&1";
-  ToolRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return tooltest::runCommand(cmd);
 }
 
 unsigned freePort() {
