@@ -422,6 +422,15 @@ std::vector<NDK_RESULT_EX> NdkTest::pollEx(NDK_CQ* cq, size_t n) {
   return out;
 }
 
+void NdkTest::waitWritesPlaced(NDK_QP* qp, NDK_CQ* cq, PVOID ctx) {
+  // Zero length: the target never validates the token (RFC 5041 §5.2), any value will do.
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, qp->Dispatch->NdkRead(qp, ctx, nullptr, 0, 0, 0, 0));
+  auto r = drainEx(cq, 1);
+  ASSERT_EQ(1u, r.size());
+  EXPECT_EQ(ctx, r[0].RequestContext);
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, r[0].Status);
+}
+
 NTSTATUS NdkTest::postEmptyReceive(NDK_QP* qp, PVOID ctx) {
   NDK_SGE dummy{};
   return qp->Dispatch->NdkReceive(qp, ctx, &dummy, 0);

@@ -252,6 +252,11 @@ class NdkTest : public ::testing::Test {
   std::vector<NDK_RESULT_EX> pollEx(NDK_CQ* cq, size_t n);
   // Posts a zero-SGE receive ([D] R68: nSge == 0 is valid).
   NTSTATUS postEmptyReceive(NDK_QP* qp, PVOID ctx);
+  // R75 (amended): a Write completes once handed to the transport, not once placed. A zero-length
+  // Read behind it completes only after the target answered it, and the target answers in order,
+  // after placing every earlier Write: waiting for it is how a consumer learns the data landed.
+  // Expects the Read (context `ctx`) to succeed; `cq` is the QP's initiator CQ.
+  void waitWritesPlaced(NDK_QP* qp, NDK_CQ* cq, PVOID ctx);
 
   // A loopback connection between two QPs of this adapter (R109), built step by step through the
   // ABI: listen on 127.0.0.1:0, connect, accept (from the main thread), complete.

@@ -83,6 +83,7 @@ TEST_F(Data, R75_WriteThenReadBack) {
   ASSERT_EQ(1u, w.size());
   CONF_EXPECT_STATUS(STATUS_SUCCESS, w[0].Status);
   EXPECT_EQ(NdkOperationTypeWrite, w[0].Type);
+  waitWritesPlaced(aqp(), acq(), ctx(9));  // R75: completion on hand-off, placed before a later Read
   EXPECT_EQ(0, std::memcmp(pbuf_->data() + 512, abuf_->data(), 256));
   NDK_SGE sink = sge(*abuf_, amr_, PAGE_SIZE, 256);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkRead(aqp(), ctx(2), &sink, 1, remote, rtok, 0));
@@ -93,14 +94,35 @@ TEST_F(Data, R75_WriteThenReadBack) {
   EXPECT_EQ(0, std::memcmp(abuf_->data() + PAGE_SIZE, abuf_->data(), 256));
 }
 
+// R75 (amended 2026-12-07): a Write beyond the remote region is refused at the target. On iWARP it
+// completes on hand-off (STATUS_SUCCESS is allowed for the Write itself); the first request not yet
+// completed behind it (here a Read, issued together with it) reports STATUS_ACCESS_VIOLATION, the
+// next STATUS_CONNECTION_ABORTED, each exactly once, in posting order; nothing lands.
 TEST_F(Data, R75_WriteBeyondRemoteRegionAccessViolation) {
   NDK_SGE s = sge(*abuf_, amr_, 0, 64);
   UINT64 remote = reinterpret_cast<UINT64>(pbuf_->data()) + pbuf_->size() - 16;
+  std::memset(pbuf_->data() + pbuf_->size() - 16, 0xEE, 16);
   UINT32 rtok = pmr_->Dispatch->NdkGetRemoteTokenFromMr(pmr_);
-  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkWrite(aqp(), ctx(1), &s, 1, remote, rtok, 0));
-  auto w = drainEx(acq(), 1);
-  ASSERT_EQ(1u, w.size());
-  CONF_EXPECT_D_STATUS(STATUS_ACCESS_VIOLATION, w[0].Status);
+  NDK_SGE sink = sge(*abuf_, amr_, PAGE_SIZE, 32);
+  std::memset(abuf_->data() + PAGE_SIZE, 0xEE, 32);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkWrite(aqp(), ctx(1), &s, 1, remote, rtok, NDK_OP_FLAG_DEFER));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkRead(aqp(), ctx(2), &sink, 1,
+                                                              reinterpret_cast<UINT64>(pbuf_->data()), rtok,
+                                                              NDK_OP_FLAG_DEFER));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, aqp()->Dispatch->NdkSend(aqp(), ctx(3), nullptr, 0, 0));
+  auto w = drainEx(acq(), 3);
+  ASSERT_EQ(3u, w.size());
+  EXPECT_EQ(ctx(1), w[0].RequestContext);
+  EXPECT_TRUE(w[0].Status == STATUS_SUCCESS || w[0].Status == STATUS_ACCESS_VIOLATION) << std::hex << w[0].Status;
+  EXPECT_EQ(ctx(2), w[1].RequestContext);
+  if (w[0].Status == STATUS_SUCCESS) CONF_EXPECT_D_STATUS(STATUS_ACCESS_VIOLATION, w[1].Status);
+  EXPECT_NE(STATUS_SUCCESS, w[1].Status);
+  EXPECT_EQ(ctx(3), w[2].RequestContext);
+  CONF_EXPECT_D_STATUS(STATUS_CONNECTION_ABORTED, w[2].Status);
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(0xEE, static_cast<unsigned char>(pbuf_->data()[pbuf_->size() - 16 + i])) << "stray byte " << i;
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(0xEE, static_cast<unsigned char>(abuf_->data()[PAGE_SIZE + i])) << "Read served after the refusal";
+  NDK_RESULT_EX extra[2];
+  EXPECT_EQ(0u, acq()->Dispatch->NdkGetCqResultsEx(acq(), extra, 2)) << "a request completed twice";
 }
 
 TEST_F(Data, R68_SgeLimitsOnInitiatorRequests) {
@@ -380,6 +402,7 @@ TEST_F(Data, R73_R85_ReadFenceOrdersAfterReads) {
     CONF_EXPECT_STATUS(STATUS_SUCCESS, got[i].Status);
   }
   EXPECT_EQ('A', abuf_->data()[PAGE_SIZE]) << "R73: a read saw the fenced write";
+  waitWritesPlaced(aqp(), acq(), ctx(8));  // R75: the Write completed on hand-off
   EXPECT_EQ('B', pbuf_->data()[0]);
 }
 

@@ -54,8 +54,9 @@ static int round_trip(client *c, ULONG payload, UINT32 invalidate) {
 }
 
 /* An RDMA Write or Read of [local, local+len) against [raddr, raddr+len) with token `rtoken`, in
- * two SGEs, and its completion. A Write completes once the peer is known to have placed it; a
- * Read once the data is here. */
+ * two SGEs, and its completion. A Write completes once handed to the transport (R75): the data is
+ * known to be placed once a later Send or Read on the stream has been answered; a Read completes
+ * once the data is here. */
 static int rdma(client *c, int write, unsigned char *local, ULONG len, uint64_t raddr, UINT32 rtoken) {
   ex_node *n = &c->n;
   NDK_SGE sg[2];

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "base/config.h"
 #include "base/log.h"
@@ -78,6 +79,7 @@ std::shared_ptr<Connection> Connection::create(EventLoop& loop, Socket sock, Con
 
 Connection::Connection(EventLoop& loop, Socket sock, ConnectionOptions opts, PlacementSink& p, CompletionSink& c)
     : loop_(loop),
+      loop_keep_(loop.weak_from_this().lock()),
       sock_(std::move(sock)),
       opts_(std::move(opts)),
       placement_(p),
@@ -98,6 +100,7 @@ void Connection::start() {
     finishClose();
     return;
   }
+  poll_handler_ = loop_.addPollHandler([self] { return self->pollIo(); });
   const std::uint32_t mss = tcpMss(sock_.fd());
   mulpdu_ = mss ? iwarp::mpa::mulpdu_from_emss(mss) : iwarp::mpa::kMulpduMax;
   iwarp::SetupParams params{opts_.ird, opts_.ord, ByteSpan(opts_.private_data)};
@@ -435,6 +438,10 @@ void Connection::doWrite() {
       return;
     }
     auto n = static_cast<std::size_t>(w);
+    tx_bytes_ += n;
+    // Something went out: an answer may follow soon, so the consumer's next polls look at once.
+    poll_misses_ = 0;
+    poll_skip_ = 0;
     while (n > 0 && iov_pos_ < iov_.size()) {
       iovec& v = iov_[iov_pos_];
       if (n >= v.iov_len) {
@@ -596,6 +603,7 @@ void Connection::finishClose() {
   iov_pos_ = 0;
   const EventLoop::WatchId w = watch_;
   watch_ = 0;
+  if (poll_handler_) loop_.removePollHandler(std::exchange(poll_handler_, 0));
   // Remove the epoll registration before closing the fd: once closed, another thread's socket()
   // may get the same number at once and EPOLL_CTL_DEL would then name that socket (found by TSan
   // in the e2e suite).
@@ -611,6 +619,25 @@ void Connection::onIo(std::uint32_t events) {
   auto self = shared_from_this();  // a handler may close us
   if (events & EPOLLOUT) doWrite();
   if (phase_ != Phase::Closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) doRead();
+}
+
+bool Connection::pollIo() {
+  if (phase_ == Phase::Closed) return false;
+  if (poll_skip_ > 0) {
+    --poll_skip_;
+    return false;
+  }
+  auto self = shared_from_this();  // a handler may close us
+  const std::uint64_t rx0 = rx_bytes_, tx0 = tx_bytes_;
+  if (txInFlight() || !txq_.empty()) doWrite();
+  if (phase_ != Phase::Closed) doRead();
+  if (rx_bytes_ != rx0 || tx_bytes_ != tx0 || phase_ == Phase::Closed) {
+    poll_misses_ = 0;
+    return true;
+  }
+  if (poll_misses_ < kPollBackoffMax) ++poll_misses_;
+  poll_skip_ = (1u << poll_misses_) - 1;
+  return false;
 }
 
 void Connection::doRead() {
@@ -653,6 +680,7 @@ void Connection::doRead() {
       const ssize_t r = ::recvmsg(sock_.fd(), &mh, MSG_DONTWAIT);
       stat_recv_.fetch_add(1, std::memory_order_relaxed);
       if (r > 0) {
+        rx_bytes_ += static_cast<std::uint64_t>(r);
         std::size_t left_r = static_cast<std::size_t>(r);
         bool ok = true;
         for (std::size_t i = 0; i < placed_iovs && left_r > 0 && ok; ++i) {
@@ -700,6 +728,7 @@ void Connection::doRead() {
       return;
     }
     rx_end_ += static_cast<std::size_t>(r);
+    rx_bytes_ += static_cast<std::uint64_t>(r);
     if (!processRx()) return;
   }
 }

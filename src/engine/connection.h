@@ -168,6 +168,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start();
   void runActions(const iwarp::Actions& acts);
   void onIo(std::uint32_t events);
+  // A consumer's poll of this connection's CQ (EventLoop::consumerPoll): non-blocking transmit and
+  // receive on this socket only, with a back-off of the attempts after empty ones (an idle poll
+  // mostly costs no syscall). True if bytes moved.
+  bool pollIo();
   void doRead();
   bool processRx();            // false if the stream failed/closed
   bool onHeader();
@@ -188,6 +192,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] ByteSpan rxHeader() const noexcept;
 
   EventLoop& loop_;
+  std::shared_ptr<EventLoop> loop_keep_;  // the progress domain, if shared-owned (provider links)
   Socket sock_;
   ConnectionOptions opts_;
   PlacementSink& placement_;
@@ -195,6 +200,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   iwarp::Profile profile_;  // the profile with the timer tunables applied; setup_ refers to it
   iwarp::MpaSetup setup_;
   EventLoop::WatchId watch_ = 0;
+  std::uint64_t poll_handler_ = 0;
+  // Consumer-poll back-off: after k empty attempts in a row, the next 2^k - 1 polls skip the
+  // socket (k ≤ kPollBackoffMax); any byte moved, or a transmit, resets it.
+  static constexpr std::uint32_t kPollBackoffMax = 5;
+  std::uint32_t poll_misses_ = 0;
+  std::uint32_t poll_skip_ = 0;
+  std::uint64_t rx_bytes_ = 0, tx_bytes_ = 0;
   EventLoop::TimerId setup_timer_ = 0;
   EventLoop::TimerId linger_timer_ = 0;
   std::uint32_t interest_ = 0;

@@ -1,15 +1,16 @@
 #include "engine/event_loop.h"
 
-#include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <memory>
 #include <stdexcept>
 #include <system_error>
+#include <vector>
 
 #include "base/config.h"
 #include "base/log.h"
@@ -22,6 +23,8 @@ constexpr std::uint64_t kDoorbellKey = 0;
 struct ContextGuard {
   explicit ContextGuard(const EventLoop* l) : prev(t_current) { t_current = l; }
   ~ContextGuard() { t_current = prev; }
+  ContextGuard(const ContextGuard&) = delete;
+  ContextGuard& operator=(const ContextGuard&) = delete;
   const EventLoop* prev;
 };
 
@@ -29,6 +32,10 @@ std::int64_t nowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+std::int64_t toNs(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+constexpr std::int64_t kQuietNs = std::chrono::nanoseconds(EventLoop::kConsumerQuiet).count();
 
 ProgressMode modeFromTunable() {
   ProgressMode m = ProgressMode::Adaptive;
@@ -46,50 +53,383 @@ bool parseProgressMode(std::string_view s, ProgressMode& out) {
   return true;
 }
 
-EventLoop::EventLoop(int index)
-    : EventLoop(index, modeFromTunable(),
-                std::chrono::microseconds(base::tunableU64(base::Tunable::PollSpinUs))) {}
+// ---- the engine: thread, epoll set, doorbell, timer heap, runnable domains ----------------------
 
-EventLoop::EventLoop(int index, ProgressMode mode, std::chrono::microseconds spin)
-    : mode_(mode), spin_(spin), name_("ndk-engine-" + std::to_string(index)) {
-  epfd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
-  doorbell_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (doorbell_ < 0) {
-    const int e = errno;
-    ::close(epfd_);
-    throw std::system_error(e, std::generic_category(), "eventfd");
+class Engine {
+ public:
+  Engine(int index, ProgressMode mode, std::chrono::microseconds spin)
+      : mode_(mode), spin_(spin), name_("ndk-engine-" + std::to_string(index)) {
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+    doorbell_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (doorbell_ < 0) {
+      const int e = errno;
+      ::close(epfd_);
+      throw std::system_error(e, std::generic_category(), "eventfd");
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kDoorbellKey;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, doorbell_, &ev);
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kDoorbellKey;
-  epoll_ctl(epfd_, EPOLL_CTL_ADD, doorbell_, &ev);
-  thread_ = std::thread([this] { run(); });
+  ~Engine() {
+    ::close(doorbell_);
+    ::close(epfd_);
+  }
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void start() { thread_ = std::thread([this] { run(); }); }
+  void stop() {
+    std::lock_guard slk(stop_mu_);
+    {
+      std::lock_guard lk(task_mu_);
+      stopping_ = true;
+    }
+    rung_.store(false);
+    ring();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void ring() {
+    if (rung_.exchange(true)) return;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(doorbell_, &one, sizeof one);
+  }
+
+  // Domain side --------------------------------------------------------------------------------
+  // Queues a task of `d`; schedules the domain on the engine unless `inContext` (it then runs
+  // before the context is left). False once the engine has drained for good.
+  bool postTask(EventLoop& d, EventLoop::Task&& task, bool inContext) {
+    bool ringIt = false;
+    {
+      std::lock_guard lk(task_mu_);
+      if (closed_) return false;
+      d.tasks_.push_back(std::move(task));
+      d.has_tasks_.store(true, std::memory_order_release);
+      if (!inContext && !d.scheduled_) {
+        d.scheduled_ = true;
+        runnable_.push_back(d.weak_from_this());
+        ringIt = true;
+      }
+    }
+    if (ringIt) ring();
+    return true;
+  }
+  std::deque<EventLoop::Task> takeTasks(EventLoop& d) {
+    std::deque<EventLoop::Task> batch;
+    std::lock_guard lk(task_mu_);
+    batch.swap(d.tasks_);
+    d.has_tasks_.store(false, std::memory_order_relaxed);
+    return batch;
+  }
+  void reschedule(EventLoop& d) {
+    {
+      std::lock_guard lk(task_mu_);
+      if (d.scheduled_ || d.tasks_.empty()) return;
+      d.scheduled_ = true;
+      runnable_.push_back(d.weak_from_this());
+    }
+    ring();
+  }
+  EventLoop::WatchId addWatch(EventLoop& d, int fd, std::uint32_t events) {
+    const EventLoop::WatchId id = next_watch_.fetch_add(1);
+    {
+      std::lock_guard lk(reg_mu_);
+      watch_owner_.emplace(id, d.weak_from_this());
+    }
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = id;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      NDK_LOG_ERROR("engine", "epoll_ctl ADD fd {} failed: errno {}", fd, errno);
+      std::lock_guard lk(reg_mu_);
+      watch_owner_.erase(id);
+      return 0;
+    }
+    return id;
+  }
+  bool setInterest(EventLoop::WatchId id, int fd, std::uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = id;
+    return epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0;
+  }
+  void removeWatch(EventLoop::WatchId id, int fd) {
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    std::lock_guard lk(reg_mu_);
+    watch_owner_.erase(id);
+  }
+  void addDue(EventLoop& d, std::chrono::steady_clock::time_point due) {
+    const std::int64_t ns = toNs(due);
+    {
+      std::lock_guard lk(reg_mu_);
+      due_.emplace(due, d.weak_from_this());
+      if (ns < next_due_ns_.load()) next_due_ns_.store(ns);
+    }
+    // The engine may sleep with a longer timeout: let it recompute.
+    if (std::this_thread::get_id() != thread_.get_id()) ring();
+  }
+  void noteParked(EventLoop& d) {
+    std::lock_guard lk(reg_mu_);
+    parked_.push_back(d.weak_from_this());
+    parked_count_.store(parked_.size());
+  }
+  void notePoll(std::int64_t now) {
+    if (now - last_consumer_poll_ns_.load(std::memory_order_relaxed) > kQuietNs / 4)
+      last_consumer_poll_ns_.store(now, std::memory_order_relaxed);
+  }
+  bool closed() {
+    std::lock_guard lk(task_mu_);
+    return closed_;
+  }
+  bool onEngineThread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  // Engine side, for poll() of a domain without a poll handler: the owner of a ready watch.
+  std::shared_ptr<EventLoop> ownerOf(EventLoop::WatchId id) {
+    std::lock_guard lk(reg_mu_);
+    auto it = watch_owner_.find(id);
+    return it == watch_owner_.end() ? nullptr : it->second.lock();
+  }
+
+  const ProgressMode mode_;
+  const std::chrono::microseconds spin_;
+  const std::string name_;
+  int epfd_ = -1;
+  int doorbell_ = -1;
+  std::thread thread_;
+
+ private:
+  void run();
+  bool runRunnable();
+  bool runDueTimers();
+  void serviceParked();
+  void dropAll();
+  int timeoutMs();
+
+  std::mutex stop_mu_;
+  std::atomic<bool> rung_{false};
+  std::atomic<EventLoop::WatchId> next_watch_{1};
+  std::atomic<std::int64_t> last_consumer_poll_ns_{0};  // any domain of this engine
+
+  std::mutex task_mu_;  // every domain's tasks_ and scheduled_, runnable_, stopping_, closed_
+  std::vector<std::weak_ptr<EventLoop>> runnable_;
+  bool stopping_ = false;
+  bool closed_ = false;
+
+  std::mutex reg_mu_;  // watch_owner_, due_, parked_ (never held while taking a domain's token)
+  std::unordered_map<EventLoop::WatchId, std::weak_ptr<EventLoop>> watch_owner_;
+  std::multimap<std::chrono::steady_clock::time_point, std::weak_ptr<EventLoop>> due_;
+  std::atomic<std::int64_t> next_due_ns_{INT64_MAX};
+  std::vector<std::weak_ptr<EventLoop>> parked_;
+  std::atomic<std::size_t> parked_count_{0};
+};
+
+int Engine::timeoutMs() {
+  const std::int64_t due_ns = next_due_ns_.load();
+  int t = -1;
+  if (due_ns != INT64_MAX) {
+    const std::int64_t left = due_ns - nowNs();
+    if (left <= 0) return 0;
+    const std::int64_t ms = (left + 999999) / 1000000;
+    t = ms > 60000 ? 60000 : static_cast<int>(ms);
+  }
+  // Parked domains are looked at every kBackstop: once nobody polls them, the engine serves them.
+  if (parked_count_.load() > 0) {
+    const int b = static_cast<int>(EventLoop::kBackstop.count());
+    if (t < 0 || t > b) t = b;
+  }
+  return t;
 }
 
-EventLoop::~EventLoop() {
-  stop();
-  ::close(doorbell_);
-  ::close(epfd_);
-}
-
-bool EventLoop::post(Task task) {
+bool Engine::runRunnable() {
+  std::vector<std::weak_ptr<EventLoop>> list;
   {
     std::lock_guard lk(task_mu_);
-    if (closed_) return false;
-    tasks_.push_back(std::move(task));
+    if (runnable_.empty()) return false;
+    list.swap(runnable_);
   }
-  // In the progress context the task runs before the context is left (drainTasks()).
-  if (!inProgressContext()) ring();
-  return true;
+  bool ran = false;
+  for (auto& w : list) {
+    std::shared_ptr<EventLoop> d = w.lock();
+    if (!d) continue;
+    {
+      std::lock_guard lk(task_mu_);
+      d->scheduled_ = false;  // posts from now on schedule it again
+    }
+    std::lock_guard tk(d->token_);
+    ContextGuard guard(d.get());
+    ran |= d->drainTasks() > 0;
+  }
+  return ran;
 }
+
+bool Engine::runDueTimers() {
+  if (next_due_ns_.load() > nowNs()) return false;
+  std::vector<std::shared_ptr<EventLoop>> due;
+  {
+    std::lock_guard lk(reg_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    while (!due_.empty() && due_.begin()->first <= now) {
+      if (auto d = due_.begin()->second.lock()) due.push_back(std::move(d));
+      due_.erase(due_.begin());
+    }
+    next_due_ns_.store(due_.empty() ? INT64_MAX : toNs(due_.begin()->first));
+  }
+  bool ran = false;
+  for (auto& d : due) {
+    std::lock_guard tk(d->token_);
+    ContextGuard guard(d.get());
+    ran |= d->runTimers() > 0;
+    d->drainTasks();
+  }
+  return ran;
+}
+
+void Engine::serviceParked() {
+  if (parked_count_.load() == 0) return;
+  std::vector<std::weak_ptr<EventLoop>> list;
+  {
+    std::lock_guard lk(reg_mu_);
+    list.swap(parked_);
+    parked_count_.store(0);
+  }
+  std::vector<std::weak_ptr<EventLoop>> keep;
+  for (auto& w : list) {
+    std::shared_ptr<EventLoop> d = w.lock();
+    if (!d || !d->parked_.load()) continue;
+    if (d->consumersPolling()) {
+      keep.push_back(std::move(w));
+      continue;
+    }
+    std::lock_guard tk(d->token_);
+    ContextGuard guard(d.get());
+    d->unparkWatches();
+  }
+  if (keep.empty()) return;
+  std::lock_guard lk(reg_mu_);
+  for (auto& w : keep) parked_.push_back(std::move(w));
+  parked_count_.store(parked_.size());
+}
+
+void Engine::dropAll() {
+  // Drained: nothing can be posted any more. Drop every domain's timers and watches (their
+  // handlers hold references, e.g. a connection's watch holds the connection).
+  std::vector<std::shared_ptr<EventLoop>> domains;
+  {
+    std::lock_guard lk(reg_mu_);
+    for (auto& [id, w] : watch_owner_)
+      if (auto d = w.lock()) domains.push_back(std::move(d));
+    for (auto& [t, w] : due_)
+      if (auto d = w.lock()) domains.push_back(std::move(d));
+    due_.clear();
+    next_due_ns_.store(INT64_MAX);
+  }
+  for (auto& d : domains) {
+    std::lock_guard tk(d->token_);
+    ContextGuard guard(d.get());
+    d->timers_.clear();
+    d->timer_order_.clear();
+    d->poll_handlers_.clear();
+    d->has_poll_handler_.store(false);
+    d->next_due_ns_.store(INT64_MAX);
+    for (auto& [id, w] : d->watches_) removeWatch(id, w.fd);
+    d->watches_.clear();
+  }
+}
+
+void Engine::run() {
+  pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+  auto last_active = std::chrono::steady_clock::now();
+  epoll_event evs[64];
+  for (;;) {
+    {
+      std::lock_guard lk(task_mu_);
+      if (stopping_ && runnable_.empty()) {
+        closed_ = true;
+        break;
+      }
+    }
+    int timeout = timeoutMs();
+    // Adaptive: spin on epoll_wait(0) for a while after activity — not while consumers drive
+    // progress themselves (the CPUs are theirs).
+    bool spinning = false;
+    if (mode_ == ProgressMode::Adaptive && timeout != 0 &&
+        std::chrono::steady_clock::now() - last_active < spin_ &&
+        nowNs() - last_consumer_poll_ns_.load(std::memory_order_relaxed) > kQuietNs) {
+      spinning = true;
+      timeout = 0;
+    }
+    int n = epoll_wait(epfd_, evs, 64, timeout);
+    if (n < 0) n = 0;  // EINTR
+    if (n == 0 && spinning) continue;
+    bool active = false;
+    for (int i = 0; i < n; ++i) {
+      // epoll_event is packed: copy the key out instead of binding a reference to a misaligned field.
+      const std::uint64_t key = evs[i].data.u64;
+      if (key == kDoorbellKey) {
+        // Consume the counter first, then re-arm: a post() racing with us either saw rung_ still
+        // set (its domain is on runnable_ before runRunnable() swaps it) or rings again.
+        std::uint64_t v = 0;
+        [[maybe_unused]] const ssize_t r = ::read(doorbell_, &v, sizeof v);
+        rung_.store(false);
+        continue;
+      }
+      std::shared_ptr<EventLoop> d = ownerOf(key);
+      if (!d) continue;  // removed by an earlier handler of this batch
+      std::lock_guard tk(d->token_);
+      ContextGuard guard(d.get());
+      active |= d->dispatchWatch(key, evs[i].events) > 0;
+      d->drainTasks();
+    }
+    active |= runRunnable();
+    active |= runDueTimers();
+    serviceParked();
+    if (active) last_active = std::chrono::steady_clock::now();
+  }
+  dropAll();
+}
+
+// ---- EventLoop: a progress domain -------------------------------------------------------------------
+
+EventLoop::EventLoop(int index)
+    : EventLoop(index, modeFromTunable(), std::chrono::microseconds(base::tunableU64(base::Tunable::PollSpinUs))) {}
+
+EventLoop::EventLoop(int index, ProgressMode mode, std::chrono::microseconds spin)
+    : engine_(std::make_shared<Engine>(index, mode, spin)), owns_engine_(true) {
+  // A non-owning handle, so that the engine can refer to its default domain like to any other.
+  self_ = std::shared_ptr<EventLoop>(this, [](EventLoop*) {});
+  engine_->start();
+}
+
+EventLoop::EventLoop(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {}
+
+EventLoop::~EventLoop() {
+  if (owns_engine_) {
+    stop();
+  } else {
+    // Nobody refers to this domain any more: its watches leave the epoll set (the engine stopped
+    // already has dropped them).
+    for (auto& [id, w] : watches_) engine_->removeWatch(id, w.fd);
+  }
+}
+
+std::shared_ptr<EventLoop> EventLoop::makeDomain() {
+  return std::shared_ptr<EventLoop>(new EventLoop(engine_));
+}
+
+ProgressMode EventLoop::mode() const noexcept { return engine_->mode_; }
+const std::string& EventLoop::name() const noexcept { return engine_->name_; }
+std::thread::id EventLoop::threadId() const noexcept { return engine_->thread_.get_id(); }
+bool EventLoop::inProgressContext() const noexcept { return t_current == this; }
+
+bool EventLoop::post(Task task) { return engine_->postTask(*this, std::move(task), inProgressContext()); }
 
 bool EventLoop::tryRun(void (*fn)(void*), void* ctx) {
   if (inProgressContext()) {
     fn(ctx);
     return true;
   }
-  std::unique_lock lk(progress_mu_, std::try_to_lock);
+  std::unique_lock lk(token_, std::try_to_lock);
   if (!lk.owns_lock()) return false;
   ContextGuard guard(this);
   fn(ctx);
@@ -97,63 +437,85 @@ bool EventLoop::tryRun(void (*fn)(void*), void* ctx) {
   return true;
 }
 
+void EventLoop::stop() { engine_->stop(); }
+
 bool EventLoop::consumersPolling() const noexcept {
-  const std::int64_t last = last_consumer_poll_ns_.load();
-  return last != 0 && nowNs() - last < std::chrono::nanoseconds(kConsumerQuiet).count();
+  const std::int64_t last = last_consumer_poll_ns_.load(std::memory_order_relaxed);
+  return last != 0 && nowNs() - last < kQuietNs;
 }
 
 std::size_t EventLoop::consumerPoll() {
-  if (mode_ == ProgressMode::Blocking) return 0;
-  last_consumer_poll_ns_.store(nowNs(), std::memory_order_relaxed);
+  if (engine_->mode_ == ProgressMode::Blocking) return 0;
+  // The mark is refreshed when it is a quarter of the quiet time old: one clock read per poll,
+  // one store (a cache line other CPUs read) only now and then.
+  const std::int64_t now = nowNs();
+  if (now - last_consumer_poll_ns_.load(std::memory_order_relaxed) > kQuietNs / 4) {
+    last_consumer_poll_ns_.store(now, std::memory_order_relaxed);
+    engine_->notePoll(now);
+  }
   return poll();
 }
 
 void EventLoop::consumerIdle() {
-  if (mode_ == ProgressMode::Blocking) return;
-  last_consumer_poll_ns_.store(0);  // seq_cst with quiet_: the engine sees one or the other
-  if (quiet_.load()) {
-    std::lock_guard lk(quiet_mu_);  // the engine checks its predicate under quiet_mu_: no lost wake-up
-    quiet_cv_.notify_all();
-  }
+  if (engine_->mode_ == ProgressMode::Blocking) return;
+  last_consumer_poll_ns_.store(0);
+  if (parked_.load()) engine_->ring();  // the engine unparks the watches at once
 }
 
-void EventLoop::ring() {
-  if (rung_.exchange(true)) return;
-  const std::uint64_t one = 1;
-  [[maybe_unused]] const ssize_t n = ::write(doorbell_, &one, sizeof one);
-}
-
-void EventLoop::stop() {
-  std::lock_guard slk(stop_mu_);
-  {
-    std::lock_guard lk(task_mu_);
-    stopping_ = true;
+std::size_t EventLoop::poll() {
+  if (inProgressContext()) return 0;  // already inside a handler of this domain
+  const bool timerDue = next_due_ns_.load(std::memory_order_relaxed) <= nowNs();
+  if (has_poll_handler_.load(std::memory_order_acquire)) {
+    std::unique_lock lk(token_, std::try_to_lock);
+    if (!lk.owns_lock()) return 0;
+    ContextGuard guard(this);
+    std::size_t n = timerDue ? runTimers() : 0;
+    // By index: a handler may remove itself (then the next one waits for the next poll).
+    for (std::size_t i = 0; i < poll_handlers_.size(); ++i) {
+      const std::shared_ptr<PollHandler> h = poll_handlers_[i].second;
+      if ((*h)()) ++n;
+    }
+    if (has_tasks_.load(std::memory_order_acquire)) n += drainTasks();
+    return n;
   }
-  stop_requested_.store(true);
-  {
-    std::lock_guard lk(quiet_mu_);
-    quiet_cv_.notify_all();
+  // No poll handler (a generic domain): look at the engine's fds without the token, and take it
+  // only when something of this domain is ready (events of other domains are left to the engine:
+  // level-triggered, it sees them too).
+  epoll_event evs[64];
+  int n = epoll_wait(engine_->epfd_, evs, 64, 0);
+  if (n < 0) n = 0;
+  if (n == 0 && !timerDue && !has_tasks_.load(std::memory_order_acquire)) return 0;
+  std::unique_lock lk(token_, std::try_to_lock);
+  if (!lk.owns_lock()) return 0;
+  ContextGuard guard(this);
+  std::size_t count = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t key = evs[i].data.u64;
+    if (key == kDoorbellKey) continue;
+    auto it = watches_.find(key);
+    if (it == watches_.end()) continue;
+    const std::shared_ptr<IoHandler> fn = it->second.fn;
+    (*fn)(evs[i].events);
+    ++count;
   }
-  rung_.store(false);
-  ring();
-  if (thread_.joinable()) thread_.join();
+  count += runTimers();
+  count += drainTasks();
+  return count;
 }
-
-bool EventLoop::inProgressContext() const noexcept { return t_current == this; }
 
 EventLoop::TimerId EventLoop::addTimer(std::chrono::milliseconds delay, Task fn) {
+  assert(inProgressContext());
   const auto due = std::chrono::steady_clock::now() + delay;
   const TimerId id = next_timer_++;
   timer_order_.emplace(due, id);
-  publishNextDue();
   timers_.emplace(id, std::make_pair(due, std::move(fn)));
-  // A consumer thread inside poll() may add a timer while the engine thread sleeps with a longer
-  // timeout: wake it so it recomputes.
-  if (std::this_thread::get_id() != thread_.get_id()) ring();
+  next_due_ns_.store(toNs(timer_order_.begin()->first), std::memory_order_relaxed);
+  engine_->addDue(*this, due);
   return id;
 }
 
 bool EventLoop::cancelTimer(TimerId id) {
+  assert(inProgressContext());
   auto it = timers_.find(id);
   if (it == timers_.end()) return false;
   auto range = timer_order_.equal_range(it->second.first);
@@ -163,71 +525,84 @@ bool EventLoop::cancelTimer(TimerId id) {
       break;
     }
   }
-  publishNextDue();
   timers_.erase(it);
+  // The engine's entry stays: a stale entry costs one wake-up that finds nothing due.
+  next_due_ns_.store(timer_order_.empty() ? INT64_MAX : toNs(timer_order_.begin()->first), std::memory_order_relaxed);
   return true;
 }
 
 EventLoop::WatchId EventLoop::watch(int fd, std::uint32_t events, IoHandler fn) {
-  const WatchId id = next_watch_++;
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.u64 = id;
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    NDK_LOG_ERROR("engine", "epoll_ctl ADD fd {} failed: errno {}", fd, errno);
-    return 0;
-  }
-  watches_.emplace(id, Watch{fd, std::make_shared<IoHandler>(std::move(fn))});
+  assert(inProgressContext());
+  const WatchId id = engine_->addWatch(*this, fd, parked_.load() ? 0 : events);
+  if (!id) return 0;
+  watches_.emplace(id, Watch{fd, events, std::make_shared<IoHandler>(std::move(fn))});
   return id;
 }
 
 bool EventLoop::modify(WatchId id, std::uint32_t events) {
+  assert(inProgressContext());
   auto it = watches_.find(id);
   if (it == watches_.end()) return false;
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.u64 = id;
-  return epoll_ctl(epfd_, EPOLL_CTL_MOD, it->second.fd, &ev) == 0;
+  it->second.events = events;
+  if (parked_.load()) return true;  // applied when the watches are unparked
+  return engine_->setInterest(id, it->second.fd, events);
 }
 
 bool EventLoop::unwatch(WatchId id) {
+  assert(inProgressContext());
   auto it = watches_.find(id);
   if (it == watches_.end()) return false;
-  epoll_ctl(epfd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
-  // The handler may be the one running right now: destroy it after the dispatch loop.
+  engine_->removeWatch(id, it->second.fd);
+  // The handler may be the one running right now: the dispatcher holds its own reference.
   watches_.erase(it);
   return true;
 }
 
-std::size_t EventLoop::poll() {
-  if (inProgressContext()) return 0;  // already inside a handler of this loop
-  // Look without the token (an idle poll must not keep posting threads and the other pollers out);
-  // take it only when there is something to do.
-  epoll_event evs[64];
-  int n = epoll_wait(epfd_, evs, 64, 0);
-  if (n < 0) n = 0;
-  if (n == 0 && nextTimeoutMs() != 0) return 0;
-  std::unique_lock lk(progress_mu_, std::try_to_lock);
-  if (!lk.owns_lock()) return 0;  // level-triggered: whoever holds the token sees them too
-  return dispatchLocked(evs, n);
+std::uint64_t EventLoop::addPollHandler(PollHandler fn) {
+  assert(inProgressContext());
+  const std::uint64_t key = next_poll_handler_++;
+  poll_handlers_.emplace_back(key, std::make_shared<PollHandler>(std::move(fn)));
+  has_poll_handler_.store(true, std::memory_order_release);
+  return key;
 }
 
-void EventLoop::publishNextDue() {
-  next_due_ns_.store(timer_order_.empty() ? INT64_MAX
-                                          : std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                timer_order_.begin()->first.time_since_epoch())
-                                                .count());
+void EventLoop::removePollHandler(std::uint64_t key) {
+  assert(inProgressContext());
+  for (auto it = poll_handlers_.begin(); it != poll_handlers_.end(); ++it)
+    if (it->first == key) {
+      poll_handlers_.erase(it);
+      break;
+    }
+  if (poll_handlers_.empty()) {
+    has_poll_handler_.store(false, std::memory_order_release);
+    unparkWatches();  // nobody drives them from a consumer's poll any more
+  }
 }
 
-int EventLoop::nextTimeoutMs() {
-  const std::int64_t due_ns = next_due_ns_.load();
-  if (due_ns == INT64_MAX) return -1;
-  const auto now = std::chrono::steady_clock::now();
-  const std::chrono::steady_clock::time_point due{
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(due_ns))};
-  if (due <= now) return 0;
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(due - now).count();
-  return ms > 60000 ? 60000 : static_cast<int>(ms);
+std::size_t EventLoop::dispatchWatch(WatchId id, std::uint32_t events) {
+  auto it = watches_.find(id);
+  if (it == watches_.end()) return 0;  // removed by an earlier handler of this batch
+  if (has_poll_handler_.load(std::memory_order_relaxed) && consumersPolling()) {
+    // Consumers drive this domain: stop the engine's wake-ups for it until they stop.
+    parkWatches();
+    return 0;
+  }
+  const std::shared_ptr<IoHandler> fn = it->second.fn;  // the handler may unwatch (destroy) itself
+  (*fn)(events);
+  return 1;
+}
+
+void EventLoop::parkWatches() {
+  if (parked_.load()) return;
+  for (auto& [id, w] : watches_) engine_->setInterest(id, w.fd, 0);
+  parked_.store(true);
+  engine_->noteParked(*this);
+}
+
+void EventLoop::unparkWatches() {
+  if (!parked_.load()) return;
+  parked_.store(false);
+  for (auto& [id, w] : watches_) engine_->setInterest(id, w.fd, w.events);
 }
 
 std::size_t EventLoop::runTimers() {
@@ -236,7 +611,6 @@ std::size_t EventLoop::runTimers() {
   while (!timer_order_.empty() && timer_order_.begin()->first <= now) {
     const TimerId id = timer_order_.begin()->second;
     timer_order_.erase(timer_order_.begin());
-    publishNextDue();
     auto it = timers_.find(id);
     if (it == timers_.end()) continue;
     Task fn = std::move(it->second.second);
@@ -244,16 +618,13 @@ std::size_t EventLoop::runTimers() {
     fn();
     ++n;
   }
+  next_due_ns_.store(timer_order_.empty() ? INT64_MAX : toNs(timer_order_.begin()->first), std::memory_order_relaxed);
   return n;
 }
 
 std::size_t EventLoop::runTasks() {
-  std::deque<Task> batch;
-  {
-    std::lock_guard lk(task_mu_);
-    if (tasks_.empty()) return 0;
-    batch.swap(tasks_);
-  }
+  if (!has_tasks_.load(std::memory_order_acquire)) return 0;
+  std::deque<Task> batch = engine_->takeTasks(*this);
   for (Task& t : batch) t();
   return batch.size();
 }
@@ -265,89 +636,8 @@ std::size_t EventLoop::drainTasks() {
     if (n == 0) return count;
     count += n;
   }
-  bool left;
-  {
-    std::lock_guard lk(task_mu_);
-    left = !tasks_.empty();
-  }
-  if (left) ring();  // tasks posting tasks without end: let the next round take them
+  engine_->reschedule(*this);  // tasks posting tasks without end: let the next round take them
   return count;
-}
-
-std::size_t EventLoop::progressLocked(int timeout_ms) {
-  epoll_event evs[64];
-  int n = epoll_wait(epfd_, evs, 64, timeout_ms);
-  if (n < 0) n = 0;  // EINTR
-  return dispatchLocked(evs, n);
-}
-
-std::size_t EventLoop::dispatchLocked(const epoll_event* evs, int n) {
-  ContextGuard guard(this);
-  std::size_t count = 0;
-  for (int i = 0; i < n; ++i) {
-    if (evs[i].data.u64 == kDoorbellKey) {
-      // Consume the counter first, then re-arm: a post() racing with us either saw rung_ still
-      // set (its task is queued before the runTasks() swap below) or rings again.
-      std::uint64_t v = 0;
-      [[maybe_unused]] const ssize_t r = ::read(doorbell_, &v, sizeof v);
-      rung_.store(false);
-      continue;
-    }
-    // epoll_event is packed: copy the key out instead of binding a reference to a misaligned field.
-    const std::uint64_t watch_id = evs[i].data.u64;
-    auto it = watches_.find(watch_id);
-    if (it == watches_.end()) continue;  // removed by an earlier handler of this batch
-    const std::shared_ptr<IoHandler> fn = it->second.fn;  // the handler may unwatch (destroy) itself
-    (*fn)(evs[i].events);
-    ++count;
-  }
-  count += runTimers();
-  count += drainTasks();
-  return count;
-}
-
-void EventLoop::run() {
-  pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
-  auto last_active = std::chrono::steady_clock::now();
-  epoll_event evs[64];
-  for (;;) {
-    {
-      std::lock_guard lk(task_mu_);
-      if (stopping_ && tasks_.empty()) {
-        closed_ = true;
-        break;
-      }
-    }
-    int timeout = nextTimeoutMs();  // 0: a timer is due
-    if (mode_ != ProgressMode::Blocking && !stop_requested_.load() && consumersPolling()) {
-      // Consumers drive progress (their polls see the sockets, the doorbell and due timers): do not
-      // compete with them for the CPUs or the token. Sleep until consumerIdle()/stop() or kBackstop,
-      // then look again; once nobody polled for kConsumerQuiet, back to full duty below.
-      std::unique_lock lk(quiet_mu_);
-      quiet_.store(true);
-      quiet_cv_.wait_for(lk, kBackstop, [this] { return stop_requested_.load() || !consumersPolling(); });
-      quiet_.store(false);
-      continue;
-    }
-    // Sleep (or spin) without the token so posting threads and polling consumers can take it.
-    bool spinning = false;
-    if (mode_ == ProgressMode::Adaptive && timeout != 0 && std::chrono::steady_clock::now() - last_active < spin_) {
-      spinning = true;
-      timeout = 0;
-    }
-    int n = epoll_wait(epfd_, evs, 64, timeout);
-    if (n < 0) n = 0;  // EINTR
-    if (n == 0 && spinning) continue;  // nothing ready: no need for the token
-    std::lock_guard lk(progress_mu_);
-    if (dispatchLocked(evs, n) > 0) last_active = std::chrono::steady_clock::now();
-  }
-  // Drained: nothing can be posted any more. Drop timers and watches in the loop's context.
-  std::lock_guard lk(progress_mu_);
-  ContextGuard guard(this);
-  timers_.clear();
-  timer_order_.clear();
-  publishNextDue();
-  watches_.clear();
 }
 
 }  // namespace openndk::engine

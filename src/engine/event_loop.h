@@ -1,28 +1,30 @@
-// One progress engine: one thread ("ndk-engine-N") around an epoll set, with an eventfd doorbell
-// (post a task from any thread), a steady-clock timer queue (one-shot, cancellable) and fd watches.
+// Progress engines and progress domains.
+//
+// An *engine* is one thread ("ndk-engine-N") around an epoll set, an eventfd doorbell and a timer
+// heap. An EventLoop is a *progress domain* on an engine: its own progress lock (the token), task
+// queue, timers and fd watches. Handlers of one domain (posted tasks, timer callbacks, fd
+// callbacks) never run concurrently with each other; handlers of different domains do. The
+// EventLoop constructed with an index owns its engine (the engine's default domain: listeners,
+// connection setup); makeDomain() adds a domain on the same engine — the provider gives every
+// connection its own, so that two connections, e.g. both ends of a loopback pair, progress in
+// parallel on two CPUs (docs/engine.md "Progress domains").
 //
 // Progress modes (tunable progress_mode):
-//   blocking  the engine thread sleeps in epoll_wait until an fd, the doorbell or a timer is due.
+//   blocking  the engine thread sleeps in epoll_wait until an fd, the doorbell or a timer is due;
+//             consumer polls do nothing.
 //   adaptive  after activity the engine thread polls epoll_wait(0) for poll_spin_us, then sleeps.
-//   poll      consumers call poll() to drive progress in their own thread; the engine thread never
-//             spins, it sleeps in epoll_wait and only serves as the backstop when nobody polls.
-// Whatever the mode, handlers (tasks, timers, fd callbacks) run under one progress lock (the
-// progress token), so at most one thread runs them at a time and they never run concurrently with
-// each other. The engine thread never holds the token while it sleeps: a posting thread can take it
-// with tryRun() and transmit in place, a polling consumer with poll().
-//
-// Consumer-driven progress (adaptive and poll modes, docs/decisions.md "Fast path"): while some
-// consumer thread calls consumerPoll() (a CQ being polled), the engine thread stops watching the
-// sockets and the doorbell, never takes the token and neither spins nor wakes for socket events: it
-// sleeps, at most kBackstop at a time, and goes back to full duty once nobody polled for
-// kConsumerQuiet or a consumer announced it goes to sleep (consumerIdle(), e.g. a CQ being armed).
+//   poll      as adaptive without the spin: the engine thread is the backstop.
+// In adaptive and poll mode a consumer polling a CQ drives the domains of that CQ's connections in
+// its own thread (consumerPoll()): the domain's poll handler performs non-blocking I/O on its own
+// socket — no epoll_wait in that path. While a domain is being polled by consumers, the engine
+// thread parks the domain's fd watches (no wake-ups for them) and unparks them once nobody polled
+// for kConsumerQuiet, or at once when a consumer announces it goes to sleep (consumerIdle()).
 #pragma once
 
 #include <sys/epoll.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -32,6 +34,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 namespace openndk::engine {
 
@@ -39,30 +42,40 @@ enum class ProgressMode : std::uint8_t { Blocking, Adaptive, Poll };
 // "blocking" | "adaptive" | "poll"; false for anything else.
 bool parseProgressMode(std::string_view s, ProgressMode& out);
 
-class EventLoop {
+class Engine;
+
+class EventLoop : public std::enable_shared_from_this<EventLoop> {
  public:
   using Task = std::function<void()>;
   using IoHandler = std::function<void(std::uint32_t events)>;
+  // A consumer-driven progress step (non-blocking I/O of the domain's connection); returns whether
+  // it made progress. Runs in the domain's progress context.
+  using PollHandler = std::function<bool()>;
   using TimerId = std::uint64_t;
   using WatchId = std::uint64_t;
 
-  // Mode and spin time from the tunables (progress_mode, poll_spin_us).
+  // An engine of its own (thread "ndk-engine-<index>") with this loop as its default domain. Mode
+  // and spin time from the tunables (progress_mode, poll_spin_us).
   explicit EventLoop(int index = 0);
   EventLoop(int index, ProgressMode mode, std::chrono::microseconds spin);
-  ~EventLoop();  // stop()
+  ~EventLoop();  // the default domain: stop(); another domain: leaves the engine
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  // Any thread. Tasks run in posting order. Returns false once stop() has begun draining is over
-  // (the task is then not run and is destroyed in the caller's thread). From the progress context
-  // the doorbell is not rung: the task runs before the context is left.
+  // Any thread: a new progress domain on this loop's engine. It lives as long as its owners hold it.
+  [[nodiscard]] std::shared_ptr<EventLoop> makeDomain();
+
+  // Any thread. Tasks run in posting order (per domain). Returns false once the engine's stop() has
+  // drained (the task is then not run and is destroyed in the caller's thread). From the progress
+  // context the doorbell is not rung: the task runs before the context is left.
   bool post(Task task);
   // Any thread: run fn(ctx) in the progress context right now if the token is free (or the caller
   // already holds it), then drain the tasks it posted; false (fn not called) if another thread
   // holds the token.
   bool tryRun(void (*fn)(void*), void* ctx);
-  // Runs every task posted before stop() and every task those tasks post, then joins. Pending timers
-  // are dropped without firing. Idempotent; must not be called from a handler.
+  // Runs every task posted (to any domain of the engine) before stop() and every task those tasks
+  // post, then joins the engine thread. Pending timers are dropped without firing. Idempotent; must
+  // not be called from a handler. On a domain that does not own its engine: stops the engine too.
   void stop();
 
   // Progress context only (a handler, or a thread inside poll()). One-shot timer; cancel before it
@@ -74,78 +87,73 @@ class EventLoop {
   WatchId watch(int fd, std::uint32_t events, IoHandler fn);
   bool modify(WatchId id, std::uint32_t events);
   bool unwatch(WatchId id);
+  // Progress context only: what consumerPoll() runs for this domain, e.g. a connection's
+  // non-blocking receive and transmit (a domain without one never has its watches parked, and a
+  // consumer's poll looks at the engine's fds for it). Returns a key for removePollHandler().
+  std::uint64_t addPollHandler(PollHandler fn);
+  void removePollHandler(std::uint64_t key);
 
-  // Poll mode: drive progress in the calling thread (no waiting). Returns the number of handlers
-  // run; 0 if another thread is driving progress right now. Allowed in every mode.
+  // Drive this domain in the calling thread (no waiting): tasks, due timers, the poll handler (or,
+  // without one, a non-blocking look at the engine's fds for this domain's watches). Returns the
+  // number of handlers run; 0 if another thread holds the token. Allowed in every mode.
   std::size_t poll();
-  // A consumer's poll (a CQ poll hook): poll(), and in adaptive/poll mode record that consumers
-  // are driving progress (the engine thread then stays quiet, see above). Blocking mode: no-op.
+  // A consumer's poll (a CQ poll hook): poll(), and in adaptive/poll mode record that consumers are
+  // driving this domain (the engine then parks its watches, see above). Blocking mode: no-op.
   std::size_t consumerPoll();
-  // A consumer stops polling (it arms a CQ and sleeps): the engine thread resumes full duty now.
+  // A consumer stops polling (it arms a CQ and sleeps): the engine serves the domain again now.
   void consumerIdle();
-  // True while a consumer polled within kConsumerQuiet (adaptive/poll mode only).
+  // True while a consumer polled this domain within kConsumerQuiet (adaptive/poll mode only).
   [[nodiscard]] bool consumersPolling() const noexcept;
-  // True while the engine thread is quiet (tests, diagnostics).
-  [[nodiscard]] bool engineQuiet() const noexcept { return quiet_.load(); }
+  // True while the engine has parked this domain's watches (tests, diagnostics).
+  [[nodiscard]] bool engineQuiet() const noexcept { return parked_.load(); }
 
   static constexpr std::chrono::microseconds kConsumerQuiet{200};
   static constexpr std::chrono::milliseconds kBackstop{1};
 
-  // True while the calling thread runs this loop's handlers.
+  // True while the calling thread runs this domain's handlers.
   [[nodiscard]] bool inProgressContext() const noexcept;
-  [[nodiscard]] ProgressMode mode() const noexcept { return mode_; }
-  [[nodiscard]] const std::string& name() const noexcept { return name_; }
-  [[nodiscard]] std::thread::id threadId() const noexcept { return thread_.get_id(); }
+  [[nodiscard]] ProgressMode mode() const noexcept;
+  [[nodiscard]] const std::string& name() const noexcept;
+  [[nodiscard]] std::thread::id threadId() const noexcept;
 
  private:
-  struct Timer {
-    std::chrono::steady_clock::time_point due;
-    Task fn;
-  };
+  friend class Engine;
   struct Watch {
     int fd;
-    std::shared_ptr<IoHandler> fn;  // shared: a running handler may unwatch itself
+    std::uint32_t events;               // the interest the owner asked for
+    std::shared_ptr<IoHandler> fn;      // shared: a running handler may unwatch itself
   };
-  void run();
-  std::size_t progressLocked(int timeout_ms);  // with progress_mu_ held
-  // With progress_mu_ held: the events of an epoll_wait made without it (may be stale: handlers
-  // are non-blocking and a watch removed meanwhile is skipped), then due timers and tasks.
-  std::size_t dispatchLocked(const ::epoll_event* evs, int n);
-  std::size_t runTasks();
-  std::size_t drainTasks();  // runTasks() until empty (bounded; leftovers ring the doorbell)
+  explicit EventLoop(std::shared_ptr<Engine> engine);
+  // With token_ held (the caller set the context guard): due timers, then tasks.
   std::size_t runTimers();
-  int nextTimeoutMs();    // any thread (next_due_ns_): -1 none, 0 due
-  void publishNextDue();  // under progress_mu_, after timer_order_ changed
-  void ring();
+  std::size_t runTasks();
+  std::size_t drainTasks();  // runTasks() until empty (bounded; leftovers reschedule the domain)
+  // Engine thread, with token_ held: one epoll event of watch `id`.
+  std::size_t dispatchWatch(WatchId id, std::uint32_t events);
+  void parkWatches();    // token_ held: epoll interest 0 for every watch (the consumers drive I/O)
+  void unparkWatches();  // token_ held: every watch's interest back
 
-  const ProgressMode mode_;
-  const std::chrono::microseconds spin_;
-  std::string name_;
-  int epfd_ = -1;
-  int doorbell_ = -1;
+  std::shared_ptr<Engine> engine_;
+  bool owns_engine_ = false;
+  std::shared_ptr<EventLoop> self_;  // the default domain: its own (non-owning) shared handle
 
-  std::mutex task_mu_;
+  std::mutex token_;  // the progress token: held while handlers run
+  // Below: tasks_ and scheduled_ under the engine's task lock.
   std::deque<Task> tasks_;
-  bool stopping_ = false;  // stop() called: the loop drains and exits
-  bool closed_ = false;    // drained: post() refuses
-  std::atomic<bool> rung_{false};
-  std::atomic<std::int64_t> last_consumer_poll_ns_{0};  // steady clock; 0: consumers idle
-  std::atomic<bool> quiet_{false};  // the engine thread is quiet (consumers drive progress)
-  std::atomic<bool> stop_requested_{false};
-  std::mutex quiet_mu_;  // with quiet_cv_: consumerIdle() / stop() end a quiet sleep at once
-  std::condition_variable quiet_cv_;
-  std::atomic<std::int64_t> next_due_ns_{INT64_MAX};  // first timer's due time (steady clock)
-
-  std::mutex progress_mu_;  // held while handlers run
-  // Below: only under progress_mu_.
+  bool scheduled_ = false;  // on the engine's runnable list
+  std::atomic<bool> has_tasks_{false};
+  // Below: only with token_ held.
   std::multimap<std::chrono::steady_clock::time_point, TimerId> timer_order_;
   std::unordered_map<TimerId, std::pair<std::chrono::steady_clock::time_point, Task>> timers_;
   std::unordered_map<WatchId, Watch> watches_;
+  // Shared: a running handler may remove itself (a connection closing inside its own poll).
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<PollHandler>>> poll_handlers_;
+  std::uint64_t next_poll_handler_ = 1;
   TimerId next_timer_ = 1;
-  WatchId next_watch_ = 1;
-
-  std::mutex stop_mu_;
-  std::thread thread_;
+  std::atomic<bool> has_poll_handler_{false};
+  std::atomic<std::int64_t> next_due_ns_{INT64_MAX};  // first timer's due time (steady clock)
+  std::atomic<std::int64_t> last_consumer_poll_ns_{0};  // steady clock; 0: consumers idle
+  std::atomic<bool> parked_{false};
 };
 
 }  // namespace openndk::engine

@@ -1,5 +1,7 @@
 #include "provider/cq.h"
 
+#include "engine/event_loop.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -64,10 +66,30 @@ bool Cq::matchesLocked(const CompletionEntry& e) const {
   return false;                                              // ERRORS: only CQ errors
 }
 
-void Cq::setPollHook(void (*hook)(void*), void* ctx, void (*idle)(void*)) {
-  poll_ctx_.store(ctx);
-  idle_hook_.store(idle);
-  poll_hook_.store(hook);
+void Cq::addPollSource(const void* key, std::shared_ptr<engine::EventLoop> domain) {
+  std::lock_guard lock(sources_mu_);
+  auto next = std::make_shared<PollSources>(sources_ ? *sources_ : PollSources{});
+  for (const PollSource& s : *next)
+    if (s.key == key) return;
+  next->push_back({key, std::move(domain)});
+  sources_ = std::move(next);
+  have_sources_.store(true, std::memory_order_release);
+}
+
+void Cq::removePollSource(const void* key) {
+  std::lock_guard lock(sources_mu_);
+  if (!sources_) return;
+  auto next = std::make_shared<PollSources>();
+  for (const PollSource& s : *sources_)
+    if (s.key != key) next->push_back(s);
+  have_sources_.store(!next->empty(), std::memory_order_release);
+  sources_ = next->empty() ? nullptr : std::shared_ptr<const PollSources>(std::move(next));
+}
+
+std::shared_ptr<const Cq::PollSources> Cq::pollSources() const {
+  if (!have_sources_.load(std::memory_order_acquire)) return nullptr;
+  std::lock_guard lock(sources_mu_);
+  return sources_;
 }
 
 ULONG Cq::depth() const {
@@ -162,7 +184,8 @@ void Cq::arm(ULONG type) {
     NDK_LOG_INFO("provider", "NdkArmCq: unknown Type {} treated as NDK_CQ_NOTIFY_ANY", type);
     rank = 2;
   }
-  if (auto idle = idle_hook_.load()) idle(poll_ctx_.load());  // the consumer will wait, not poll
+  if (auto src = pollSources())  // the consumer will wait, not poll: the engine serves them again
+    for (const PollSource& p : *src) p.domain->consumerIdle();
   std::lock_guard lock(mu_);
   if (stopped_) return;
   arm_ = std::max(arm_, rank);  // R45: the broader of the two
@@ -177,7 +200,8 @@ void Cq::arm(ULONG type) {
 
 template <class R>
 ULONG Cq::getResults(R* results, ULONG n) {
-  if (auto hook = poll_hook_.load()) hook(poll_ctx_.load());
+  if (auto src = pollSources())
+    for (const PollSource& p : *src) p.domain->consumerPoll();
   if (n == 0) return 0;
   if (!results) {
     reject("NdkGetCqResults", STATUS_INVALID_PARAMETER, "NULL Results with nResults > 0");

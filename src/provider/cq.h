@@ -7,11 +7,17 @@
 // close (R22).
 #pragma once
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "provider/event_notifier.h"
 #include "provider/object.h"
 #include "provider/work.h"
+
+namespace openndk::engine {
+class EventLoop;
+}
 
 namespace openndk::provider {
 
@@ -34,10 +40,13 @@ class Cq final : public Object {
   // Fatal failure (STATUS_INTERNAL_ERROR, R47).
   void fail();
   bool broken() const { return error_.load() != STATUS_SUCCESS; }
-  // The data path's progress engine can ask to be called whenever the consumer polls this CQ
-  // (NdkGetCqResults(Ex)), e.g. to drive a poll-mode connection, and (idle) when the consumer arms
-  // it, i.e. is about to stop polling and wait for a notification.
-  void setPollHook(void (*hook)(void* ctx), void* ctx, void (*idle)(void* ctx) = nullptr);
+  // Consumer-driven progress (docs/engine.md "Progress domains"): every connection whose QP sends
+  // completions here registers its progress domain; NdkGetCqResults(Ex) drives each of them
+  // (EventLoop::consumerPoll: that connection's socket only), NdkArmCq tells each that the
+  // consumer is about to sleep (consumerIdle). A CQ may serve many QPs: a list, added and removed
+  // from any thread, read on every poll without the CQ lock (a snapshot).
+  void addPollSource(const void* key, std::shared_ptr<engine::EventLoop> domain);
+  void removePollSource(const void* key);
 
   // ---- NDK_CQ_DISPATCH members ----
   NTSTATUS resize(ULONG depth);
@@ -79,9 +88,15 @@ class Cq final : public Object {
   std::uint64_t mod_pending_ = 0;  // matching entries accumulated while moderated
   std::uint64_t mod_timer_ = 0;    // timer id, 0 = none
   std::uint64_t mod_gen_ = 0;
-  std::atomic<void (*)(void*)> poll_hook_{nullptr};
-  std::atomic<void (*)(void*)> idle_hook_{nullptr};
-  std::atomic<void*> poll_ctx_{nullptr};
+  struct PollSource {
+    const void* key;
+    std::shared_ptr<engine::EventLoop> domain;
+  };
+  using PollSources = std::vector<PollSource>;
+  std::shared_ptr<const PollSources> pollSources() const;
+  mutable std::mutex sources_mu_;  // guards the pointer only (copy-on-write list)
+  std::shared_ptr<const PollSources> sources_;
+  std::atomic<bool> have_sources_{false};
 };
 
 }  // namespace openndk::provider

@@ -1,6 +1,7 @@
 #include "provider/link.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "base/log.h"
@@ -20,7 +21,8 @@ using iwarp::AccessFault;
 using iwarp::AccessKind;
 using iwarp::Error;
 
-Link::Link(Adapter* adapter, engine::EventLoop& loop) : adapter_(adapter), loop_(loop) {}
+Link::Link(Adapter* adapter, engine::EventLoop& engine)
+    : adapter_(adapter), domain_(engine.makeDomain()), loop_(*domain_) {}
 
 NTSTATUS Link::statusForTerminate(const iwarp::TerminateInfo& t) {
   using iwarp::TermLayer;
@@ -34,16 +36,7 @@ NTSTATUS Link::statusForTerminate(const iwarp::TerminateInfo& t) {
 }
 Link::~Link() = default;
 
-void Link::setQp(Qp* qp) {
-  qp_ = qp;
-  if (!qp) return;
-  // Consumer-driven progress (docs/decisions.md "Fast path"): a consumer polling a CQ of this QP
-  // runs the loop's progress in its own thread; arming the CQ hands progress back to the engine.
-  auto poll = [](void* l) { static_cast<engine::EventLoop*>(l)->consumerPoll(); };
-  auto idle = [](void* l) { static_cast<engine::EventLoop*>(l)->consumerIdle(); };
-  qp->receiveCq()->setPollHook(poll, &loop_, idle);
-  qp->initiatorCq()->setPollHook(poll, &loop_, idle);
-}
+void Link::setQp(Qp* qp) { qp_ = qp; }
 
 void Link::start(engine::Socket sock, engine::ConnectionOptions opts) {
   self_ = shared_from_this();
@@ -80,8 +73,17 @@ void Link::connectRequest(ByteSpan pd) {
 }
 
 void Link::established(const iwarp::Negotiated& n, ByteSpan pd) {
+  assert(loop_.inProgressContext());
   neg_ = n;
   established_ = true;
+  if (qp_ && !polled_) {
+    // Consumer-driven progress (docs/engine.md "Progress domains"): a consumer polling a CQ of this
+    // QP drives this link's domain — its own socket — in its own thread; arming the CQ hands
+    // progress back to the engine. Removed again in closed().
+    qp_->receiveCq()->addPollSource(this, domain_);
+    qp_->initiatorCq()->addPollSource(this, domain_);
+    polled_ = true;
+  }
   if (owner_) owner_->linkEstablished(n, pd);
 }
 
@@ -90,7 +92,13 @@ void Link::rejected(ByteSpan pd) {
 }
 
 void Link::closed(const engine::CloseInfo& info) {
+  assert(loop_.inProgressContext());
   closed_ = true;
+  if (polled_ && qp_) {
+    polled_ = false;
+    qp_->receiveCq()->removePollSource(this);
+    qp_->initiatorCq()->removePollSource(this);
+  }
   auto keep = std::move(self_);
   Connector* owner = std::exchange(owner_, nullptr);
   Listener* listener = std::exchange(listener_, nullptr);
@@ -99,11 +107,14 @@ void Link::closed(const engine::CloseInfo& info) {
     if (qp_) qp_->completeReceive(r.req, STATUS_CANCELLED, 0, false, 0);
   recvs_.clear();
   sinks_.clear();
-  confirmReads_.clear();
   cookieToId_.clear();
-  // Requests the peer may not have executed (docs/decisions.md "Data path", R75 [D], R53): after a
-  // Terminate the first one reports the Terminate's status, the others STATUS_CONNECTION_ABORTED.
-  // After an orderly close (no Terminate, no transport error) sent requests were executed.
+  // R75 (amended) / R53: Writes and Sends completed on hand-off; the peer's Terminate reaches the
+  // consumer through the requests not reported yet. The first of them reports the Terminate's status,
+  // every later one STATUS_CONNECTION_ABORTED, each exactly once and in posting order. A wire request
+  // already done but not reported (it waits behind an earlier one, e.g. a Read in flight) fails
+  // too: the peer may have dropped it behind the refused request. Without a Terminate, requests the
+  // engine still held fail with STATUS_CONNECTION_ABORTED after a transport error, or with the
+  // status the owner gives (failPending) after an orderly close.
   const bool orderly = !info.terminate_received && info.error == iwarp::Error::None &&
                        (info.net == engine::NetError::None || info.net == engine::NetError::Closed);
   bool first = true;
@@ -111,17 +122,10 @@ void Link::closed(const engine::CloseInfo& info) {
     if (p.cancel) continue;
     const bool wire = p.wr.type == NdkOperationTypeSend || p.wr.type == NdkOperationTypeWrite ||
                       p.wr.type == NdkOperationTypeRead;
-    // Not reported yet and possibly not executed by the peer: a Send completed on hand-off but
-    // queued behind a held Write was sent after it, so a Terminate makes it fail too.
-    const bool open = !p.done || p.engineFlushed || (info.terminate_received && !first && p.issued && wire);
-    if (!open) continue;
-    if (info.terminate_received && (p.issued || p.engineFlushed)) {
+    if (info.terminate_received && (p.issued || p.engineFlushed) && (!p.done || p.engineFlushed || wire)) {
       p.status = first ? statusForTerminate(info.peer_terminate) : STATUS_CONNECTION_ABORTED;
       p.done = true;
       first = false;
-    } else if (p.sent && !p.done) {
-      p.status = orderly ? STATUS_SUCCESS : STATUS_CONNECTION_ABORTED;
-      p.done = true;
     } else if (p.issued && !p.done) {
       p.status = orderly ? deadStatus_ : STATUS_CONNECTION_ABORTED;
       p.done = true;
@@ -238,7 +242,7 @@ void Link::onFlush(std::uint64_t mark) {
       break;
     }
     p.cancel = true;
-    if ((!p.issued || p.sent) && !p.done) {  // sent: the engine is done with its memory
+    if (!p.issued && !p.done) {
       p.done = true;
       p.status = STATUS_CANCELLED;
     }
@@ -411,7 +415,6 @@ void Link::issue(Pending& p) {
       if (nextSink_ == 0) nextSink_ = 1;
       p.partsLeft = 1;
       ++readsOut_;
-      coveredId_ = std::max(coveredId_, p.id - 1);  // its response confirms everything before it
       engine::TxRequest tx;
       tx.kind = engine::TxRequest::Kind::ReadRequest;
       tx.cookie = (static_cast<std::uint64_t>(stag) << 32) | 1u;
@@ -438,7 +441,6 @@ void Link::finishPart(std::uint64_t id, NTSTATUS status) {
   if (p->wr.type == NdkOperationTypeRead) {
     if (--p->partsLeft > 0) return;
     if (readsOut_ > 0) --readsOut_;
-    if (status == STATUS_SUCCESS) confirmUpTo(id - 1);
     // R76b: local invalidate of the sink after the data landed.
     if ((p->wr.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) && p->status == STATUS_SUCCESS && !p->wr.sges.empty()) {
       if (auto e = adapter_->stags().lookup(p->wr.sges.front().token); e && e->kind == StagKind::FastMr)
@@ -447,62 +449,11 @@ void Link::finishPart(std::uint64_t id, NTSTATUS status) {
   }
   p->done = true;
   pump();
-  maybeConfirm();
   reap();
-}
-
-void Link::confirmUpTo(std::uint64_t id) {
-  for (Pending& p : q_) {
-    if (p.id > id) break;
-    if (p.sent && !p.done) p.done = true;
-  }
-}
-
-void Link::maybeConfirm() {
-  if (closed_ || !conn_ || !established_) return;
-  const std::uint64_t last = lastIssuedId();
-  if (coveredId_ >= last) return;
-  bool waiting = false;
-  for (const Pending& p : q_)
-    if (p.sent && !p.done && p.id > coveredId_) {
-      waiting = true;
-      break;
-    }
-  if (!waiting) return;
-  if (neg_.ord == 0) {  // the peer serves no reads: nothing can confirm, complete on hand-off
-    confirmUpTo(last);
-    coveredId_ = last;
-    return;
-  }
-  if (readsOut_ >= neg_.ord) return;  // a read in flight will come back; look again then
-  std::uint32_t stag = nextSink_++;
-  if (nextSink_ == 0) nextSink_ = 1;
-  engine::TxRequest tx;
-  tx.kind = engine::TxRequest::Kind::ReadRequest;
-  tx.cookie = (static_cast<std::uint64_t>(stag) << 32) | 2u;  // 2: confirmation read
-  tx.read.sink_stag = stag;
-  tx.read.sink_to = 0;
-  tx.read.size = 0;  // zero-length: never validated by the peer (RFC 5041 §5.2)
-  // Source STag 1, as siw's own zero-length Read RTR uses. (Whatever the STag, siw 6.1 may answer a
-  // zero-length Read it had to queue with stale bytes: iwarp::fit_read_response drops that payload,
-  // docs/interop.md "Findings".)
-  tx.read.src_stag = 1;
-  tx.read.src_to = 0;
-  sinks_.emplace(stag, ReadSink{0, {}, 0});
-  confirmReads_[stag] = last;
-  coveredId_ = last;
-  ++readsOut_;
-  conn_->post(std::move(tx));
 }
 
 void Link::txCompleted(std::uint64_t cookie, engine::TxStatus status) {
   const NTSTATUS s = status == engine::TxStatus::Success ? STATUS_SUCCESS : deadStatus_;
-  if ((cookie & 0xffffffffu) == 2u && (cookie >> 32) != 0) {  // a confirmation read, flushed
-    const auto stag = static_cast<std::uint32_t>(cookie >> 32);
-    sinks_.erase(stag);
-    if (confirmReads_.erase(stag) && readsOut_ > 0) --readsOut_;
-    return;
-  }
   if ((cookie >> 32) != 0) {  // a Read Request part, flushed
     auto it = cookieToId_.find(cookie);
     if (it == cookieToId_.end()) return;
@@ -515,37 +466,13 @@ void Link::txCompleted(std::uint64_t cookie, engine::TxStatus status) {
   }
   Pending* p = findPending(cookie);
   if (!p || p->done) return;
-  if (status == engine::TxStatus::Success && p->wr.type != NdkOperationTypeWrite) {
-    finishPart(cookie, STATUS_SUCCESS);  // Sends complete on hand-off (still reported in order)
-    return;
-  }
-  if (status == engine::TxStatus::Success) {
-    // A Write handed to TCP: held until a later Read Response (or an orderly close) confirms it.
-    p->sent = true;
-    pump();
-    maybeConfirm();
-    reap();
-    return;
-  }
-  p->engineFlushed = true;
+  if (status != engine::TxStatus::Success) p->engineFlushed = true;
+  // R75 (amended), IWARP.md 3.5: Sends and Writes complete once handed to TCP (still reported in
+  // posting order); nothing is put on the wire to confirm them.
   finishPart(cookie, s);
 }
 
 void Link::readCompleted(std::uint64_t cookie) {
-  if ((cookie & 0xffffffffu) == 2u) {
-    const auto stag = static_cast<std::uint32_t>(cookie >> 32);
-    sinks_.erase(stag);
-    auto c = confirmReads_.find(stag);
-    if (c == confirmReads_.end()) return;
-    const std::uint64_t upTo = c->second;
-    confirmReads_.erase(c);
-    if (readsOut_ > 0) --readsOut_;
-    confirmUpTo(upTo);
-    pump();
-    maybeConfirm();
-    reap();
-    return;
-  }
   auto it = cookieToId_.find(cookie);
   if (it == cookieToId_.end()) return;
   const std::uint64_t id = it->second;

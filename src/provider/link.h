@@ -36,10 +36,13 @@ class Link final : public engine::PlacementSink,
                    public QpTransport,
                    public std::enable_shared_from_this<Link> {
  public:
-  Link(Adapter* adapter, engine::EventLoop& loop);
+  // The link gets a progress domain of its own on `engine` (docs/engine.md "Progress domains"):
+  // its connection progresses in parallel with every other one.
+  Link(Adapter* adapter, engine::EventLoop& engine);
   ~Link() override;
 
-  engine::EventLoop& loop() const { return loop_; }
+  // The link's progress domain: everything below marked "loop context" runs there.
+  engine::EventLoop& loop() const { return *domain_; }
   // Creates the engine connection over a connected socket. Until closed() the link keeps itself.
   void start(engine::Socket sock, engine::ConnectionOptions opts);
   std::shared_ptr<engine::Connection> connection() const {
@@ -60,8 +63,8 @@ class Link final : public engine::PlacementSink,
   // Loop context. The passive link belongs to its listener until a connector takes it.
   void setListener(Listener* l) { listener_ = l; }
   void setOwner(Connector* c) { owner_ = c; }
-  // The QP whose queues this link serves (set before the transport is attached).
-  // Also makes polling the QP's CQs drive this link's loop (consumer-driven progress).
+  // The QP whose queues this link serves (set before the transport is attached; before start() or
+  // in the loop context). From establishment on, polling the QP's CQs drives this link's domain.
   void setQp(Qp* qp);
   const iwarp::Negotiated& negotiated() const { return neg_; }
   // Passive side, from the connect request on: the initiator's requested IRD/ORD (R84).
@@ -108,7 +111,6 @@ class Link final : public engine::PlacementSink,
     bool issued = false;
     bool done = false;
     bool cancel = false;  // flushed: report STATUS_CANCELLED whatever the engine says
-    bool sent = false;    // Send/Write handed to TCP, completion held until confirmed (R75 [D])
     bool engineFlushed = false;  // the engine gave it back unsent at the close
     int partsLeft = 0;    // reads: outstanding Read Requests (one per sink SGE)
     NTSTATUS status = STATUS_SUCCESS;
@@ -134,11 +136,6 @@ class Link final : public engine::PlacementSink,
   NTSTATUS executeLocal(const WorkRequest& wr);
   Pending* findPending(std::uint64_t id);
   void finishPart(std::uint64_t id, NTSTATUS status);
-  // Write/Send confirmation (docs/decisions.md "Data path", R75): a Read Response placed after a
-  // request was issued proves the peer processed that request without a Terminate.
-  void confirmUpTo(std::uint64_t id);
-  void maybeConfirm();
-  std::uint64_t lastIssuedId() const { return next_ > 0 ? q_[next_ - 1].id : 0; }
   static NTSTATUS statusForTerminate(const iwarp::TerminateInfo& t);
   // SGE → contiguous spans of system memory (privileged token: logical = system address).
   bool resolveSge(const Sge& s, std::vector<engine::MutByteSpan>* out) const;
@@ -147,7 +144,9 @@ class Link final : public engine::PlacementSink,
                     std::vector<engine::MutByteSpan>* out);
 
   Adapter* const adapter_;
-  engine::EventLoop& loop_;
+  const std::shared_ptr<engine::EventLoop> domain_;
+  engine::EventLoop& loop_;  // *domain_
+  bool polled_ = false;      // registered as a poll source with the QP's CQs
   mutable std::mutex conn_mu_;
   std::shared_ptr<engine::Connection> conn_;
   bool abort_ = false;
@@ -181,10 +180,6 @@ class Link final : public engine::PlacementSink,
   std::map<std::uint32_t, ReadSink> sinks_;  // synthetic sink STag → read part
   std::uint32_t nextSink_ = 1;
   std::map<std::uint64_t, std::uint64_t> cookieToId_;
-  // Confirmation reads (zero-length Read Requests of our own): sink STag → highest request id
-  // issued before it. coveredId_: highest id some outstanding/issued read already covers.
-  std::map<std::uint32_t, std::uint64_t> confirmReads_;
-  std::uint64_t coveredId_ = 0;
   // Receives by MSN.
   std::map<std::uint32_t, Recv> recvs_;
 };

@@ -1,5 +1,7 @@
 #include "provider/listener.h"
 
+#include <vector>
+
 #include <sys/epoll.h>
 
 #include <new>
@@ -111,7 +113,11 @@ void Listener::onAcceptable() {
     auto link = std::make_shared<Link>(adapter(), *loop_);
     link->setListener(this);
     hold();  // released by linkGone or when a connector takes the link
-    unowned_.insert(link);
+    {
+      // The link runs in a progress domain of its own: incoming()/linkGone() come from there.
+      std::lock_guard lock(mu_);
+      unowned_.insert(link);
+    }
     engine::ConnectionOptions opts;
     opts.role = iwarp::SetupRole::Responder;
     link->start(std::move(s), std::move(opts));
@@ -151,7 +157,10 @@ void Listener::incoming(std::shared_ptr<Link> link, engine::ByteSpan pd) {
   c->attachTo(this);  // R102: the listener is the connector's antecedent
   adapter()->device()->retainEndpoint(local_);  // R113 (released by the connector)
   link->setListener(nullptr);
-  unowned_.erase(link);
+  {
+    std::lock_guard lock(mu_);
+    unowned_.erase(link);
+  }
   c->initIncoming(this, link, local, peer, pd);
   release();  // the link's reference on the listener
   hold();     // the connect event callback (R21)
@@ -163,12 +172,17 @@ void Listener::incoming(std::shared_ptr<Link> link, engine::ByteSpan pd) {
 }
 
 void Listener::linkGone(Link* link) {
-  for (auto it = unowned_.begin(); it != unowned_.end(); ++it)
-    if (it->get() == link) {
-      unowned_.erase(it);
-      release();
-      return;
-    }
+  std::shared_ptr<Link> gone;  // destroyed outside the lock
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = unowned_.begin(); it != unowned_.end(); ++it)
+      if (it->get() == link) {
+        gone = *it;
+        unowned_.erase(it);
+        break;
+      }
+  }
+  if (gone) release();
 }
 
 void Listener::onCloseStarted() {
@@ -184,7 +198,12 @@ void Listener::onCloseStarted() {
     if (accept_retry_timer_) loop_->cancelTimer(accept_retry_timer_);
     accept_retry_timer_ = 0;
     sock_.reset();  // R105: new connections are refused at once
-    for (auto& l : unowned_) l->abort();
+    std::vector<std::shared_ptr<Link>> links;
+    {
+      std::lock_guard lock(mu_);
+      links.assign(unowned_.begin(), unowned_.end());
+    }
+    for (auto& l : links) l->abort();
     release();  // the listening socket's reference
   });
 }

@@ -60,7 +60,7 @@ class Listener final : public Object {
   std::uint64_t watch_ = 0;
   std::uint64_t accept_retry_timer_ = 0;
   std::atomic<std::uint64_t> accept_stalls_{0};
-  std::set<std::shared_ptr<Link>> unowned_;  // accepted, no connector yet
+  std::set<std::shared_ptr<Link>> unowned_;  // accepted, no connector yet (under mu_: links run in their own domains)
   ActivityRegistration registration_;
 };
 

@@ -261,11 +261,53 @@ TEST(EventLoop, PollDrivesProgressInTheCallingThread) {
 }
 
 namespace {
-// Consumer polls until the engine thread went quiet (true) or the deadline passed.
-bool pollUntilEngineQuiet(EventLoop& loop) {
+// An eventfd watched by a domain that also has a poll handler reading it (the shape of a provider
+// connection): `handled` counts reads, `on_engine` tells whether the last one ran on the engine.
+struct PolledFd {
+  explicit PolledFd(EventLoop& l) : loop(l), fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  ~PolledFd() { ::close(fd); }
+  bool install() {
+    std::promise<void> done;
+    loop.post([&] {
+      watch = loop.watch(fd, EPOLLIN, [this](std::uint32_t) { readOnce(); });
+      handler = loop.addPollHandler([this] { return readOnce(); });
+      done.set_value();
+    });
+    return done.get_future().wait_for(kWait) == std::future_status::ready;
+  }
+  bool readOnce() {
+    std::uint64_t v;
+    if (::read(fd, &v, sizeof v) != sizeof v) return false;
+    on_engine = std::this_thread::get_id() == loop.threadId();
+    handled.fetch_add(1);
+    return true;
+  }
+  void ring() {
+    const std::uint64_t one = 1;
+    ASSERT_EQ(::write(fd, &one, sizeof one), 8);
+  }
+  void uninstall() {
+    std::promise<void> done;
+    loop.post([&] {
+      loop.unwatch(watch);
+      loop.removePollHandler(handler);
+      done.set_value();
+    });
+    ASSERT_EQ(done.get_future().wait_for(kWait), std::future_status::ready);
+  }
+  EventLoop& loop;
+  int fd;
+  EventLoop::WatchId watch = 0;
+  std::uint64_t handler = 0;
+  std::atomic<int> handled{0};
+  std::atomic<bool> on_engine{false};
+};
+
+// Consumer polls (and makes the fd readable now and then) until the engine parked the domain.
+bool pollUntilParked(EventLoop& loop, PolledFd& f) {
   const auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (std::chrono::steady_clock::now() < deadline) {
-    loop.post([] {});  // the doorbell makes an engine asleep in epoll look at the consumers again
+  for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
+    if (i % 8 == 0) f.ring();   // an event the engine sees while consumers poll: it parks
     loop.consumerPoll();
     if (loop.engineQuiet()) return true;
   }
@@ -273,78 +315,77 @@ bool pollUntilEngineQuiet(EventLoop& loop) {
 }
 }  // namespace
 
-// Consumer-driven progress (docs/decisions.md "Fast path"): a consumer's poll marks the loop as
-// consumer-driven; the engine thread then sleeps on the doorbell only, and consumerIdle() (a CQ
-// being armed) hands progress back at once. Blocking mode ignores consumer polls.
-TEST(EventLoop, ConsumerPollQuietsTheEngineAndConsumerIdleWakesIt) {
+// Consumer-driven progress (docs/engine.md "Progress domains"): a consumer's poll runs the domain's
+// poll handler in its own thread (no epoll_wait); the engine, seeing the domain's fd while
+// consumers poll it, parks the domain's watches; consumerIdle() (a CQ being armed) unparks them at
+// once and the engine serves the fd again. Blocking mode ignores consumer polls.
+TEST(EventLoop, ConsumerPollParksTheDomainAndConsumerIdleUnparksIt) {
   for (ProgressMode mode : {ProgressMode::Adaptive, ProgressMode::Poll}) {
-    EventLoop loop(13, mode, 50us);
-    const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    ASSERT_GE(fd, 0);
-    std::atomic<int> handled{0};
-    std::promise<EventLoop::WatchId> w;
-    loop.post([&] {
-      w.set_value(loop.watch(fd, EPOLLIN, [&](std::uint32_t) {
-        std::uint64_t v;
-        if (::read(fd, &v, sizeof v) == sizeof v) handled.fetch_add(1);
-      }));
-    });
-    auto wf = w.get_future();
-    ASSERT_EQ(wf.wait_for(kWait), std::future_status::ready);
-    const std::uint64_t one = 1;
-    ASSERT_EQ(::write(fd, &one, sizeof one), 8);  // wakes the engine from its full epoll wait
-    ASSERT_TRUE(pollUntilEngineQuiet(loop)) << "the engine thread did not go quiet while a consumer polled";
+    EventLoop engine(13, mode, 50us);
+    auto domain = engine.makeDomain();
+    PolledFd f(*domain);
+    ASSERT_GE(f.fd, 0);
+    ASSERT_TRUE(f.install());
+    ASSERT_TRUE(pollUntilParked(*domain, f)) << "the engine did not park a domain its consumers poll";
+    // Parked: the consumer's poll is what reads the fd now, in the consumer's thread.
+    const int before = f.handled.load();
+    f.ring();
     auto deadline = std::chrono::steady_clock::now() + kWait;
-    while (handled.load() < 1 && std::chrono::steady_clock::now() < deadline) loop.consumerPoll();
-    EXPECT_EQ(handled.load(), 1);
-    loop.consumerIdle();
-    EXPECT_FALSE(loop.consumersPolling());
+    while (f.handled.load() == before && std::chrono::steady_clock::now() < deadline) domain->consumerPoll();
+    EXPECT_EQ(f.handled.load(), before + 1);
+    EXPECT_FALSE(f.on_engine.load());
+    domain->consumerIdle();
+    EXPECT_FALSE(domain->consumersPolling());
     deadline = std::chrono::steady_clock::now() + kWait;
-    while (loop.engineQuiet() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-    EXPECT_FALSE(loop.engineQuiet());
+    while (domain->engineQuiet() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    EXPECT_FALSE(domain->engineQuiet());
     // Nobody polls now: the engine thread handles the fd on its own.
-    ASSERT_EQ(::write(fd, &one, sizeof one), 8);
-    while (handled.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-    EXPECT_EQ(handled.load(), 2);
-    std::promise<void> done;
-    loop.post([&] {
-      loop.unwatch(wf.get());
-      done.set_value();
-    });
-    ASSERT_EQ(done.get_future().wait_for(kWait), std::future_status::ready);
-    loop.stop();
-    ::close(fd);
+    f.ring();
+    while (f.handled.load() < before + 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    EXPECT_EQ(f.handled.load(), before + 2);
+    EXPECT_TRUE(f.on_engine.load());
+    f.uninstall();
+    engine.stop();
   }
 }
 
-// Poll progress mode keeps a backstop thread: a consumer that stops polling without arming
-// anything (no consumerIdle()) still gets its events handled, by the engine thread.
+// The backstop: a consumer that stops polling without arming anything (no consumerIdle()) still
+// gets its events handled, by the engine thread, once the quiet time has passed.
 TEST(EventLoop, BackstopHandlesEventsAfterConsumersStopPolling) {
-  EventLoop loop(14, ProgressMode::Poll, 0us);
-  const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  ASSERT_GE(fd, 0);
-  std::atomic<bool> handled{false};
-  std::atomic<bool> on_engine{false};
-  const auto me = std::this_thread::get_id();
-  loop.post([&] {
-    loop.watch(fd, EPOLLIN, [&](std::uint32_t) {
-      std::uint64_t v;
-      if (::read(fd, &v, sizeof v) == sizeof v) {
-        on_engine = std::this_thread::get_id() != me;
-        handled = true;
-      }
-    });
-  });
-  ASSERT_TRUE(pollUntilEngineQuiet(loop));
-  // Stop polling (no consumerIdle) and make the fd readable: only the engine can handle it now.
-  const std::uint64_t one = 1;
-  ASSERT_EQ(::write(fd, &one, sizeof one), 8);
+  EventLoop engine(14, ProgressMode::Poll, 0us);
+  auto domain = engine.makeDomain();
+  PolledFd f(*domain);
+  ASSERT_GE(f.fd, 0);
+  ASSERT_TRUE(f.install());
+  ASSERT_TRUE(pollUntilParked(*domain, f));
+  const int before = f.handled.load();
+  f.ring();  // only the engine can handle it now
   const auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (!handled && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  EXPECT_TRUE(handled);
-  EXPECT_TRUE(on_engine);
-  loop.stop();
-  ::close(fd);
+  while (f.handled.load() == before && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(f.handled.load(), before + 1);
+  EXPECT_TRUE(f.on_engine.load());
+  f.uninstall();
+  engine.stop();
+}
+
+// Two domains of one engine progress in parallel: while a handler of one holds its token, the
+// other runs tasks in another thread (the engine-wide token of old would serialise them).
+TEST(EventLoop, DomainsOfOneEngineProgressInParallel) {
+  EventLoop engine(16, ProgressMode::Poll, 0us);
+  auto a = engine.makeDomain(), b = engine.makeDomain();
+  std::promise<void> inA, releaseA;
+  auto releaseF = releaseA.get_future().share();
+  ASSERT_TRUE(a->post([&, releaseF] {
+    inA.set_value();
+    releaseF.wait_for(kWait);
+  }));
+  ASSERT_EQ(inA.get_future().wait_for(kWait), std::future_status::ready);
+  bool ran = false;
+  EXPECT_FALSE(a->tryRun([](void*) {}, nullptr));  // a's token is taken
+  EXPECT_TRUE(b->tryRun([](void* p) { *static_cast<bool*>(p) = true; }, &ran));
+  EXPECT_TRUE(ran);
+  releaseA.set_value();
+  engine.stop();
 }
 
 TEST(EventLoop, BlockingModeIgnoresConsumerPolls) {

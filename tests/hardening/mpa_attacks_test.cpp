@@ -429,5 +429,70 @@ TEST_F(MpaConnect, ConnectedThenBadCrc_TerminateAndInitiatorRequestFlushedOnce) 
   expectNoStrayWrite();
 }
 
+
+// R75 (amended 2026-12-07): Writes complete once handed to TCP, and the provider puts nothing on the
+// wire to learn whether they were placed. Against a responder that never answers anything, four
+// Writes complete with STATUS_SUCCESS, and what reaches the peer is the RTR and exactly those four
+// Write FPDUs: no Read Request of the provider's own. When the peer then refuses (a Terminate
+// naming a tagged-buffer error) while a Read is outstanding, the Read — the first request not
+// completed yet — reports STATUS_ACCESS_VIOLATION and a Send behind it STATUS_CONNECTION_ABORTED,
+// each exactly once, in posting order; the disconnect event follows.
+TEST_F(MpaConnect, R75_WritesCompleteOnHandOffWithoutProviderReads) {
+  ASSERT_TRUE(evil.sendAll(EvilPeer::goodReply()));
+  ASSERT_EQ(waitReq(connectReq, connectInline), STATUS_SUCCESS);
+  Req cc;
+  ASSERT_EQ(waitReq(cc, conn->Dispatch->NdkCompleteConnect(conn, onDisconnect, &disc, reqDone, &cc)), STATUS_SUCCESS);
+  NDK_SGE g{};
+  g.VirtualAddress = rw.span;
+  g.Length = 256;
+  g.MemoryRegionToken = local(mrRw);
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(qp->Dispatch->NdkWrite(qp, reinterpret_cast<PVOID>(static_cast<std::uintptr_t>(0x100 + i)), &g, 1,
+                                     0x2000, 0x4242, 0),
+              STATUS_SUCCESS);
+  auto w = waitResults(4);
+  ASSERT_EQ(w.size(), 4u) << "Writes waited for the peer (R75 amended: complete on hand-off)";
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(w[i].Status, STATUS_SUCCESS);
+    EXPECT_EQ(w[i].Type, NdkOperationTypeWrite);
+    EXPECT_EQ(w[i].RequestContext, reinterpret_cast<PVOID>(static_cast<std::uintptr_t>(0x100 + i)));
+  }
+  // The wire: the RTR (a zero-length Write), then the four Writes; nothing else may follow.
+  std::vector<iwarp::Opcode> ops;
+  std::uint8_t hdr[2];
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(evil.recvExact(hdr, 2));
+    Bytes rest(mpa::fpdu_len(load_be16(hdr)) - 2);
+    ASSERT_TRUE(evil.recvExact(rest.data(), rest.size()));
+    ops.push_back(static_cast<iwarp::Opcode>(rest[1] & 0x0f));  // RDMAP control: opcode in the low bits
+  }
+  for (iwarp::Opcode op : ops) EXPECT_EQ(op, iwarp::Opcode::Write);
+  // An outstanding Read and a Send behind it, then the peer's Terminate (DDP tagged: invalid STag).
+  NDK_SGE sink = g;
+  sink.VirtualAddress = rw.span + 1024;
+  ASSERT_EQ(qp->Dispatch->NdkRead(qp, reinterpret_cast<PVOID>(0x200), &sink, 1, 0x1000, 0x4242, 0), STATUS_SUCCESS);
+  ASSERT_TRUE(evil.recvExact(hdr, 2));
+  Bytes rr(mpa::fpdu_len(load_be16(hdr)) - 2);
+  ASSERT_TRUE(evil.recvExact(rr.data(), rr.size()));
+  EXPECT_EQ(static_cast<iwarp::Opcode>(rr[1] & 0x0f), iwarp::Opcode::ReadRequest);
+  ASSERT_EQ(qp->Dispatch->NdkSend(qp, reinterpret_cast<PVOID>(0x300), &g, 1, 0), STATUS_SUCCESS);
+  iwarp::TerminateInfo t{};
+  t.layer = iwarp::TermLayer::Ddp;
+  t.etype = iwarp::kEtypeDdpTagged;
+  t.code = 0x00;  // invalid STag
+  std::uint8_t term[128];
+  const std::size_t n = iwarp::encode_terminate_fpdu(t, true, term);
+  ASSERT_GT(n, 0u);
+  ASSERT_TRUE(evil.sendAll(term, n));
+  EXPECT_TRUE(disc.wait(1, 15s));
+  auto r = waitResults(2);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].RequestContext, reinterpret_cast<PVOID>(0x200));
+  EXPECT_EQ(r[0].Status, STATUS_ACCESS_VIOLATION);
+  EXPECT_EQ(r[1].RequestContext, reinterpret_cast<PVOID>(0x300));
+  EXPECT_EQ(r[1].Status, STATUS_CONNECTION_ABORTED);
+  EXPECT_TRUE(drain().empty()) << "a request completed twice";
+  evil.closeGraceful();
+}
 }  // namespace
 }  // namespace hardening

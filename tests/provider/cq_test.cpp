@@ -1,8 +1,10 @@
 // Completion queues: results (R36–R39), arming (R42–R46), overrun (R47/R48), close vs callback
 // (R23, R28), resize (R32/R33), interrupt moderation (R51).
 #include <atomic>
+#include <future>
 #include <thread>
 
+#include "engine/event_loop.h"
 #include "provider_fixture.h"
 
 namespace pt {
@@ -354,17 +356,44 @@ TEST_F(CqTest, R51_CloseWithPendingModerationTimer) {
   EXPECT_EQ(cqEvent.value(), 0);
 }
 
-TEST_F(CqTest, PollHookIsCalledOnPoll) {
+// Consumer-driven progress: every registered domain is driven by each poll and told when the
+// consumer arms the CQ (a CQ serving two QPs keeps both, not the last one registered).
+TEST_F(CqTest, PollSourcesAreDrivenOnPollAndIdledOnArm) {
   NDK_CQ* c = cq(8);
-  static std::atomic<int> polls{0};
-  cqObj(c)->setPollHook([](void*) { polls.fetch_add(1); }, nullptr);
+  openndk::engine::EventLoop engine(40, openndk::engine::ProgressMode::Poll, std::chrono::microseconds(0));
+  auto d1 = engine.makeDomain(), d2 = engine.makeDomain();
+  std::atomic<int> polls1{0}, polls2{0};
+  std::promise<void> ready;
+  ASSERT_TRUE(d1->post([&] {
+    d1->addPollHandler([&] { polls1.fetch_add(1); return false; });
+    ASSERT_TRUE(d2->post([&] {
+      d2->addPollHandler([&] { polls2.fetch_add(1); return false; });
+      ready.set_value();
+    }));
+  }));
+  ASSERT_EQ(ready.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  int key1 = 1, key2 = 2;
+  cqObj(c)->addPollSource(&key1, d1);
+  cqObj(c)->addPollSource(&key2, d2);
+  cqObj(c)->addPollSource(&key2, d2);  // once per key
   NDK_RESULT r[1];
   c->Dispatch->NdkGetCqResults(c, r, 1);
   NDK_RESULT_EX rx[1];
   c->Dispatch->NdkGetCqResultsEx(c, rx, 1);
-  EXPECT_EQ(polls.load(), 2);
+  EXPECT_EQ(polls1.load(), 2);
+  EXPECT_EQ(polls2.load(), 2);
+  EXPECT_TRUE(d1->consumersPolling());
+  c->Dispatch->NdkArmCq(c, NDK_CQ_NOTIFY_ANY);
+  EXPECT_FALSE(d1->consumersPolling());
+  EXPECT_FALSE(d2->consumersPolling());
+  cqObj(c)->removePollSource(&key1);
+  c->Dispatch->NdkGetCqResults(c, r, 1);
+  EXPECT_EQ(polls1.load(), 2);
+  EXPECT_EQ(polls2.load(), 3);
+  cqObj(c)->removePollSource(&key2);
   settle();
   EXPECT_EQ(closeAndWait(c), STATUS_SUCCESS);
+  engine.stop();
 }
 
 }  // namespace

@@ -366,40 +366,48 @@ TEST_P(E2e, SendReceiveWriteReadWithDataVerification) {
 
 TEST_P(E2e, R75_R53_BadRemoteTokenTerminatesWithoutStrayWrite) {
   ASSERT_NO_FATAL_FAILURE(establish());
-  Buffer src(8192), dst(8192);
+  Buffer src(8192), dst(8192), sink(4096);
   std::memset(src.p, 0x5A, src.n);
   std::memset(dst.p, 0xEE, dst.n);
-  NDK_MR* ms = mr(p, src, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
+  std::memset(sink.p, 0xEE, sink.n);
+  NDK_MR* ms = mr(p, src, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ);
   NDK_MR* md = mr(p, dst, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
+  NDK_MR* mk = mr(p, sink, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
   const UINT32 good = md->Dispatch->NdkGetRemoteTokenFromMr(md);
   NDK_SGE g = sge(src, ms, 0, 4096);
-  // Beyond the region by one byte (bounds), then a bad key.
+  NDK_SGE k = sge(sink, mk, 0, 64);
+  // Beyond the region by one byte (bounds), a Read behind it and a Send behind that, handed over
+  // together (DEFER) so that all three are issued before the peer's Terminate can come back.
   ASSERT_EQ(act.qp->Dispatch->NdkWrite(act.qp, reinterpret_cast<PVOID>(1), &g, 1,
-                                       reinterpret_cast<UINT64>(dst.p + 4097), good, 0),
+                                       reinterpret_cast<UINT64>(dst.p + 4097), good, NDK_OP_FLAG_DEFER),
             STATUS_SUCCESS);
-  // The Write goes out in place from this thread, so the peer's Terminate may already have taken
-  // the connection down when the Send is posted: then the Send is refused inline (R81).
-  const NTSTATUS sendStatus = act.qp->Dispatch->NdkSend(act.qp, reinterpret_cast<PVOID>(2), nullptr, 0, 0);
-  EXPECT_TRUE(sendStatus == STATUS_SUCCESS || sendStatus == STATUS_CONNECTION_INVALID) << std::hex << sendStatus;
+  ASSERT_EQ(act.qp->Dispatch->NdkRead(act.qp, reinterpret_cast<PVOID>(2), &k, 1, reinterpret_cast<UINT64>(src.p),
+                                      ms->Dispatch->NdkGetRemoteTokenFromMr(ms), NDK_OP_FLAG_DEFER),
+            STATUS_SUCCESS);
+  ASSERT_EQ(act.qp->Dispatch->NdkSend(act.qp, reinterpret_cast<PVOID>(3), nullptr, 0, 0), STATUS_SUCCESS);
   // The connection goes down: the passive side sees a transport abort (R111 reason 2 → event).
   EXPECT_TRUE(pasDisc.wait(1, 15s));
   EXPECT_TRUE(actDisc.wait(1, 15s));  // the initiator gets the Terminate: its event too
-  // R75 [D]: the refused Write itself completes with STATUS_ACCESS_VIOLATION (its completion was
-  // held until confirmed); a Send accepted behind it with STATUS_CONNECTION_ABORTED (R53), in order.
-  const std::size_t want = sendStatus == STATUS_SUCCESS ? 2 : 1;
-  auto ra = waitResults(act, want);
-  ASSERT_EQ(ra.size(), want);
+  // R75 (amended): the refused Write completed on hand-off with STATUS_SUCCESS; the failure reaches
+  // the consumer through the requests not completed yet: the first (the Read) reports the
+  // Terminate's tagged-buffer error as STATUS_ACCESS_VIOLATION, the Send behind it
+  // STATUS_CONNECTION_ABORTED (R53), each once, in posting order.
+  auto ra = waitResults(act, 3);
+  ASSERT_EQ(ra.size(), 3u);
   EXPECT_EQ(ra[0].RequestContext, reinterpret_cast<PVOID>(1));
-  EXPECT_EQ(ra[0].Status, STATUS_ACCESS_VIOLATION);
+  EXPECT_EQ(ra[0].Status, STATUS_SUCCESS);
   EXPECT_EQ(ra[0].Type, NdkOperationTypeWrite);
-  if (want == 2) {
-    EXPECT_EQ(ra[1].RequestContext, reinterpret_cast<PVOID>(2));
-    EXPECT_EQ(ra[1].Status, STATUS_CONNECTION_ABORTED);
-  }
+  EXPECT_EQ(ra[1].RequestContext, reinterpret_cast<PVOID>(2));
+  EXPECT_EQ(ra[1].Status, STATUS_ACCESS_VIOLATION);
+  EXPECT_EQ(ra[1].Type, NdkOperationTypeRead);
+  EXPECT_EQ(ra[2].RequestContext, reinterpret_cast<PVOID>(3));
+  EXPECT_EQ(ra[2].Status, STATUS_CONNECTION_ABORTED);
   for (std::size_t i = 0; i < dst.n; ++i) ASSERT_EQ(dst.p[i], 0xEE) << i;  // no byte placed
+  for (std::size_t i = 0; i < sink.n; ++i) ASSERT_EQ(sink.p[i], 0xEE) << i;  // the Read was not served
   EXPECT_EQ(act.qp->Dispatch->NdkSend(act.qp, nullptr, nullptr, 0, 0), STATUS_CONNECTION_INVALID);  // R81
   closeAndWait(ms);
   closeAndWait(md);
+  closeAndWait(mk);
 }
 
 // R75 [I]: a Read whose source reaches beyond the remote region completes with
@@ -424,9 +432,9 @@ TEST_P(E2e, R75_ReadBeyondRemoteRegionRemoteResources) {
   closeAndWait(md);
 }
 
-// A Write's completion is held until a later Read Response confirms it (docs/decisions.md "Data
-// path"); a good Write still completes with success, and data is in place when it does.
-TEST_P(E2e, R75_ConfirmedWriteCompletesSuccess) {
+// R75 (amended): Writes complete on hand-off, in posting order; a Send behind them is placed after
+// them (the peer processes the stream in order), so once it arrived the Writes' data is in place.
+TEST_P(E2e, R75_WritesCompleteInOrderAndLandBeforeALaterSend) {
   ASSERT_NO_FATAL_FAILURE(establish());
   Buffer src(4096), dst(4096);
   std::memset(src.p, 0x42, src.n);
@@ -443,7 +451,15 @@ TEST_P(E2e, R75_ConfirmedWriteCompletesSuccess) {
     EXPECT_EQ(ra[i].Status, STATUS_SUCCESS);
     EXPECT_EQ(ra[i].RequestContext, reinterpret_cast<PVOID>(10 + i));  // in posting order
   }
-  EXPECT_EQ(std::memcmp(dst.p, src.p, 4096), 0);  // landed before the completion was visible
+  Buffer rb(64);
+  NDK_MR* mr2 = mr(p, rb, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
+  NDK_SGE rg = sge(rb, mr2, 0, 64);
+  ASSERT_EQ(pas.qp->Dispatch->NdkReceive(pas.qp, reinterpret_cast<PVOID>(30), &rg, 1), STATUS_SUCCESS);
+  ASSERT_EQ(act.qp->Dispatch->NdkSend(act.qp, reinterpret_cast<PVOID>(31), nullptr, 0, 0), STATUS_SUCCESS);
+  ASSERT_EQ(waitResults(pas, 1).size(), 1u);
+  ASSERT_EQ(waitResults(act, 1).size(), 1u);
+  EXPECT_EQ(std::memcmp(dst.p, src.p, 4096), 0);  // placed before the later Send
+  closeAndWait(mr2);
   closeAndWait(ms);
   closeAndWait(md);
 }
@@ -620,7 +636,8 @@ TEST_P(E2e, R65_FlushConcurrentWithPostingEachCompletesOnce) {
 
 // R126/R130/R132/R75: a fast MR registered through the passive QP's queue gives the peer remote
 // write access through the new token; after the queued Invalidate the same token is refused: the
-// Write completes with STATUS_ACCESS_VIOLATION and nothing lands.
+// peer's Terminate takes the connection down, nothing lands (R75 amended: the Write itself completes
+// on hand-off; a Read behind it reports the Terminate's STATUS_ACCESS_VIOLATION).
 TEST_P(E2e, R126_R132_FastRegisterGrantsThenInvalidateRevokesRemoteWrite) {
   ASSERT_NO_FATAL_FAILURE(establish());
   Buffer src(4096), dst(2 * PAGE_SIZE);
@@ -650,9 +667,11 @@ TEST_P(E2e, R126_R132_FastRegisterGrantsThenInvalidateRevokesRemoteWrite) {
   // Crosses the page boundary of the registration (two pages of the page array).
   ASSERT_EQ(act.qp->Dispatch->NdkWrite(act.qp, reinterpret_cast<PVOID>(2), &g, 1, 0x10000000 + 2048, token, 0),
             STATUS_SUCCESS);
-  auto w = waitResults(act, 1);
-  ASSERT_EQ(w.size(), 1u);
+  ASSERT_EQ(act.qp->Dispatch->NdkRead(act.qp, reinterpret_cast<PVOID>(20), nullptr, 0, 0, 0, 0), STATUS_SUCCESS);
+  auto w = waitResults(act, 2);  // R75: the Write completes on hand-off; the Read behind it after placement
+  ASSERT_EQ(w.size(), 2u);
   EXPECT_EQ(w[0].Status, STATUS_SUCCESS);
+  EXPECT_EQ(w[1].Status, STATUS_SUCCESS);
   EXPECT_EQ(std::memcmp(dst.p + 2048, src.p, 4096), 0);
   EXPECT_EQ(dst.p[2047], 0xEE);
   ASSERT_EQ(pas.qp->Dispatch->NdkInvalidate(pas.qp, reinterpret_cast<PVOID>(3), &f->Header, 0), STATUS_SUCCESS);
@@ -660,10 +679,14 @@ TEST_P(E2e, R126_R132_FastRegisterGrantsThenInvalidateRevokesRemoteWrite) {
   ASSERT_EQ(inv.size(), 1u);
   EXPECT_EQ(inv[0].Status, STATUS_SUCCESS);
   std::memset(dst.p, 0xEE, dst.n);
-  ASSERT_EQ(act.qp->Dispatch->NdkWrite(act.qp, reinterpret_cast<PVOID>(4), &g, 1, 0x10000000, token, 0), STATUS_SUCCESS);
-  w = waitResults(act, 1);
-  ASSERT_EQ(w.size(), 1u);
-  EXPECT_EQ(w[0].Status, STATUS_ACCESS_VIOLATION);  // R75 [D]
+  ASSERT_EQ(act.qp->Dispatch->NdkWrite(act.qp, reinterpret_cast<PVOID>(4), &g, 1, 0x10000000, token, NDK_OP_FLAG_DEFER),
+            STATUS_SUCCESS);
+  NDK_SGE rk = sge(src, ms, 0, 16);
+  ASSERT_EQ(act.qp->Dispatch->NdkRead(act.qp, reinterpret_cast<PVOID>(5), &rk, 1, 0x10000000, token, 0), STATUS_SUCCESS);
+  w = waitResults(act, 2);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].Status, STATUS_SUCCESS);           // R75 (amended): completed on hand-off
+  EXPECT_EQ(w[1].Status, STATUS_ACCESS_VIOLATION);  // the first request not completed: the Terminate
   for (std::size_t i = 0; i < dst.n; ++i) ASSERT_EQ(dst.p[i], 0xEE) << i;
   EXPECT_TRUE(pasDisc.wait(1, 15s));
   closeAndWait(ms);
