@@ -18,15 +18,33 @@
 namespace openndk::engine {
 namespace {
 thread_local const EventLoop* t_current = nullptr;
+thread_local int t_depth = 0;  // progress contexts this thread is inside (nested: tryRun of another domain)
+thread_local std::vector<EventLoop::Task>* t_deferred = nullptr;  // EventLoop::deferToContextExit
 constexpr std::uint64_t kDoorbellKey = 0;
 
 struct ContextGuard {
-  explicit ContextGuard(const EventLoop* l) : prev(t_current) { t_current = l; }
-  ~ContextGuard() { t_current = prev; }
+  explicit ContextGuard(const EventLoop* l) : prev(t_current) {
+    t_current = l;
+    ++t_depth;
+  }
+  ~ContextGuard() {
+    t_current = prev;
+    --t_depth;
+  }
   ContextGuard(const ContextGuard&) = delete;
   ContextGuard& operator=(const ContextGuard&) = delete;
   const EventLoop* prev;
 };
+
+// After a token was released: what deferToContextExit() queued, once the thread is outside every
+// progress context (the deferred work may enter contexts again, and defer more).
+void runDeferred() {
+  while (t_depth == 0 && t_deferred && !t_deferred->empty()) {
+    std::vector<EventLoop::Task> batch;
+    batch.swap(*t_deferred);
+    for (EventLoop::Task& f : batch) f();
+  }
+}
 
 std::int64_t nowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -256,9 +274,12 @@ bool Engine::runRunnable() {
       std::lock_guard lk(task_mu_);
       d->scheduled_ = false;  // posts from now on schedule it again
     }
-    std::lock_guard tk(d->token_);
-    ContextGuard guard(d.get());
-    ran |= d->drainTasks() > 0;
+    {
+      std::lock_guard tk(d->token_);
+      ContextGuard guard(d.get());
+      ran |= d->drainTasks() > 0;
+    }
+    runDeferred();
   }
   return ran;
 }
@@ -277,10 +298,13 @@ bool Engine::runDueTimers() {
   }
   bool ran = false;
   for (auto& d : due) {
-    std::lock_guard tk(d->token_);
-    ContextGuard guard(d.get());
-    ran |= d->runTimers() > 0;
-    d->drainTasks();
+    {
+      std::lock_guard tk(d->token_);
+      ContextGuard guard(d.get());
+      ran |= d->runTimers() > 0;
+      d->drainTasks();
+    }
+    runDeferred();
   }
   return ran;
 }
@@ -376,10 +400,13 @@ void Engine::run() {
       }
       std::shared_ptr<EventLoop> d = ownerOf(key);
       if (!d) continue;  // removed by an earlier handler of this batch
-      std::lock_guard tk(d->token_);
-      ContextGuard guard(d.get());
-      active |= d->dispatchWatch(key, evs[i].events) > 0;
-      d->drainTasks();
+      {
+        std::lock_guard tk(d->token_);
+        ContextGuard guard(d.get());
+        active |= d->dispatchWatch(key, evs[i].events) > 0;
+        d->drainTasks();
+      }
+      runDeferred();
     }
     active |= runRunnable();
     active |= runDueTimers();
@@ -429,11 +456,22 @@ bool EventLoop::tryRun(void (*fn)(void*), void* ctx) {
     fn(ctx);
     return true;
   }
-  std::unique_lock lk(token_, std::try_to_lock);
-  if (!lk.owns_lock()) return false;
-  ContextGuard guard(this);
-  fn(ctx);
-  drainTasks();
+  {
+    std::unique_lock lk(token_, std::try_to_lock);
+    if (!lk.owns_lock()) return false;
+    ContextGuard guard(this);
+    fn(ctx);
+    drainTasks();
+  }
+  runDeferred();
+  return true;
+}
+
+bool EventLoop::deferToContextExit(Task fn) {
+  if (t_depth == 0) return false;
+  thread_local std::vector<Task> deferred;
+  t_deferred = &deferred;
+  deferred.push_back(std::move(fn));
   return true;
 }
 
@@ -466,16 +504,20 @@ std::size_t EventLoop::poll() {
   if (inProgressContext()) return 0;  // already inside a handler of this domain
   const bool timerDue = next_due_ns_.load(std::memory_order_relaxed) <= nowNs();
   if (has_poll_handler_.load(std::memory_order_acquire)) {
-    std::unique_lock lk(token_, std::try_to_lock);
-    if (!lk.owns_lock()) return 0;
-    ContextGuard guard(this);
-    std::size_t n = timerDue ? runTimers() : 0;
-    // By index: a handler may remove itself (then the next one waits for the next poll).
-    for (std::size_t i = 0; i < poll_handlers_.size(); ++i) {
-      const std::shared_ptr<PollHandler> h = poll_handlers_[i].second;
-      if ((*h)()) ++n;
+    std::size_t n = 0;
+    {
+      std::unique_lock lk(token_, std::try_to_lock);
+      if (!lk.owns_lock()) return 0;
+      ContextGuard guard(this);
+      if (timerDue) n += runTimers();
+      // By index: a handler may remove itself (then the next one waits for the next poll).
+      for (std::size_t i = 0; i < poll_handlers_.size(); ++i) {
+        const std::shared_ptr<PollHandler> h = poll_handlers_[i].second;
+        if ((*h)()) ++n;
+      }
+      if (has_tasks_.load(std::memory_order_acquire)) n += drainTasks();
     }
-    if (has_tasks_.load(std::memory_order_acquire)) n += drainTasks();
+    runDeferred();
     return n;
   }
   // No poll handler (a generic domain): look at the engine's fds without the token, and take it
@@ -485,21 +527,24 @@ std::size_t EventLoop::poll() {
   int n = epoll_wait(engine_->epfd_, evs, 64, 0);
   if (n < 0) n = 0;
   if (n == 0 && !timerDue && !has_tasks_.load(std::memory_order_acquire)) return 0;
-  std::unique_lock lk(token_, std::try_to_lock);
-  if (!lk.owns_lock()) return 0;
-  ContextGuard guard(this);
   std::size_t count = 0;
-  for (int i = 0; i < n; ++i) {
-    const std::uint64_t key = evs[i].data.u64;
-    if (key == kDoorbellKey) continue;
-    auto it = watches_.find(key);
-    if (it == watches_.end()) continue;
-    const std::shared_ptr<IoHandler> fn = it->second.fn;
-    (*fn)(evs[i].events);
-    ++count;
+  {
+    std::unique_lock lk(token_, std::try_to_lock);
+    if (!lk.owns_lock()) return 0;
+    ContextGuard guard(this);
+    for (int i = 0; i < n; ++i) {
+      const std::uint64_t key = evs[i].data.u64;
+      if (key == kDoorbellKey) continue;
+      auto it = watches_.find(key);
+      if (it == watches_.end()) continue;
+      const std::shared_ptr<IoHandler> fn = it->second.fn;
+      (*fn)(evs[i].events);
+      ++count;
+    }
+    count += runTimers();
+    count += drainTasks();
   }
-  count += runTimers();
-  count += drainTasks();
+  runDeferred();
   return count;
 }
 

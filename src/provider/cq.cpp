@@ -171,10 +171,15 @@ void Cq::fireLocked(NTSTATUS status) {
   added_at_last_notify_ = added_;
   if (!notifier_.scheduleLocked(status)) return;  // R46: after the running callback returned
   hold();  // R23: a close waits for the callback
-  adapter()->callbacks().post([this, status] {
+  auto deliver = [this, status] {
     notifier_.run(mu_, stopped_, status, [this](NTSTATUS s) { cb_(ctx_, s); });  // R49
     release();
-  });
+  };
+  // A completion placed by the data path (an engine thread, or a consumer thread driving its
+  // connection): that thread delivers the notification itself once it has left the progress
+  // context — no hop through the callback executor on the blocking-mode critical path (R17 allows
+  // any thread). Elsewhere (NdkArmCq satisfied at once, R44; the moderation timer): the executor.
+  if (!engine::EventLoop::deferToContextExit(deliver)) adapter()->callbacks().post(std::move(deliver));
 }
 
 void Cq::arm(ULONG type) {

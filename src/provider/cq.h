@@ -1,10 +1,12 @@
 // NDK_CQ: a ring of completion entries, one-shot arming (R42–R46), overrun (R47/R48), resize
 // (R32/R33) and interrupt moderation (R51).
 //
-// Producers (QPs, the data path) call complete() from any thread. Notifications are never
-// delivered inline: they are posted to the adapter's callback executor, holding a busy reference
-// so that a close waits for a running callback (R23) and no notification follows a completed
-// close (R22).
+// Producers (QPs, the data path) call complete() from any thread. Notifications are never delivered
+// under a provider lock or progress token: a completion placed by the data path is notified by the
+// placing thread once it left its progress context (engine::EventLoop::deferToContextExit), any
+// other (NdkArmCq, moderation timer) through the adapter's callback executor; either way holding a
+// busy reference so that a close waits for a running callback (R23) and no notification follows a
+// completed close (R22).
 #pragma once
 #include <atomic>
 #include <memory>
