@@ -39,7 +39,7 @@ struct PerfArgs {
   std::string sweep;
   std::uint64_t iters = 0;
   double duration = 0;
-  unsigned qps = 1, outstanding = 16, inlineSize = 0;
+  unsigned qps = 1, outstanding = 16, inlineSize = 0, postList = 1;
   bool bidir = false, connectRate = false;
   bool poll = false, event = false;
   std::string progressMode, crc;
@@ -405,6 +405,7 @@ int runPerf(PerfArgs& a) {
   o.durationS = a.duration;
   o.outstanding = a.outstanding;
   o.inlineSize = a.inlineSize;
+  o.postList = a.postList;
   o.poll = !a.event;
   o.ipv6 = a.v6;
   o.qps = a.qps;
@@ -508,6 +509,9 @@ void addPerfCommand(CLI::App& app, int* exitCode, const std::string& commandLine
   sub->add_flag("--connect-rate", a->connectRate,
                 "With --loopback: open -q N connected QP pairs (-o in flight), report connects/s and memory per idle QP");
   sub->add_option("-o,--outstanding", a->outstanding, "Operations in flight for bandwidth (--connect-rate: connects)")->check(CLI::Range(1u, 4096u));
+  sub->add_option("--post-list", a->postList,
+                  "Bandwidth: hand posts over N at a time (NDK_OP_FLAG_DEFER on all but the last; perftest's --post_list)")
+      ->check(CLI::Range(1u, 4096u));
   sub->add_option("-I,--inline", a->inlineSize, "Inline size: sends/writes up to it use NDK_OP_FLAG_INLINE")
       ->check(CLI::Range(0u, 1u << 20));
   sub->add_flag("--poll", a->poll, "Busy-poll the CQ (TCP: recv with MSG_DONTWAIT) (default)");

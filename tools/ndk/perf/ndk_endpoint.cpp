@@ -393,30 +393,32 @@ void NdkEndpoint::postRecv(std::uint64_t ctx, char* p, ULONG len) {
   if (!NT_SUCCESS(s)) throw NdkCallError("NdkReceive", s);
 }
 
-void NdkEndpoint::postSend(std::uint64_t ctx, const char* p, ULONG len) {
+void NdkEndpoint::postSend(std::uint64_t ctx, const char* p, ULONG len, ULONG extraFlags) {
   NDK_SGE sge{};
   sge.VirtualAddress = const_cast<char*>(p);
   sge.Length = len;
   sge.MemoryRegionToken = localToken_;
-  NTSTATUS s = qp_->Dispatch->NdkSend(qp_, reinterpret_cast<PVOID>(ctx), &sge, 1, flagsFor(len));
+  NTSTATUS s = qp_->Dispatch->NdkSend(qp_, reinterpret_cast<PVOID>(ctx), &sge, 1, flagsFor(len) | extraFlags);
   if (!NT_SUCCESS(s)) throw NdkCallError("NdkSend", s);
 }
 
-void NdkEndpoint::postWrite(std::uint64_t ctx, const char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken) {
+void NdkEndpoint::postWrite(std::uint64_t ctx, const char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken,
+                            ULONG extraFlags) {
   NDK_SGE sge{};
   sge.VirtualAddress = const_cast<char*>(p);
   sge.Length = len;
   sge.MemoryRegionToken = localToken_;
-  NTSTATUS s = qp_->Dispatch->NdkWrite(qp_, reinterpret_cast<PVOID>(ctx), &sge, 1, raddr, rtoken, flagsFor(len));
+  NTSTATUS s =
+      qp_->Dispatch->NdkWrite(qp_, reinterpret_cast<PVOID>(ctx), &sge, 1, raddr, rtoken, flagsFor(len) | extraFlags);
   if (!NT_SUCCESS(s)) throw NdkCallError("NdkWrite", s);
 }
 
-void NdkEndpoint::postRead(std::uint64_t ctx, char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken) {
+void NdkEndpoint::postRead(std::uint64_t ctx, char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken, ULONG extraFlags) {
   NDK_SGE sge{};
   sge.VirtualAddress = p;
   sge.Length = len;
   sge.MemoryRegionToken = localToken_;
-  NTSTATUS s = qp_->Dispatch->NdkRead(qp_, reinterpret_cast<PVOID>(ctx), &sge, 1, raddr, rtoken, 0);
+  NTSTATUS s = qp_->Dispatch->NdkRead(qp_, reinterpret_cast<PVOID>(ctx), &sge, 1, raddr, rtoken, extraFlags);
   if (!NT_SUCCESS(s)) throw NdkCallError("NdkRead", s);
 }
 

@@ -84,9 +84,10 @@ class NdkEndpoint {
 
   // Posting (throw NdkCallError on a failed post).
   void postRecv(std::uint64_t ctx, char* p, ULONG len);
-  void postSend(std::uint64_t ctx, const char* p, ULONG len);
-  void postWrite(std::uint64_t ctx, const char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken);
-  void postRead(std::uint64_t ctx, char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken);
+  // extraFlags: e.g. NDK_OP_FLAG_DEFER (--post-list).
+  void postSend(std::uint64_t ctx, const char* p, ULONG len, ULONG extraFlags = 0);
+  void postWrite(std::uint64_t ctx, const char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken, ULONG extraFlags = 0);
+  void postRead(std::uint64_t ctx, char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken, ULONG extraFlags = 0);
 
   // Next completion (timeout: PerfError). A failed completion is returned, not thrown.
   NDK_RESULT_EX next(int timeoutMs = 20000);

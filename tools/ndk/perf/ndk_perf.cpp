@@ -237,21 +237,27 @@ Measurement NdkPerfClient::round(Test t, Mode m, std::size_t size, std::uint64_t
   std::uint64_t posted = 0;
   std::uint64_t doneBase = s.dataDone_;
   unsigned next = 0;
+  const unsigned postList = std::max(1u, s.o_.postList);
+  unsigned inGroup = 0;  // posts of the current --post-list group handed over with DEFER
   while (s.dataDone_ - doneBase < iters) {
     while (posted < iters && s.iqData_ < window) {
       char* p = s.sendSlot(next);
       next = (next + 1) % s.l_.sendSlots;
+      if (t == Test::Send && s.credits_ == 0) break;
+      // DEFER unless this post ends its group, or the loop cannot post another one right after it
+      // (a deferred request must be followed by a plain one, R59–R61).
+      const bool more = posted + 1 < iters && s.iqData_ + 1 < window && (t != Test::Send || s.credits_ > 1);
+      const bool defer = ++inGroup < postList && more;
+      if (!defer) inGroup = 0;
+      const ULONG flags = defer ? NDK_OP_FLAG_DEFER : 0;
+      ++s.iqData_;
       if (t == Test::Send) {
-        if (s.credits_ == 0) break;
         --s.credits_;
-        ++s.iqData_;
-        s.ep_.postSend(ctx(kData, 0), p, len);
+        s.ep_.postSend(ctx(kData, 0), p, len, flags);
       } else if (t == Test::Write) {
-        ++s.iqData_;
-        s.ep_.postWrite(ctx(kData, 0), p, len, s.peer_.addr, s.peer_.token);
+        s.ep_.postWrite(ctx(kData, 0), p, len, s.peer_.addr, s.peer_.token, flags);
       } else {
-        ++s.iqData_;
-        s.ep_.postRead(ctx(kData, 0), p, len, s.peer_.addr, s.peer_.token);
+        s.ep_.postRead(ctx(kData, 0), p, len, s.peer_.addr, s.peer_.token, flags);
       }
       ++posted;
     }

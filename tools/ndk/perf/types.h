@@ -25,6 +25,8 @@ struct Options {
   double durationS = 0;          // -D: repeat rounds of `iters` until this many seconds per size
   unsigned outstanding = 16;     // -o: operations in flight (bw)
   unsigned inlineSize = 0;       // -I: QP InlineDataSize; sends/writes <= it use NDK_OP_FLAG_INLINE
+  unsigned postList = 1;         // --post-list: bandwidth posts handed over N at a time (NDK_OP_FLAG_DEFER
+                                 // on all but the last of each group, like perftest's --post_list)
   bool poll = true;              // --poll (spin) / --event (arm + notification; blocking recv for TCP)
   unsigned qps = 1;              // -q: connections (QP pairs), one thread each (bw only)
   bool bidir = false;            // -b: both directions at once (bw only); figures are the sum
