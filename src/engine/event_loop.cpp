@@ -20,6 +20,7 @@ namespace {
 thread_local const EventLoop* t_current = nullptr;
 thread_local int t_depth = 0;  // progress contexts this thread is inside (nested: tryRun of another domain)
 thread_local std::vector<EventLoop::Task>* t_deferred = nullptr;  // EventLoop::deferToContextExit
+thread_local bool t_engine_thread = false;  // an engine's own thread (not a consumer driving progress)
 constexpr std::uint64_t kDoorbellKey = 0;
 
 struct ContextGuard {
@@ -363,6 +364,7 @@ void Engine::dropAll() {
 
 void Engine::run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+  t_engine_thread = true;
   auto last_active = std::chrono::steady_clock::now();
   epoll_event evs[64];
   for (;;) {
@@ -468,7 +470,9 @@ bool EventLoop::tryRun(void (*fn)(void*), void* ctx) {
 }
 
 bool EventLoop::deferToContextExit(Task fn) {
-  if (t_depth == 0) return false;
+  // Only on an engine thread: a consumer's thread inside NdkSend or NdkGetCqResults must not find
+  // another object's consumer callback running inside its call (it may hold its own locks there).
+  if (t_depth == 0 || !t_engine_thread) return false;
   thread_local std::vector<Task> deferred;
   t_deferred = &deferred;
   deferred.push_back(std::move(fn));

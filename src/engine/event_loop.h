@@ -112,10 +112,11 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
 
   // True while the calling thread runs this domain's handlers.
   [[nodiscard]] bool inProgressContext() const noexcept;
-  // From any domain's progress context: run `fn` in this thread as soon as it has left its
-  // outermost progress context (every token released). Used to deliver a CQ notification from the
-  // thread that placed the completion — no hop through another thread, and no consumer code under
-  // a token. False outside a progress context (the caller hands `fn` elsewhere).
+  // On an engine thread, from any domain's progress context: run `fn` in this thread as soon as it
+  // has left the progress context (every token released). Used to deliver a CQ notification from
+  // the engine thread that placed the completion — no hop through another thread, and no consumer
+  // code under a token. False elsewhere (outside a context, or on a consumer's thread driving
+  // progress inside a provider call): the caller hands `fn` to another thread.
   static bool deferToContextExit(Task fn);
   [[nodiscard]] ProgressMode mode() const noexcept;
   [[nodiscard]] const std::string& name() const noexcept;

@@ -175,10 +175,10 @@ void Cq::fireLocked(NTSTATUS status) {
     notifier_.run(mu_, stopped_, status, [this](NTSTATUS s) { cb_(ctx_, s); });  // R49
     release();
   };
-  // A completion placed by the data path (an engine thread, or a consumer thread driving its
-  // connection): that thread delivers the notification itself once it has left the progress
-  // context — no hop through the callback executor on the blocking-mode critical path (R17 allows
-  // any thread). Elsewhere (NdkArmCq satisfied at once, R44; the moderation timer): the executor.
+  // A completion placed by an engine thread: that thread delivers the notification itself once it
+  // has left the progress context — no hop through the callback executor on the blocking-mode
+  // critical path (R17 allows any thread). Elsewhere (a consumer's thread inside a provider call,
+  // NdkArmCq satisfied at once (R44), the moderation timer): the executor.
   if (!engine::EventLoop::deferToContextExit(deliver)) adapter()->callbacks().post(std::move(deliver));
 }
 

@@ -2,9 +2,10 @@
 // (R32/R33) and interrupt moderation (R51).
 //
 // Producers (QPs, the data path) call complete() from any thread. Notifications are never delivered
-// under a provider lock or progress token: a completion placed by the data path is notified by the
-// placing thread once it left its progress context (engine::EventLoop::deferToContextExit), any
-// other (NdkArmCq, moderation timer) through the adapter's callback executor; either way holding a
+// under a provider lock or progress token: a completion placed by an engine thread is notified by
+// that thread once it left its progress context (engine::EventLoop::deferToContextExit), any other
+// (a consumer's thread driving progress, NdkArmCq, moderation timer) through the adapter's callback
+// executor; either way holding a
 // busy reference so that a close waits for a running callback (R23) and no notification follows a
 // completed close (R22).
 #pragma once
