@@ -441,10 +441,10 @@ NTSTATUS NdkTest::connectPair(Pair& p, ULONG ird, ULONG ord, const void* callerD
                               const void* calleeData, ULONG calleeLen, ULONG depth, ULONG inlineSize, bool ex) {
   p.pd = makePd();
   p.active.cq = makeCq(2 * depth + 8);
-  p.passive.cq = makeCq(2 * depth + 8);
+  if (!p.passive.cq) p.passive.cq = makeCq(2 * depth + 8);  // preset: the caller's (R156 test)
   if (!p.pd || !p.active.cq || !p.passive.cq) return STATUS_UNSUCCESSFUL;
   p.active.qp = makeQp(p.pd, p.active.cq, p.active.cq, &p.active, depth, depth, 4, 4, inlineSize);
-  p.passive.qp = makeQp(p.pd, p.passive.cq, p.passive.cq, &p.passive, depth, depth, 4, 4, inlineSize);
+  if (!p.passive.qp) p.passive.qp = makeQp(p.pd, p.passive.cq, p.passive.cq, &p.passive, depth, depth, 4, 4, inlineSize);
   p.listener = makeListener(&p.connectEvents);
   if (!p.active.qp || !p.passive.qp || !p.listener) return STATUS_UNSUCCESSFUL;
   NTSTATUS st = listenOn(p.listener, loopback4(0), &p.listenAddr);

@@ -269,6 +269,7 @@ class NdkTest : public ::testing::Test {
     Recorder connectDone, acceptDone;  // members: they may complete late (R31) during teardown
     SOCKADDR_IN listenAddr{};
   };
+  // A passive QP (and its CQ) set in `p` before the call is used instead of a new one.
   // Returns STATUS_SUCCESS when connected, STATUS_NOT_IMPLEMENTED as soon as any step reports it,
   // else the first failure. Private data: `callerData` with the connect, `calleeData` with accept.
   NTSTATUS connectPair(Pair& p, ULONG ird = 4, ULONG ord = 4, const void* callerData = nullptr,

@@ -37,6 +37,7 @@ Link::~Link() = default;
 void Link::setQp(Qp* qp) {
   qp_ = qp;
   if (!qp) return;
+  adapter_ = qp->adapter();  // an accepted QP may be of another instance than the listener's (R156)
   // Consumer-driven progress (docs/decisions.md "Fast path"): a consumer polling a CQ of this QP
   // runs the loop's progress in its own thread; arming the CQ hands progress back to the engine.
   auto poll = [](void* l) { static_cast<engine::EventLoop*>(l)->consumerPoll(); };
