@@ -66,7 +66,7 @@ class CloseOrder : public NdkTest {
   template <class MakeChild>
   void adapterInOrder(MakeChild make) {
     NDK_ADAPTER* a2 = nullptr;
-    CONF_ASSERT_STATUS(STATUS_SUCCESS, NdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
+    CONF_ASSERT_STATUS(STATUS_SUCCESS, OpenNdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
     NDK_ADAPTER* mine = adapter_;
     adapter_ = a2;
     NDK_OBJECT_HEADER* child = make();
@@ -81,7 +81,7 @@ class CloseOrder : public NdkTest {
       childCallbackDone = seq++;
     };
     std::thread closer([&] {
-      NdkCloseAdapter(a2);
+      OpenNdkCloseAdapter(a2);
       adapterReturned = seq++;
     });
     const NTSTATUS st = closeFnOf(child)(child, &Recorder::onClose, &childRec);

@@ -391,7 +391,7 @@ TEST_F(Connections, R95_R114_R116_R119_ConnectLocalAddressErrors) {
 // both ways and the peer's RDMA Write lands through a token of the second instance.
 TEST_F(Connections, R156_AcceptWithQpOfAnotherAdapterInstance) {
   NDK_ADAPTER* a2 = nullptr;
-  CONF_ASSERT_STATUS(STATUS_SUCCESS, NdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, OpenNdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
   NDK_ADAPTER* mine = adapter_;
   adapter_ = a2;  // the make* helpers create on adapter_
   NDK_PD* pd2 = makePd();
@@ -445,7 +445,7 @@ TEST_F(Connections, R156_AcceptWithQpOfAnotherAdapterInstance) {
   closeNow(cq2);
   p.passive.cq = nullptr;
   closeNow(pd2);
-  NdkCloseAdapter(a2);
+  OpenNdkCloseAdapter(a2);
 }
 
 }  // namespace

@@ -197,7 +197,7 @@ MdlBuffer::~MdlBuffer() {
 void NdkTest::SetUp() {
   NET_IFINDEX ifx = interfaceUnderTest();
   ASSERT_NE(0u, ifx) << "no interface under test (set OPENNDK_CONFORMANCE_IFINDEX)";
-  NTSTATUS st = NdkOpenAdapter(ifx, nullptr, &adapter_);
+  NTSTATUS st = OpenNdkOpenAdapter(ifx, nullptr, &adapter_);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   ASSERT_NE(nullptr, adapter_);
   ULONG size = sizeof(info_);
@@ -210,7 +210,7 @@ void NdkTest::TearDown() {
     tracked_.pop_back();
     closeSync(h);
   }
-  if (adapter_) NdkCloseAdapter(adapter_);
+  if (adapter_) OpenNdkCloseAdapter(adapter_);
   adapter_ = nullptr;
 }
 
@@ -499,7 +499,7 @@ SOCKADDR_IN NdkTest::loopback4(USHORT port) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   SOCKADDR_INET addrs[16];
   ULONG count = 0;
-  if (NdkQueryInterfaceAddresses(interfaceUnderTest(), addrs, 16, &count) == NDIS_STATUS_SUCCESS) {
+  if (OpenNdkQueryInterfaceAddresses(interfaceUnderTest(), addrs, 16, &count) == NDIS_STATUS_SUCCESS) {
     for (ULONG i = 0; i < std::min<ULONG>(count, 16); ++i) {
       if (addrs[i].si_family == AF_INET) {
         a.sin_addr = addrs[i].Ipv4.sin_addr;

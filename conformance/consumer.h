@@ -1,6 +1,6 @@
 // OpenNDK conformance suite: a small synchronous NDK consumer over the C ABI only.
 //
-// Everything here uses include/ndk (NdkOpenAdapter, dispatch tables, callbacks, MDL routines) and
+// Everything here uses include/ndk (OpenNdkOpenAdapter, dispatch tables, callbacks, MDL routines) and
 // nothing of the provider's internals, so the suite can run against any provider that implements
 // the ABI. Waiting is always done on condition variables with a generous timeout (kTimeout); no
 // sleeps are used as synchronisation.
