@@ -398,17 +398,23 @@ typedef enum _KWAIT_REASON {
  * the debugger on Windows). NT_VERIFY always evaluates its expression. */
 OPENNDK_KCOMPAT_API void OpenNdkKcompatAssertFailed(const char *Expression, const char *Message, const char *File,
                                                     int Line);
+/* Functions, not bare conditionals: used as statements they draw no unused-value warning. */
+FORCEINLINE BOOLEAN OpenNdkKcompatVerified(int Value) { return Value ? TRUE : FALSE; }
+FORCEINLINE BOOLEAN OpenNdkKcompatChecked(int Value, const char *Message, const char *Expression,
+                                          const char *File, int Line) {
+  if (!Value) OpenNdkKcompatAssertFailed(Expression, Message, File, Line);
+  return Value ? TRUE : FALSE;
+}
 #if DBG
-#define NT_ASSERTMSG(Msg, Exp) \
-  ((!(Exp)) ? (OpenNdkKcompatAssertFailed(#Exp, Msg, __FILE__, __LINE__), FALSE) : TRUE)
+#define NT_ASSERTMSG(Msg, Exp) OpenNdkKcompatChecked(!!(Exp), Msg, #Exp, __FILE__, __LINE__)
 #define NT_ASSERT(Exp) NT_ASSERTMSG(NULL, Exp)
 #define NT_VERIFYMSG(Msg, Exp) NT_ASSERTMSG(Msg, Exp)
 #define NT_VERIFY(Exp) NT_ASSERT(Exp)
 #else
 #define NT_ASSERTMSG(Msg, Exp) ((void)0)
 #define NT_ASSERT(Exp) ((void)0)
-#define NT_VERIFYMSG(Msg, Exp) ((Exp) ? TRUE : FALSE)
-#define NT_VERIFY(Exp) ((Exp) ? TRUE : FALSE)
+#define NT_VERIFYMSG(Msg, Exp) OpenNdkKcompatVerified(!!(Exp))
+#define NT_VERIFY(Exp) OpenNdkKcompatVerified(!!(Exp))
 #endif
 #ifndef ASSERT
 #define ASSERT(Exp) NT_ASSERT(Exp)
