@@ -110,12 +110,14 @@ OPENNDK_KCOMPAT_API VOID KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOL
 
 OPENNDK_KCOMPAT_API LONG KeSetEvent(PRKEVENT Event, KPRIORITY, BOOLEAN) {
   if (!Event || Event->Header.Magic != kEventMagic) return 0;
-  const LONG previous = atomicWord(&Event->Header.SignalState).exchange(1, std::memory_order_acq_rel);
-  if (previous == 0) {
-    // A notification event releases every waiter; a synchronization event one, whose
-    // satisfied wait resets it (the others find it reset and wait again).
-    futexWake(&Event->Header.SignalState, Event->Header.Type == SynchronizationEvent ? 1 : INT_MAX);
-  }
+  // A notification event releases every waiter; a synchronization event one, whose satisfied
+  // wait resets it (the others find it reset and wait again). Read before the store: once the
+  // event is signaled a waiter may return and free it (a KEVENT on its stack, as Windows code
+  // does), so after the store only the address is used - as a futex key, never dereferenced.
+  const int wake = Event->Header.Type == SynchronizationEvent ? 1 : INT_MAX;
+  volatile LONG* const word = &Event->Header.SignalState;
+  const LONG previous = atomicWord(word).exchange(1, std::memory_order_acq_rel);
+  if (previous == 0) futexWake(word, wake);
   return previous;
 }
 

@@ -15,7 +15,7 @@ struct _IO_WORKITEM {
   PVOID ioObject = nullptr;
   // Guarded by Pool::mu.
   bool queued = false;
-  bool running = false;
+  int running = 0;  // routines of this item executing (a re-queued item may run on two workers)
   bool freeAfterRun = false;
   PIO_WORKITEM_ROUTINE routine = nullptr;
   PIO_WORKITEM_ROUTINE_EX routineEx = nullptr;
@@ -62,7 +62,7 @@ class Pool {
         context = item->context;
         // Dequeued: the routine may queue the item again (a common pattern).
         item->queued = false;
-        item->running = true;
+        ++item->running;
       }
       if (routineEx) {
         routineEx(item->ioObject, context, item);
@@ -72,8 +72,8 @@ class Pool {
       bool free = false;
       {
         std::lock_guard lock(mu_);
-        item->running = false;
-        free = item->freeAfterRun && !item->queued;
+        --item->running;
+        free = item->freeAfterRun && !item->queued && item->running == 0;
       }
       if (free) delete item;
     }
@@ -126,7 +126,7 @@ OPENNDK_KCOMPAT_API VOID IoFreeWorkItem(PIO_WORKITEM IoWorkItem) {
     std::lock_guard lock(pool().mu_);
     // Freed while queued or from inside its own routine (a common pattern): the worker frees it
     // once the routine has returned.
-    if (IoWorkItem->queued || IoWorkItem->running) {
+    if (IoWorkItem->queued || IoWorkItem->running > 0) {
       IoWorkItem->freeAfterRun = true;
       return;
     }
