@@ -22,7 +22,7 @@ NDIS_OPEN_NDK_ADAPTER_PARAMETERS params(USHORT major, USHORT minor) {
 void expectOpensAs(USHORT major, USHORT minor, USHORT gotMajor, USHORT gotMinor) {
   auto p = params(major, minor);
   NDK_ADAPTER* a = nullptr;
-  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkOpenAdapter(interfaceUnderTest(), &p, &a));
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkOpenAdapter(interfaceUnderTest(), &p, &a));
   ASSERT_NE(nullptr, a);
   EXPECT_EQ(gotMajor, a->Header.Version.Major) << "R150 request " << major << "." << minor;
   EXPECT_EQ(gotMinor, a->Header.Version.Minor) << "R150 request " << major << "." << minor;
@@ -43,13 +43,13 @@ void expectOpensAs(USHORT major, USHORT minor, USHORT gotMajor, USHORT gotMinor)
     EXPECT_EQ(gotMinor, pd->Header.Version.Minor);
     closeSync(pd);
   }
-  NdkCloseAdapter(a);
+  OpenNdkCloseAdapter(a);
 }
 
 void expectBadVersion(USHORT major, USHORT minor) {
   auto p = params(major, minor);
   NDK_ADAPTER* a = nullptr;
-  CONF_EXPECT_STATUS(NDIS_STATUS_BAD_VERSION, NdkOpenAdapter(interfaceUnderTest(), &p, &a));
+  CONF_EXPECT_STATUS(NDIS_STATUS_BAD_VERSION, OpenNdkOpenAdapter(interfaceUnderTest(), &p, &a));
   EXPECT_EQ(nullptr, a) << "request " << major << "." << minor;
 }
 
@@ -74,21 +74,21 @@ TEST(Adapter, R150_UnsupportedMajorBadVersionThenOpenStillWorks) {
 }
 
 TEST(Adapter, OpenBadArguments) {  // ndk/ndk.h host contract
-  CONF_EXPECT_STATUS(NDIS_STATUS_INVALID_PARAMETER, NdkOpenAdapter(interfaceUnderTest(), nullptr, nullptr));
+  CONF_EXPECT_STATUS(NDIS_STATUS_INVALID_PARAMETER, OpenNdkOpenAdapter(interfaceUnderTest(), nullptr, nullptr));
   NDK_ADAPTER* a = nullptr;
-  CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_FOUND, NdkOpenAdapter(0, nullptr, &a));
+  CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_FOUND, OpenNdkOpenAdapter(0, nullptr, &a));
   EXPECT_EQ(nullptr, a);
-  CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_FOUND, NdkOpenAdapter(0x7FFFFFF0u, nullptr, &a));
+  CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_FOUND, OpenNdkOpenAdapter(0x7FFFFFF0u, nullptr, &a));
   EXPECT_EQ(nullptr, a);
   // Still opens.
   expectOpensAs(2, 1, 2, 1);
 }
 
 TEST(Adapter, EnumerateIncludesInterfaceUnderTest) {
-  ULONG n = NdkEnumerateInterfaces(nullptr, 0);
+  ULONG n = OpenNdkEnumerateInterfaces(nullptr, 0);
   ASSERT_GE(n, 1u);
   std::vector<NET_IFINDEX> v(n);
-  ULONG n2 = NdkEnumerateInterfaces(v.data(), n);
+  ULONG n2 = OpenNdkEnumerateInterfaces(v.data(), n);
   EXPECT_EQ(n, n2);
   EXPECT_NE(v.end(), std::find(v.begin(), v.end(), interfaceUnderTest()));
 }
@@ -98,22 +98,22 @@ TEST(Adapter, EnumerateIncludesInterfaceUnderTest) {
 TEST(Adapter, R151_R159_DisabledInterfaceNotReady) {
   BOOLEAN off = FALSE, on = TRUE;
   NET_IFINDEX ifx = interfaceUnderTest();
-  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &off, sizeof off, nullptr,
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &off, sizeof off, nullptr,
                                                              nullptr));
   // R160: the state change is signalled from another context; wait for it (ndk/ndk_host.h).
-  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkWaitInterfaceState(ifx, FALSE, 20000));
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkWaitInterfaceState(ifx, FALSE, 20000));
   NDK_ADAPTER* a = nullptr;
-  CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_READY, NdkOpenAdapter(ifx, nullptr, &a));
+  CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_READY, OpenNdkOpenAdapter(ifx, nullptr, &a));
   EXPECT_EQ(nullptr, a);
   // Bad length: NDIS_STATUS_INVALID_LENGTH with BytesNeeded = sizeof(BOOLEAN) (ndk/ndk.h).
   ULONG needed = 0;
   ULONG wide = 1;
   CONF_EXPECT_STATUS(NDIS_STATUS_INVALID_LENGTH,
-                     NdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &wide, sizeof wide, nullptr, &needed));
+                     OpenNdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &wide, sizeof wide, nullptr, &needed));
   EXPECT_EQ(sizeof(BOOLEAN), needed);
-  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &on, sizeof on, nullptr,
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &on, sizeof on, nullptr,
                                                              nullptr));
-  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkWaitInterfaceState(ifx, TRUE, 20000));
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkWaitInterfaceState(ifx, TRUE, 20000));
   expectOpensAs(2, 1, 2, 1);
 }
 
@@ -185,7 +185,7 @@ class Limits : public NdkTest {};
 
 TEST_F(Limits, R155_ObjectCountLimits) {
   NDIS_NDK_CAPABILITIES caps{};
-  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkQueryInterfaceCapabilities(interfaceUnderTest(), &caps, nullptr));
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkQueryInterfaceCapabilities(interfaceUnderTest(), &caps, nullptr));
   if (caps.MaxPdCount > 256 || caps.MaxCqCount > 256 || caps.MaxMrCount > 256 || caps.MaxSrqCount > 256) {
     GTEST_SKIP() << "object count limits too large (set OPENNDK_MAX_{PD,CQ,MR,SRQ}_COUNT small)";
   }
@@ -245,16 +245,16 @@ TEST(AdapterOids, R162_R165_StatisticsQuery) {
   ULONG written = 0, needed = 0;
   unsigned char tiny[4];
   CONF_EXPECT_STATUS(NDIS_STATUS_BUFFER_TOO_SHORT,
-                     NdkQueryInterfaceOid(ifx, OID_NDK_STATISTICS, tiny, sizeof tiny, &written, &needed));
+                     OpenNdkQueryInterfaceOid(ifx, OID_NDK_STATISTICS, tiny, sizeof tiny, &written, &needed));
   EXPECT_GE(needed, static_cast<ULONG>(NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1));
   std::vector<unsigned char> buf(needed);
-  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkQueryInterfaceOid(ifx, OID_NDK_STATISTICS, buf.data(),
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkQueryInterfaceOid(ifx, OID_NDK_STATISTICS, buf.data(),
                                                                static_cast<ULONG>(buf.size()), &written, &needed));
   EXPECT_GE(written, static_cast<ULONG>(NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1));
   CONF_EXPECT_STATUS(NDIS_STATUS_INVALID_OID,
-                     NdkQueryInterfaceOid(ifx, 0x12345678u, buf.data(), static_cast<ULONG>(buf.size()), nullptr, nullptr));
+                     OpenNdkQueryInterfaceOid(ifx, 0x12345678u, buf.data(), static_cast<ULONG>(buf.size()), nullptr, nullptr));
   CONF_EXPECT_STATUS(NDIS_STATUS_ADAPTER_NOT_FOUND,
-                     NdkQueryInterfaceOid(0, OID_NDK_STATISTICS, buf.data(), static_cast<ULONG>(buf.size()), nullptr,
+                     OpenNdkQueryInterfaceOid(0, OID_NDK_STATISTICS, buf.data(), static_cast<ULONG>(buf.size()), nullptr,
                                           nullptr));
 }
 
@@ -266,10 +266,10 @@ TEST_F(AdapterOidsLive, R163_R164_ListsAndListenerEndpoint) {
   NET_IFINDEX ifx = interfaceUnderTest();
   auto query = [&](NDIS_OID oid, std::vector<unsigned char>& out) {
     ULONG needed = 0, written = 0;
-    NDIS_STATUS st = NdkQueryInterfaceOid(ifx, oid, nullptr, 0, &written, &needed);
+    NDIS_STATUS st = OpenNdkQueryInterfaceOid(ifx, oid, nullptr, 0, &written, &needed);
     if (st != NDIS_STATUS_BUFFER_TOO_SHORT) return st;
     out.assign(needed, 0);
-    return NdkQueryInterfaceOid(ifx, oid, out.data(), needed, &written, &needed);
+    return OpenNdkQueryInterfaceOid(ifx, oid, out.data(), needed, &written, &needed);
   };
   std::vector<unsigned char> conns, eps;
   CONF_EXPECT_STATUS(NDIS_STATUS_SUCCESS, query(OID_NDK_CONNECTIONS, conns));

@@ -36,7 +36,7 @@ class ReadLimits : public NdkTest {};
 TEST_F(ReadLimits, R86_AdapterTotalsVersusPerQpLimits) {
   NDIS_NDK_CAPABILITIES caps{};
   NDK_ADAPTER_INFO hostInfo{};
-  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkQueryInterfaceCapabilities(interfaceUnderTest(), &caps, &hostInfo));
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkQueryInterfaceCapabilities(interfaceUnderTest(), &caps, &hostInfo));
   // The host's view of the per-QP limits is the adapter info the consumer sees.
   EXPECT_EQ(info_.MaxInboundReadLimit, hostInfo.MaxInboundReadLimit);
   EXPECT_EQ(info_.MaxOutboundReadLimit, hostInfo.MaxOutboundReadLimit);

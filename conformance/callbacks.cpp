@@ -105,7 +105,7 @@ class Probes {
 // ---- R13 -------------------------------------------------------------------------------------
 
 // All threads this test starts (the adapter instance's threads included, which are created by
-// NdkOpenAdapter on the calling thread) share one CPU: a provider thread woken to run a callback
+// OpenNdkOpenAdapter on the calling thread) share one CPU: a provider thread woken to run a callback
 // then often preempts the caller before it has returned, so the "callback before return" case of
 // R13 happens for real instead of only in theory. Affinity is restored in TearDown.
 class CallbackOrder : public NdkTest {

@@ -204,7 +204,7 @@ TEST_F(Cm, R108_ListenIpv6Loopback) {
   // An IPv6 address of the interface under test (::1 on "lo").
   SOCKADDR_INET addrs[16];
   ULONG count = 0;
-  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, NdkQueryInterfaceAddresses(interfaceUnderTest(), addrs, 16, &count));
+  CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkQueryInterfaceAddresses(interfaceUnderTest(), addrs, 16, &count));
   SOCKADDR_IN6 a6{};
   for (ULONG i = 0; i < std::min<ULONG>(count, 16); ++i) {
     if (addrs[i].si_family == AF_INET6) {

@@ -1,7 +1,7 @@
 // Conformance: connection churn and contention through the C ABI only — many connect/disconnect
 // cycles without leaking descriptors or memory (R31, R79, R110, R116), both ends connecting to each
 // other at once (R96, R97, R99, R104, R31), and the local-address errors of NdkConnect (R95, R114,
-// R116, R119).
+// R116, R119), and accepting with a QP of another adapter instance on the same interface (R156).
 #include <dirent.h>
 #include <unistd.h>
 
@@ -384,6 +384,68 @@ TEST_F(Connections, R95_R114_R116_R119_ConnectLocalAddressErrors) {
   // `c` was created before the shared endpoint, whose close pends until c is closed (R118): close
   // it first (teardown closes in reverse creation order).
   closeNow(c);
+}
+
+// R156 (amended): the listener's connector (this adapter instance) accepts with a QP of a second
+// instance opened on the same interface, as consumers with one instance per socket do; data flows
+// both ways and the peer's RDMA Write lands through a token of the second instance.
+TEST_F(Connections, R156_AcceptWithQpOfAnotherAdapterInstance) {
+  NDK_ADAPTER* a2 = nullptr;
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, OpenNdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
+  NDK_ADAPTER* mine = adapter_;
+  adapter_ = a2;  // the make* helpers create on adapter_
+  NDK_PD* pd2 = makePd();
+  NDK_CQ* cq2 = makeCq(80);
+  Pair& p = newPair();
+  NDK_QP* qp2 = pd2 && cq2 ? makeQp(pd2, cq2, cq2, &p.passive, 32, 32, 4, 4, 0) : nullptr;
+  MdlBuffer buf2(PAGE_SIZE);
+  NDK_MR* mr2 = pd2 ? makeMr(pd2, false) : nullptr;
+  adapter_ = mine;
+  ASSERT_TRUE(qp2 && mr2);
+  const ULONG all = NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ;
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, registerMr(mr2, buf2, buf2.size(), all));
+  p.passive.qp = qp2;
+  p.passive.cq = cq2;
+  NTSTATUS st = connectPair(p);
+  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+
+  MdlBuffer abuf(PAGE_SIZE);
+  NDK_MR* amr = makeMr(p.pd, false);
+  ASSERT_NE(nullptr, amr);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, registerMr(amr, abuf, abuf.size(), all));
+  std::memcpy(abuf.data(), "written into instance 2", 23);
+  NDK_SGE ws = sgeIn(abuf, amr, 0, 23);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, p.active.qp->Dispatch->NdkWrite(p.active.qp, nullptr, &ws, 1,
+                                                                      reinterpret_cast<UINT64>(buf2.data()) + 64,
+                                                                      mr2->Dispatch->NdkGetRemoteTokenFromMr(mr2), 0));
+  auto wc = drainEx(p.active.cq, 1);
+  ASSERT_EQ(1u, wc.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, wc[0].Status);
+  // A Send after the Write: its arrival on the second instance's CQ orders the Write's placement.
+  NDK_SGE rs = sgeIn(buf2, mr2, 512, 64);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, qp2->Dispatch->NdkReceive(qp2, nullptr, &rs, 1));
+  std::memcpy(abuf.data() + 100, "sent", 4);
+  NDK_SGE ss = sgeIn(abuf, amr, 100, 4);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, p.active.qp->Dispatch->NdkSend(p.active.qp, nullptr, &ss, 1, 0));
+  auto rc = drainEx(cq2, 1);
+  ASSERT_EQ(1u, rc.size());
+  CONF_EXPECT_STATUS(STATUS_SUCCESS, rc[0].Status);
+  EXPECT_EQ(4u, rc[0].BytesTransferred);
+  EXPECT_EQ(0, std::memcmp(buf2.data() + 512, "sent", 4));
+  EXPECT_EQ(0, std::memcmp(buf2.data() + 64, "written into instance 2", 23));
+  EXPECT_EQ(1u, drainEx(p.active.cq, 1).size());
+
+  // Close the second instance's objects (the passive connector first: it is their successor).
+  closeNow(p.passive.con);
+  p.passive.con = nullptr;
+  closeNow(qp2);
+  p.passive.qp = nullptr;
+  closeNow(mr2);
+  closeNow(cq2);
+  p.passive.cq = nullptr;
+  closeNow(pd2);
+  OpenNdkCloseAdapter(a2);
 }
 
 }  // namespace

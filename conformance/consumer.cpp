@@ -197,7 +197,7 @@ MdlBuffer::~MdlBuffer() {
 void NdkTest::SetUp() {
   NET_IFINDEX ifx = interfaceUnderTest();
   ASSERT_NE(0u, ifx) << "no interface under test (set OPENNDK_CONFORMANCE_IFINDEX)";
-  NTSTATUS st = NdkOpenAdapter(ifx, nullptr, &adapter_);
+  NTSTATUS st = OpenNdkOpenAdapter(ifx, nullptr, &adapter_);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   ASSERT_NE(nullptr, adapter_);
   ULONG size = sizeof(info_);
@@ -210,7 +210,7 @@ void NdkTest::TearDown() {
     tracked_.pop_back();
     closeSync(h);
   }
-  if (adapter_) NdkCloseAdapter(adapter_);
+  if (adapter_) OpenNdkCloseAdapter(adapter_);
   adapter_ = nullptr;
 }
 
@@ -450,10 +450,10 @@ NTSTATUS NdkTest::connectPair(Pair& p, ULONG ird, ULONG ord, const void* callerD
                               const void* calleeData, ULONG calleeLen, ULONG depth, ULONG inlineSize, bool ex) {
   p.pd = makePd();
   p.active.cq = makeCq(2 * depth + 8);
-  p.passive.cq = makeCq(2 * depth + 8);
+  if (!p.passive.cq) p.passive.cq = makeCq(2 * depth + 8);  // preset: the caller's (R156 test)
   if (!p.pd || !p.active.cq || !p.passive.cq) return STATUS_UNSUCCESSFUL;
   p.active.qp = makeQp(p.pd, p.active.cq, p.active.cq, &p.active, depth, depth, 4, 4, inlineSize);
-  p.passive.qp = makeQp(p.pd, p.passive.cq, p.passive.cq, &p.passive, depth, depth, 4, 4, inlineSize);
+  if (!p.passive.qp) p.passive.qp = makeQp(p.pd, p.passive.cq, p.passive.cq, &p.passive, depth, depth, 4, 4, inlineSize);
   p.listener = makeListener(&p.connectEvents);
   if (!p.active.qp || !p.passive.qp || !p.listener) return STATUS_UNSUCCESSFUL;
   NTSTATUS st = listenOn(p.listener, loopback4(0), &p.listenAddr);
@@ -508,7 +508,7 @@ SOCKADDR_IN NdkTest::loopback4(USHORT port) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   SOCKADDR_INET addrs[16];
   ULONG count = 0;
-  if (NdkQueryInterfaceAddresses(interfaceUnderTest(), addrs, 16, &count) == NDIS_STATUS_SUCCESS) {
+  if (OpenNdkQueryInterfaceAddresses(interfaceUnderTest(), addrs, 16, &count) == NDIS_STATUS_SUCCESS) {
     for (ULONG i = 0; i < std::min<ULONG>(count, 16); ++i) {
       if (addrs[i].si_family == AF_INET) {
         a.sin_addr = addrs[i].Ipv4.sin_addr;

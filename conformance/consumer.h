@@ -1,6 +1,6 @@
 // OpenNDK conformance suite: a small synchronous NDK consumer over the C ABI only.
 //
-// Everything here uses include/ndk (NdkOpenAdapter, dispatch tables, callbacks, MDL routines) and
+// Everything here uses include/ndk (OpenNdkOpenAdapter, dispatch tables, callbacks, MDL routines) and
 // nothing of the provider's internals, so the suite can run against any provider that implements
 // the ABI. Waiting is always done on condition variables with a generous timeout (kTimeout); no
 // sleeps are used as synchronisation.
@@ -274,6 +274,7 @@ class NdkTest : public ::testing::Test {
     Recorder connectDone, acceptDone;  // members: they may complete late (R31) during teardown
     SOCKADDR_IN listenAddr{};
   };
+  // A passive QP (and its CQ) set in `p` before the call is used instead of a new one.
   // Returns STATUS_SUCCESS when connected, STATUS_NOT_IMPLEMENTED as soon as any step reports it,
   // else the first failure. Private data: `callerData` with the connect, `calleeData` with accept.
   NTSTATUS connectPair(Pair& p, ULONG ird = 4, ULONG ord = 4, const void* callerData = nullptr,

@@ -279,7 +279,7 @@ TEST_F(Lifetime, R22_NoCallbackAfterCloseCompletion) {
 // R27 (+R26): the adapter close returns only after every callback of its objects has returned.
 TEST_F(Lifetime, R26_R27_AdapterCloseBlocksUntilCallbacksReturned) {
   NDK_ADAPTER* a2 = nullptr;
-  CONF_ASSERT_STATUS(STATUS_SUCCESS, NdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, OpenNdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
   NDK_PD* pd = nullptr;
   CONF_ASSERT_STATUS(STATUS_SUCCESS, createSync<NDK_PD>(
                                          [&](NDK_FN_CREATE_COMPLETION cb, PVOID ctx, NDK_PD** out) {
@@ -301,7 +301,7 @@ TEST_F(Lifetime, R26_R27_AdapterCloseBlocksUntilCallbacksReturned) {
   ASSERT_TRUE(pdClose.entered.wait());
   Event closed;
   std::thread closer([&] {
-    NdkCloseAdapter(a2);
+    OpenNdkCloseAdapter(a2);
     adapterReturned = g_seq++;
     closed.set();
   });
@@ -369,7 +369,7 @@ TEST_F(Lifetime, R7_ConcurrentCallsOnOnePd) {
 // R8: several adapter instances are independent.
 TEST_F(Lifetime, R8_TwoAdapterInstancesIndependent) {
   NDK_ADAPTER* a2 = nullptr;
-  CONF_ASSERT_STATUS(STATUS_SUCCESS, NdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, OpenNdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
   ASSERT_NE(a2, adapter_);
   NDK_PD* pd2 = nullptr;
   CONF_ASSERT_STATUS(STATUS_SUCCESS, createSync<NDK_PD>(
@@ -378,7 +378,7 @@ TEST_F(Lifetime, R8_TwoAdapterInstancesIndependent) {
                                          },
                                          &pd2));
   closeSync(pd2);
-  NdkCloseAdapter(a2);
+  OpenNdkCloseAdapter(a2);
   EXPECT_NE(nullptr, makePd());  // the first instance is unaffected
 }
 

@@ -57,7 +57,7 @@ TEST_F(Qp, R156_CreateLimits) {
 
 TEST_F(Qp, R156_CqOfAnotherAdapterInstanceFails) {
   NDK_ADAPTER* a2 = nullptr;
-  CONF_ASSERT_STATUS(STATUS_SUCCESS, NdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, OpenNdkOpenAdapter(interfaceUnderTest(), nullptr, &a2));
   Recorder& n = newRecorder();
   NDK_CQ* foreign = nullptr;
   CONF_ASSERT_STATUS(STATUS_SUCCESS, createSync<NDK_CQ>(
@@ -69,7 +69,7 @@ TEST_F(Qp, R156_CqOfAnotherAdapterInstanceFails) {
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, tryCreate(foreign, cq_, 4, 4, 1, 1, 0));
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, tryCreate(cq_, foreign, 4, 4, 1, 1, 0));
   closeSync(foreign);
-  NdkCloseAdapter(a2);
+  OpenNdkCloseAdapter(a2);
   CONF_EXPECT_STATUS(STATUS_SUCCESS, tryCreate(cq_, cq_, 4, 4, 1, 1, 0));
 }
 

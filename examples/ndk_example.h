@@ -301,16 +301,16 @@ static inline NDK_ADAPTER *ex_open_adapter(const SOCKADDR_INET *a, NDK_ADAPTER_I
     fprintf(stderr, "%s: no interface holds that address\n", who);
     return NULL;
   }
-  NTSTATUS st = NdkOpenAdapter(ifx, NULL, &adapter);
+  NTSTATUS st = OpenNdkOpenAdapter(ifx, NULL, &adapter);
   if (!NT_SUCCESS(st)) {
-    fprintf(stderr, "%s: NdkOpenAdapter(ifindex %u) failed: 0x%08x\n", who, (unsigned)ifx, (unsigned)st);
+    fprintf(stderr, "%s: OpenNdkOpenAdapter(ifindex %u) failed: 0x%08x\n", who, (unsigned)ifx, (unsigned)st);
     return NULL;
   }
   ULONG size = sizeof(*info);
   st = adapter->Dispatch->NdkQueryAdapterInfo(adapter, info, &size);
   if (!NT_SUCCESS(st)) {
     fprintf(stderr, "%s: NdkQueryAdapterInfo failed: 0x%08x\n", who, (unsigned)st);
-    NdkCloseAdapter(adapter);
+    OpenNdkCloseAdapter(adapter);
     return NULL;
   }
   return adapter;
@@ -451,14 +451,14 @@ static inline void ex_node_close_connection(ex_node *n) {
   n->connector = NULL;
   n->qp = NULL;
 }
-/* Closes the rest and the adapter (NdkCloseAdapter waits for every callback to have returned). */
+/* Closes the rest and the adapter (OpenNdkCloseAdapter waits for every callback to have returned). */
 static inline void ex_node_close(ex_node *n) {
   ex_node_close_connection(n);
   EX_CLOSE(&n->op, n->mr, NdkCloseMr);
   EX_CLOSE(&n->op, n->pd, NdkClosePd);
   EX_CLOSE(&n->op, n->icq.cq, NdkCloseCq);
   EX_CLOSE(&n->op, n->rcq.cq, NdkCloseCq);
-  if (n->adapter) NdkCloseAdapter(n->adapter);
+  if (n->adapter) OpenNdkCloseAdapter(n->adapter);
   ex_buffer_free(&n->mem);
 }
 

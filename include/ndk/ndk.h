@@ -57,14 +57,14 @@ OPENNDK_EXTERN_C_BEGIN
  * NDIS_STATUS_BAD_VERSION, NDIS_STATUS_ADAPTER_NOT_READY (NDK disabled on the
  * interface), NDIS_STATUS_RESOURCES, NDIS_STATUS_ADAPTER_NOT_FOUND (not an
  * NDK-capable interface) or NDIS_STATUS_INVALID_PARAMETER (Adapter NULL). */
-OPENNDK_API NTSTATUS NdkOpenAdapter(NET_IFINDEX InterfaceIndex,
+OPENNDK_API NTSTATUS OpenNdkOpenAdapter(NET_IFINDEX InterfaceIndex,
                                     const NDIS_OPEN_NDK_ADAPTER_PARAMETERS *Parameters,
                                     NDK_ADAPTER **Adapter);
 
-/* Closes an adapter instance opened by NdkOpenAdapter (the role of
+/* Closes an adapter instance opened by OpenNdkOpenAdapter (the role of
  * CLOSE_NDK_ADAPTER_HANDLER). Blocks until every callback of every object of
  * the instance has returned (R27). */
-OPENNDK_API VOID NdkCloseAdapter(NDK_ADAPTER *Adapter);
+OPENNDK_API VOID OpenNdkCloseAdapter(NDK_ADAPTER *Adapter);
 
 /* Queries an OID of an interface, as NDIS would ask the miniport:
  * OID_NDK_STATISTICS, OID_NDK_CONNECTIONS, OID_NDK_LOCAL_ENDPOINTS (R162-R164).
@@ -72,7 +72,7 @@ OPENNDK_API VOID NdkCloseAdapter(NDK_ADAPTER *Adapter);
  * too small: NDIS_STATUS_BUFFER_TOO_SHORT and *BytesNeeded = required size.
  * Unknown OID: NDIS_STATUS_INVALID_OID; unknown interface:
  * NDIS_STATUS_ADAPTER_NOT_FOUND. BytesWritten/BytesNeeded may be NULL. */
-OPENNDK_API NDIS_STATUS NdkQueryInterfaceOid(NET_IFINDEX InterfaceIndex, NDIS_OID Oid,
+OPENNDK_API NDIS_STATUS OpenNdkQueryInterfaceOid(NET_IFINDEX InterfaceIndex, NDIS_OID Oid,
                                              PVOID InformationBuffer,
                                              ULONG InformationBufferLength,
                                              ULONG *BytesWritten, ULONG *BytesNeeded);
@@ -81,8 +81,8 @@ OPENNDK_API NDIS_STATUS NdkQueryInterfaceOid(NET_IFINDEX InterfaceIndex, NDIS_OI
  * (InformationBufferLength == sizeof(BOOLEAN)) enables or disables NDK
  * (R159, R161; never NDIS_STATUS_PENDING). Wrong length:
  * NDIS_STATUS_INVALID_LENGTH with *BytesNeeded set; other statuses as for
- * NdkQueryInterfaceOid. BytesRead/BytesNeeded may be NULL. */
-OPENNDK_API NDIS_STATUS NdkSetInterfaceOid(NET_IFINDEX InterfaceIndex, NDIS_OID Oid,
+ * OpenNdkQueryInterfaceOid. BytesRead/BytesNeeded may be NULL. */
+OPENNDK_API NDIS_STATUS OpenNdkSetInterfaceOid(NET_IFINDEX InterfaceIndex, NDIS_OID Oid,
                                            PVOID InformationBuffer,
                                            ULONG InformationBufferLength,
                                            ULONG *BytesRead, ULONG *BytesNeeded);
@@ -90,7 +90,7 @@ OPENNDK_API NDIS_STATUS NdkSetInterfaceOid(NET_IFINDEX InterfaceIndex, NDIS_OID 
 /* Lists NDK-capable interfaces: writes up to Capacity indices to Indices
  * (which may be NULL when Capacity is 0) and returns how many there are in
  * total, which may exceed Capacity. */
-OPENNDK_API ULONG NdkEnumerateInterfaces(NET_IFINDEX *Indices, ULONG Capacity);
+OPENNDK_API ULONG OpenNdkEnumerateInterfaces(NET_IFINDEX *Indices, ULONG Capacity);
 
 OPENNDK_EXTERN_C_END
 

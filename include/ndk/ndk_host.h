@@ -28,18 +28,18 @@ typedef struct _NDK_HOST_INTERFACE_INFO {
   BOOLEAN ProviderEnabled; /* the miniport's own state (set by OID_NDK_SET_STATE) */
   ULONG NetworkDirect;     /* current *NetworkDirect keyword value (R166) */
   ULONG AddressCount;      /* IPv4 + IPv6 addresses of the interface */
-  ULONG OpenAdapterCount;  /* NDK_ADAPTER instances opened through NdkOpenAdapter */
+  ULONG OpenAdapterCount;  /* NDK_ADAPTER instances opened through OpenNdkOpenAdapter */
   ULONG PendingEvents;     /* queued or running NDK PnP work items (R160, R161) */
 } NDK_HOST_INTERFACE_INFO;
 
 /* Fills *Info for an interface. */
-OPENNDK_API NDIS_STATUS NdkQueryInterfaceInfo(NET_IFINDEX InterfaceIndex,
+OPENNDK_API NDIS_STATUS OpenNdkQueryInterfaceInfo(NET_IFINDEX InterfaceIndex,
                                               NDK_HOST_INTERFACE_INFO *Info);
 
 /* Writes up to Capacity addresses (port 0) and sets *Count to how many the
  * interface has (which may exceed Capacity). Addresses may be NULL when
  * Capacity is 0. */
-OPENNDK_API NDIS_STATUS NdkQueryInterfaceAddresses(NET_IFINDEX InterfaceIndex,
+OPENNDK_API NDIS_STATUS OpenNdkQueryInterfaceAddresses(NET_IFINDEX InterfaceIndex,
                                                    SOCKADDR_INET *Addresses,
                                                    ULONG Capacity, ULONG *Count);
 
@@ -47,7 +47,7 @@ OPENNDK_API NDIS_STATUS NdkQueryInterfaceAddresses(NET_IFINDEX InterfaceIndex,
  * NdisMSetMiniportAttributes (R158) to *Capabilities; its NdkInfo member is
  * set to Info, which (when not NULL) receives a copy of the reported
  * NDK_ADAPTER_INFO. */
-OPENNDK_API NDIS_STATUS NdkQueryInterfaceCapabilities(NET_IFINDEX InterfaceIndex,
+OPENNDK_API NDIS_STATUS OpenNdkQueryInterfaceCapabilities(NET_IFINDEX InterfaceIndex,
                                                       NDIS_NDK_CAPABILITIES *Capabilities,
                                                       NDK_ADAPTER_INFO *Info);
 
@@ -55,7 +55,7 @@ OPENNDK_API NDIS_STATUS NdkQueryInterfaceCapabilities(NET_IFINDEX InterfaceIndex
  * its NDK state equals Enabled, or TimeoutMs elapses (STATUS_IO_TIMEOUT).
  * OID_NDK_SET_STATE returns before the state change is signalled (R160); use
  * this to wait for it. Must not be called from a state callback. */
-OPENNDK_API NDIS_STATUS NdkWaitInterfaceState(NET_IFINDEX InterfaceIndex, BOOLEAN Enabled,
+OPENNDK_API NDIS_STATUS OpenNdkWaitInterfaceState(NET_IFINDEX InterfaceIndex, BOOLEAN Enabled,
                                               ULONG TimeoutMs);
 
 /* Sets a registry keyword of an interface (the "Advanced" property page):
@@ -63,29 +63,29 @@ OPENNDK_API NDIS_STATUS NdkWaitInterfaceState(NET_IFINDEX InterfaceIndex, BOOLEA
  * NDIS_STATUS_NOT_SUPPORTED, other values NDIS_STATUS_INVALID_DATA. Like on
  * Windows the miniport reads it on initialization and on OID_NDK_SET_STATE;
  * setting it does not change the current state. */
-OPENNDK_API NDIS_STATUS NdkSetInterfaceKeyword(NET_IFINDEX InterfaceIndex, const CHAR *Keyword,
+OPENNDK_API NDIS_STATUS OpenNdkSetInterfaceKeyword(NET_IFINDEX InterfaceIndex, const CHAR *Keyword,
                                                ULONG Value);
 
 /* State-change notification (the role NDIS plays towards upper drivers,
  * R161). Called on the host's work-item thread, once per NetEventNDKEnable
  * (Enabled TRUE) and NetEventNDKDisable (Enabled FALSE). On a disable, the
  * consumer closes its NDK_ADAPTER instances on that interface with
- * NdkCloseAdapter (it may do so inside the callback); the disable event stays
+ * OpenNdkCloseAdapter (it may do so inside the callback); the disable event stays
  * pending until every instance is closed. A callback must not call
- * NdkWaitInterfaceState or NdkDeregisterStateCallback. */
+ * OpenNdkWaitInterfaceState or OpenNdkDeregisterStateCallback. */
 typedef VOID (*NDK_HOST_STATE_CALLBACK)(PVOID Context, NET_IFINDEX InterfaceIndex,
                                         BOOLEAN Enabled);
 
 /* Registers a callback for every interface; *Registration receives a handle
- * for NdkDeregisterStateCallback. */
-OPENNDK_API NDIS_STATUS NdkRegisterStateCallback(NDK_HOST_STATE_CALLBACK Callback, PVOID Context,
+ * for OpenNdkDeregisterStateCallback. */
+OPENNDK_API NDIS_STATUS OpenNdkRegisterStateCallback(NDK_HOST_STATE_CALLBACK Callback, PVOID Context,
                                                  PVOID *Registration);
 
 /* Removes a registration; blocks until no call of its callback is running. */
-OPENNDK_API VOID NdkDeregisterStateCallback(PVOID Registration);
+OPENNDK_API VOID OpenNdkDeregisterStateCallback(PVOID Registration);
 
 /* Re-reads the OS interface list (interfaces and addresses come and go). */
-OPENNDK_API VOID NdkRefreshInterfaces(void);
+OPENNDK_API VOID OpenNdkRefreshInterfaces(void);
 
 /* One row of the tunable table (`ndk info --config`). Strings are NUL
  * terminated and truncated to fit. */
@@ -98,7 +98,7 @@ typedef struct _NDK_HOST_TUNABLE {
 } NDK_HOST_TUNABLE;
 
 /* Writes up to Capacity rows and returns how many there are in total. */
-OPENNDK_API ULONG NdkQueryTunables(NDK_HOST_TUNABLE *Tunables, ULONG Capacity);
+OPENNDK_API ULONG OpenNdkQueryTunables(NDK_HOST_TUNABLE *Tunables, ULONG Capacity);
 
 OPENNDK_EXTERN_C_END
 

@@ -38,6 +38,7 @@ constexpr TunableInfo kTable[] = {
     {Tunable::MaxMwCount, "max_mw_count", "262144", "objects", "MaxMwCount"},
     {Tunable::MaxSrqCount, "max_srq_count", "16384", "objects", "MaxSrqCount"},
     {Tunable::EnginesPerDevice, "engines_per_device", "0", "threads", "progress engines per RNIC; 0: 1 on <= 2 CPUs, else CPUs (at most 8)"},
+    {Tunable::FrmrTokenRotation, "frmr_token_rotation", "0", "", "1: every NdkFastRegister gives the MR a new remote token; 0: it keeps the one it got at NdkInitializeFastRegisterMr (R126)"},
 };
 static_assert(std::size(kTable) == static_cast<size_t>(Tunable::Count_), "one row per tunable, in enum order");
 

@@ -61,7 +61,7 @@ void copyString(CHAR* dst, std::size_t cap, std::string_view src) {
 
 extern "C" {
 
-OPENNDK_API NTSTATUS NdkOpenAdapter(NET_IFINDEX InterfaceIndex, const NDIS_OPEN_NDK_ADAPTER_PARAMETERS* Parameters,
+OPENNDK_API NTSTATUS OpenNdkOpenAdapter(NET_IFINDEX InterfaceIndex, const NDIS_OPEN_NDK_ADAPTER_PARAMETERS* Parameters,
                                     NDK_ADAPTER** Adapter) {
   if (!Adapter) return NDIS_STATUS_INVALID_PARAMETER;
   *Adapter = nullptr;
@@ -79,26 +79,26 @@ OPENNDK_API NTSTATUS NdkOpenAdapter(NET_IFINDEX InterfaceIndex, const NDIS_OPEN_
   });
 }
 
-OPENNDK_API VOID NdkCloseAdapter(NDK_ADAPTER* Adapter) {
+OPENNDK_API VOID OpenNdkCloseAdapter(NDK_ADAPTER* Adapter) {
   if (!Adapter) return;
   if (!Host::instance().ndis().closeAdapter(Adapter))
-    NDK_LOG_WARN("host", "NdkCloseAdapter({}): not an open adapter (already closed, or closed by an NDK disable)",
+    NDK_LOG_WARN("host", "OpenNdkCloseAdapter({}): not an open adapter (already closed, or closed by an NDK disable)",
                  static_cast<void*>(Adapter));
 }
 
-OPENNDK_API NDIS_STATUS NdkQueryInterfaceOid(NET_IFINDEX InterfaceIndex, NDIS_OID Oid, PVOID InformationBuffer,
+OPENNDK_API NDIS_STATUS OpenNdkQueryInterfaceOid(NET_IFINDEX InterfaceIndex, NDIS_OID Oid, PVOID InformationBuffer,
                                              ULONG InformationBufferLength, ULONG* BytesWritten, ULONG* BytesNeeded) {
   return oid(InterfaceIndex, OidRequestType::Query, Oid, InformationBuffer, InformationBufferLength, BytesWritten,
              BytesNeeded);
 }
 
-OPENNDK_API NDIS_STATUS NdkSetInterfaceOid(NET_IFINDEX InterfaceIndex, NDIS_OID Oid, PVOID InformationBuffer,
+OPENNDK_API NDIS_STATUS OpenNdkSetInterfaceOid(NET_IFINDEX InterfaceIndex, NDIS_OID Oid, PVOID InformationBuffer,
                                            ULONG InformationBufferLength, ULONG* BytesRead, ULONG* BytesNeeded) {
   return oid(InterfaceIndex, OidRequestType::Set, Oid, InformationBuffer, InformationBufferLength, BytesRead,
              BytesNeeded);
 }
 
-OPENNDK_API ULONG NdkEnumerateInterfaces(NET_IFINDEX* Indices, ULONG Capacity) {
+OPENNDK_API ULONG OpenNdkEnumerateInterfaces(NET_IFINDEX* Indices, ULONG Capacity) {
   try {
     Host& h = Host::instance();
     h.refresh();
@@ -111,7 +111,7 @@ OPENNDK_API ULONG NdkEnumerateInterfaces(NET_IFINDEX* Indices, ULONG Capacity) {
   }
 }
 
-OPENNDK_API NDIS_STATUS NdkQueryInterfaceInfo(NET_IFINDEX InterfaceIndex, NDK_HOST_INTERFACE_INFO* Info) {
+OPENNDK_API NDIS_STATUS OpenNdkQueryInterfaceInfo(NET_IFINDEX InterfaceIndex, NDK_HOST_INTERFACE_INFO* Info) {
   if (!Info) return NDIS_STATUS_INVALID_PARAMETER;
   return guarded([&] {
     Host& h = Host::instance();
@@ -132,7 +132,7 @@ OPENNDK_API NDIS_STATUS NdkQueryInterfaceInfo(NET_IFINDEX InterfaceIndex, NDK_HO
   });
 }
 
-OPENNDK_API NDIS_STATUS NdkQueryInterfaceAddresses(NET_IFINDEX InterfaceIndex, SOCKADDR_INET* Addresses,
+OPENNDK_API NDIS_STATUS OpenNdkQueryInterfaceAddresses(NET_IFINDEX InterfaceIndex, SOCKADDR_INET* Addresses,
                                                    ULONG Capacity, ULONG* Count) {
   if (!Count || (!Addresses && Capacity > 0)) return NDIS_STATUS_INVALID_PARAMETER;
   *Count = 0;
@@ -147,7 +147,7 @@ OPENNDK_API NDIS_STATUS NdkQueryInterfaceAddresses(NET_IFINDEX InterfaceIndex, S
   });
 }
 
-OPENNDK_API NDIS_STATUS NdkQueryInterfaceCapabilities(NET_IFINDEX InterfaceIndex, NDIS_NDK_CAPABILITIES* Capabilities,
+OPENNDK_API NDIS_STATUS OpenNdkQueryInterfaceCapabilities(NET_IFINDEX InterfaceIndex, NDIS_NDK_CAPABILITIES* Capabilities,
                                                       NDK_ADAPTER_INFO* Info) {
   if (!Capabilities) return NDIS_STATUS_INVALID_PARAMETER;
   return guarded([&] {
@@ -162,7 +162,7 @@ OPENNDK_API NDIS_STATUS NdkQueryInterfaceCapabilities(NET_IFINDEX InterfaceIndex
   });
 }
 
-OPENNDK_API NDIS_STATUS NdkWaitInterfaceState(NET_IFINDEX InterfaceIndex, BOOLEAN Enabled, ULONG TimeoutMs) {
+OPENNDK_API NDIS_STATUS OpenNdkWaitInterfaceState(NET_IFINDEX InterfaceIndex, BOOLEAN Enabled, ULONG TimeoutMs) {
   return guarded([&] {
     Host& h = Host::instance();
     if (!h.known(InterfaceIndex)) return NDIS_STATUS_ADAPTER_NOT_FOUND;
@@ -171,7 +171,7 @@ OPENNDK_API NDIS_STATUS NdkWaitInterfaceState(NET_IFINDEX InterfaceIndex, BOOLEA
   });
 }
 
-OPENNDK_API NDIS_STATUS NdkSetInterfaceKeyword(NET_IFINDEX InterfaceIndex, const CHAR* Keyword, ULONG Value) {
+OPENNDK_API NDIS_STATUS OpenNdkSetInterfaceKeyword(NET_IFINDEX InterfaceIndex, const CHAR* Keyword, ULONG Value) {
   if (!Keyword) return NDIS_STATUS_INVALID_PARAMETER;
   return guarded([&] {
     Host& h = Host::instance();
@@ -180,7 +180,7 @@ OPENNDK_API NDIS_STATUS NdkSetInterfaceKeyword(NET_IFINDEX InterfaceIndex, const
   });
 }
 
-OPENNDK_API NDIS_STATUS NdkRegisterStateCallback(NDK_HOST_STATE_CALLBACK Callback, PVOID Context, PVOID* Registration) {
+OPENNDK_API NDIS_STATUS OpenNdkRegisterStateCallback(NDK_HOST_STATE_CALLBACK Callback, PVOID Context, PVOID* Registration) {
   if (!Callback || !Registration) return NDIS_STATUS_INVALID_PARAMETER;
   return guarded([&] {
     *Registration = Host::instance().ndis().registerStateCallback(Callback, Context);
@@ -188,18 +188,18 @@ OPENNDK_API NDIS_STATUS NdkRegisterStateCallback(NDK_HOST_STATE_CALLBACK Callbac
   });
 }
 
-OPENNDK_API VOID NdkDeregisterStateCallback(PVOID Registration) {
+OPENNDK_API VOID OpenNdkDeregisterStateCallback(PVOID Registration) {
   if (Registration) Host::instance().ndis().deregisterStateCallback(Registration);
 }
 
-OPENNDK_API VOID NdkRefreshInterfaces(void) {
+OPENNDK_API VOID OpenNdkRefreshInterfaces(void) {
   try {
     Host::instance().refresh();
   } catch (...) {
   }
 }
 
-OPENNDK_API ULONG NdkQueryTunables(NDK_HOST_TUNABLE* Tunables, ULONG Capacity) {
+OPENNDK_API ULONG OpenNdkQueryTunables(NDK_HOST_TUNABLE* Tunables, ULONG Capacity) {
   auto table = openndk::base::tunableTable();
   if (Tunables) {
     for (ULONG i = 0; i < Capacity && i < table.size(); ++i) {

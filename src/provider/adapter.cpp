@@ -102,6 +102,9 @@ Adapter::~Adapter() = default;
 void Adapter::closeBlocking() {
   {
     std::unique_lock lock(life_mu_);
+    // Children closed from now on pend and complete through the executor, which the drain below
+    // waits for, so this close returns after their completions have returned (R24, R26, R27).
+    closing_.store(true, std::memory_order_release);
     if (successors_ > 0)
       NDK_LOG_DEBUG("provider", "CloseNdkAdapter: waiting for {} open objects", successors_);
     life_cv_.wait(lock, [this] { return successors_ == 0; });  // R27 [I]

@@ -192,7 +192,10 @@ NTSTATUS Connector::checkQp(const char* fn, NDK_QP* qp, Qp** out) const {
   NTSTATUS s;
   Qp* q = argumentAs<Qp>(this, qp, fn, "pNdkQp is not a usable QP", &s);
   if (!q) return s;
-  if (q->adapter() != adapter()) return reject(fn, STATUS_INVALID_PARAMETER, "QP of another adapter instance");
+  // R156 (amended): consumers open one adapter instance per socket and accept from a shared
+  // listener, so a QP of any instance on the same interface (device) is accepted.
+  if (q->adapter()->device() != adapter()->device())
+    return reject(fn, STATUS_INVALID_PARAMETER, "QP of another interface (R156)");
   if (q->associated()) return reject(fn, STATUS_INVALID_PARAMETER, "QP is already associated with a connector (R93)");
   *out = q;
   return STATUS_SUCCESS;

@@ -36,7 +36,10 @@ NTSTATUS Link::statusForTerminate(const iwarp::TerminateInfo& t) {
 }
 Link::~Link() = default;
 
-void Link::setQp(Qp* qp) { qp_ = qp; }
+void Link::setQp(Qp* qp) {
+  qp_ = qp;
+  if (qp) adapter_ = qp->adapter();  // an accepted QP may be of another instance than the listener's (R156)
+}
 
 void Link::start(engine::Socket sock, engine::ConnectionOptions opts) {
   self_ = shared_from_this();

@@ -143,7 +143,7 @@ class Link final : public engine::PlacementSink,
   static bool slice(const std::vector<engine::MutByteSpan>& spans, std::uint64_t off, std::uint32_t len,
                     std::vector<engine::MutByteSpan>* out);
 
-  Adapter* const adapter_;
+  Adapter* adapter_;  // the QP's adapter once setQp ran: its tokens are the ones the peer uses (R156)
   const std::shared_ptr<engine::EventLoop> domain_;
   engine::EventLoop& loop_;  // *domain_
   bool polled_ = false;      // registered as a poll source with the QP's CQs

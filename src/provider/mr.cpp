@@ -1,5 +1,7 @@
 #include "provider/mr.h"
 
+#include "base/config.h"
+
 #include <algorithm>
 
 #include "base/log.h"
@@ -167,8 +169,14 @@ bool Mr::fastValid() const {
 UINT32 Mr::reserveFastToken() {
   std::lock_guard lock(mu_);
   if (!fast_ || !initialized_ || registered_ || pendingToken_) return 0;
-  UINT32 t = adapter()->stags().rekey(token_);
-  if (t) token_ = t;
+  // R126 (amended): by default the MR keeps the token it got at NdkInitializeFastRegisterMr —
+  // consumers read it once and reuse it. The slot is already invalid here (never registered, or
+  // invalidated), so an access with the token fails until this registration is applied.
+  UINT32 t = token_;
+  if (base::tunableU64(base::Tunable::FrmrTokenRotation) != 0) {
+    t = adapter()->stags().rekey(token_);
+    if (t) token_ = t;
+  }
   pendingToken_ = t;
   return t;
 }

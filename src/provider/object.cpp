@@ -165,9 +165,16 @@ NTSTATUS Object::close(NDK_FN_CLOSE_COMPLETION cb, PVOID ctx) {
   close_returned_ = true;
   if (busy_ == 0 && successors_ == 0) {
     finished_ = true;
+    // R24/R26: closed inline, this object would release an antecedent whose close is already
+    // pending while this call has not returned yet, and the antecedent's NdkCloseCompletion would
+    // run on the callback thread while the consumer is still inside this close (it may free the
+    // antecedent's context there). So the close pends instead: the antecedent is released by the
+    // posted completion task, and its own completion runs after ours has returned (same serial
+    // executor, or released after our callback when the antecedent is another instance's).
+    const bool pend = cb && antecedentClosingLocked();
     lock.unlock();
-    finish(true);
-    return STATUS_SUCCESS;
+    finish(!pend);
+    return pend ? STATUS_PENDING : STATUS_SUCCESS;
   }
   if (!cb) {
     // A pending close needs its completion callback; without one we still finish, silently.
@@ -176,7 +183,16 @@ NTSTATUS Object::close(NDK_FN_CLOSE_COMPLETION cb, PVOID ctx) {
   return STATUS_PENDING;
 }
 
+bool Object::antecedentClosingLocked() const {
+  for (const Object* a : antecedents_) {
+    if (a->closing()) return true;
+  }
+  return false;
+}
+
 void Object::finish(bool inline_close) {
+  // Destroys the object and returns its antecedents, still referenced: the caller releases them
+  // after the object is gone, so they outlive it (R26).
   auto teardown = [this] {
     onDestroy();
     std::vector<Object*> ants;
@@ -184,21 +200,33 @@ void Object::finish(bool inline_close) {
       std::lock_guard lock(life_mu_);
       ants.swap(antecedents_);
     }
-    delete this;  // tombstones the shell; antecedents are released after, so they outlive us (R26)
-    for (Object* a : ants) a->successorGone();
+    delete this;  // tombstones the shell
+    return ants;
   };
   if (inline_close) {
-    teardown();
+    for (Object* a : teardown()) a->successorGone();
     return;
   }
   NDK_FN_CLOSE_COMPLETION cb = close_cb_;
   PVOID ctx = close_ctx_;
-  adapter_->callbacks().post([cb, ctx, teardown] {
-    // Detached from its antecedents before the consumer hears of the close: a close of the
-    // antecedent issued from (or after) this callback does not pend on a closed object (R24).
-    // An antecedent finishing here posts its own completion, which runs after this one.
-    teardown();
+  Adapter* const executorOwner = adapter_;
+  adapter_->callbacks().post([cb, ctx, teardown, executorOwner] {
+    // Detached from its antecedents of the same instance before the consumer hears of the close:
+    // a close of the antecedent issued from (or after) this callback does not pend on a closed
+    // object (R24). An antecedent finishing here posts its own completion to this serial executor,
+    // so it runs after this callback has returned (R26). An antecedent of another adapter instance
+    // (a QP of another instance accepted on a connector, R156) completes on its own executor: it is
+    // released only after our callback has returned, so R26 holds across executors too.
+    std::vector<Object*> foreign;
+    for (Object* a : teardown()) {
+      if (a->adapter() == executorOwner) {
+        a->successorGone();
+      } else {
+        foreign.push_back(a);
+      }
+    }
     if (cb) cb(ctx);  // the object's last callback (R22)
+    for (Object* a : foreign) a->successorGone();
   });
 }
 

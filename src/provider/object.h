@@ -13,7 +13,7 @@
 //  * busy references: each asynchronous request in flight and each running event callback holds one
 //    (R21); close cannot complete while any is held;
 //  * close: starts cancellation (onCloseStarted, R20), then completes inline (STATUS_SUCCESS) if
-//    nothing holds the object, else returns STATUS_PENDING and the last release posts the
+//    nothing holds the object and no antecedent's close has started, else returns STATUS_PENDING and the last release posts the
 //    NdkCloseCompletion to the adapter's callback executor (never inline in another provider call,
 //    R15) — after it returns, the antecedents are released and the object is destroyed.
 #pragma once
@@ -107,6 +107,7 @@ class Object {
   friend class Adapter;
   void successorGone();
   void tryFinishLocked(std::unique_lock<std::mutex>& lock);
+  bool antecedentClosingLocked() const;  // some antecedent's close has started (life_mu_ held)
   void finish(bool inline_close);
 
   const NDK_OBJECT_TYPE type_;

@@ -601,15 +601,15 @@ static_assert(kSame<OPEN_NDK_ADAPTER_HANDLER,
 static_assert(kSame<CLOSE_NDK_ADAPTER_HANDLER, void (*)(NDIS_HANDLE, NDK_ADAPTER *)>);
 
 // OpenNDK host entry points (ndk/ndk.h) and kernel shim (ndk/mdl.h).
-static_assert(kSame<decltype(&NdkOpenAdapter),
+static_assert(kSame<decltype(&OpenNdkOpenAdapter),
                     NTSTATUS (*)(NET_IFINDEX, const NDIS_OPEN_NDK_ADAPTER_PARAMETERS *,
                                  NDK_ADAPTER **)>);
-static_assert(kSame<decltype(&NdkCloseAdapter), void (*)(NDK_ADAPTER *)>);
-static_assert(kSame<decltype(&NdkQueryInterfaceOid),
+static_assert(kSame<decltype(&OpenNdkCloseAdapter), void (*)(NDK_ADAPTER *)>);
+static_assert(kSame<decltype(&OpenNdkQueryInterfaceOid),
                     NDIS_STATUS (*)(NET_IFINDEX, NDIS_OID, PVOID, ULONG, ULONG *, ULONG *)>);
-static_assert(kSame<decltype(&NdkSetInterfaceOid),
+static_assert(kSame<decltype(&OpenNdkSetInterfaceOid),
                     NDIS_STATUS (*)(NET_IFINDEX, NDIS_OID, PVOID, ULONG, ULONG *, ULONG *)>);
-static_assert(kSame<decltype(&NdkEnumerateInterfaces), ULONG (*)(NET_IFINDEX *, ULONG)>);
+static_assert(kSame<decltype(&OpenNdkEnumerateInterfaces), ULONG (*)(NET_IFINDEX *, ULONG)>);
 static_assert(kSame<decltype(&IoAllocateMdl), PMDL (*)(PVOID, ULONG, BOOLEAN, BOOLEAN, PIRP)>);
 static_assert(kSame<decltype(&IoFreeMdl), void (*)(PMDL)>);
 static_assert(kSame<decltype(&MmBuildMdlForNonPagedPool), void (*)(PMDL)>);

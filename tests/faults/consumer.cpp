@@ -96,14 +96,14 @@ SOCKADDR_INET ipv4(const std::string& ip, std::uint16_t port) {
 }
 
 NET_IFINDEX interfaceForIp(const std::string& ip) {
-  NdkRefreshInterfaces();
+  OpenNdkRefreshInterfaces();
   const SOCKADDR_INET want = ipv4(ip, 0);
   NET_IFINDEX idx[64];
-  const ULONG n = std::min<ULONG>(NdkEnumerateInterfaces(idx, 64), 64);
+  const ULONG n = std::min<ULONG>(OpenNdkEnumerateInterfaces(idx, 64), 64);
   for (ULONG i = 0; i < n; ++i) {
     SOCKADDR_INET addrs[16];
     ULONG count = 0;
-    if (NdkQueryInterfaceAddresses(idx[i], addrs, 16, &count) != NDIS_STATUS_SUCCESS) continue;
+    if (OpenNdkQueryInterfaceAddresses(idx[i], addrs, 16, &count) != NDIS_STATUS_SUCCESS) continue;
     for (ULONG k = 0; k < std::min<ULONG>(count, 16); ++k)
       if (addrs[k].si_family == AF_INET && addrs[k].Ipv4.sin_addr.s_addr == want.Ipv4.sin_addr.s_addr) return idx[i];
   }
@@ -206,7 +206,7 @@ std::map<NTSTATUS, std::size_t> Ledger::statuses() {
 // ---- adapter / listener ---------------------------------------------------------------------
 
 Adapter::Adapter(NET_IFINDEX ifx) {
-  openStatus = NdkOpenAdapter(ifx, nullptr, &a);
+  openStatus = OpenNdkOpenAdapter(ifx, nullptr, &a);
   if (openStatus != STATUS_SUCCESS) {
     a = nullptr;
     return;
@@ -224,7 +224,7 @@ Adapter::~Adapter() { close(); }
 void Adapter::close() {
   if (pd) closeSync(&pd->Header);
   pd = nullptr;
-  if (a) NdkCloseAdapter(a);
+  if (a) OpenNdkCloseAdapter(a);
   a = nullptr;
 }
 

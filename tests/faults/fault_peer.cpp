@@ -31,7 +31,7 @@ int serve(const std::string& ip) {
   const NET_IFINDEX ifx = interfaceForIp(ip);
   if (!ifx) return say("ERROR no interface for " + ip), 2;
   Adapter ad(ifx);
-  if (!ad.ok()) return say("ERROR NdkOpenAdapter " + statusName(ad.openStatus)), 2;
+  if (!ad.ok()) return say("ERROR OpenNdkOpenAdapter " + statusName(ad.openStatus)), 2;
   Buffer buf(1 << 20);
   Region region(ad.pd, buf,
                 NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ | NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
@@ -82,7 +82,7 @@ int storm(const std::string& src, const std::string& dst, std::uint16_t port, in
   const NET_IFINDEX ifx = interfaceForIp(src);
   if (!ifx) return say("ERROR no interface for " + src), 2;
   Adapter ad(ifx);
-  if (!ad.ok()) return say("ERROR NdkOpenAdapter " + statusName(ad.openStatus)), 2;
+  if (!ad.ok()) return say("ERROR OpenNdkOpenAdapter " + statusName(ad.openStatus)), 2;
   std::vector<std::unique_ptr<Endpoint>> eps;
   for (int i = 0; i < n; ++i) eps.push_back(std::make_unique<Endpoint>(ad, 8));
   say("READY 0");

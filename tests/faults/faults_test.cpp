@@ -442,15 +442,15 @@ TEST_F(FaultsBusy, NdkDisabledWithOpenAdapter_R159_R161_ConsumerClosesAndReopens
   StateEvents ev;
   ev.ifx = ifx;
   PVOID reg = nullptr;
-  ASSERT_EQ(NdkRegisterStateCallback(onState, &ev, &reg), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkRegisterStateCallback(onState, &ev, &reg), NDIS_STATUS_SUCCESS);
   struct Restore {
     NET_IFINDEX i;
     PVOID reg;
     ~Restore() {
       BOOLEAN on = TRUE;
-      NdkSetInterfaceOid(i, OID_NDK_SET_STATE, &on, sizeof on, nullptr, nullptr);
-      NdkWaitInterfaceState(i, TRUE, 30000);
-      NdkDeregisterStateCallback(reg);
+      OpenNdkSetInterfaceOid(i, OID_NDK_SET_STATE, &on, sizeof on, nullptr, nullptr);
+      OpenNdkWaitInterfaceState(i, TRUE, 30000);
+      OpenNdkDeregisterStateCallback(reg);
     }
   } restore{ifx, reg};
   {
@@ -458,16 +458,16 @@ TEST_F(FaultsBusy, NdkDisabledWithOpenAdapter_R159_R161_ConsumerClosesAndReopens
     ASSERT_NO_FATAL_FAILURE(bringUp(x));
     BOOLEAN off = FALSE;
     const auto t0 = std::chrono::steady_clock::now();
-    ASSERT_EQ(NdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &off, sizeof off, nullptr, nullptr), NDIS_STATUS_SUCCESS);
+    ASSERT_EQ(OpenNdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &off, sizeof off, nullptr, nullptr), NDIS_STATUS_SUCCESS);
     ASSERT_TRUE(ev.disabled.wait(1, 30s)) << "no NetEventNDKDisable (R161)";
     NDK_ADAPTER* extra = nullptr;
-    EXPECT_NE(NdkOpenAdapter(ifx, nullptr, &extra), STATUS_SUCCESS);  // R151
+    EXPECT_NE(OpenNdkOpenAdapter(ifx, nullptr, &extra), STATUS_SUCCESS);  // R151
     closeInFlight(x, t0);
-    EXPECT_EQ(NdkWaitInterfaceState(ifx, FALSE, 30000), NDIS_STATUS_SUCCESS);
+    EXPECT_EQ(OpenNdkWaitInterfaceState(ifx, FALSE, 30000), NDIS_STATUS_SUCCESS);
   }
   BOOLEAN on = TRUE;
-  ASSERT_EQ(NdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &on, sizeof on, nullptr, nullptr), NDIS_STATUS_SUCCESS);
-  ASSERT_EQ(NdkWaitInterfaceState(ifx, TRUE, 30000), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkSetInterfaceOid(ifx, OID_NDK_SET_STATE, &on, sizeof on, nullptr, nullptr), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkWaitInterfaceState(ifx, TRUE, 30000), NDIS_STATUS_SUCCESS);
   EXPECT_TRUE(ev.enabled.wait(1, 30s));
   Adapter again(ifx);
   ASSERT_TRUE(again.ok()) << statusName(again.openStatus);

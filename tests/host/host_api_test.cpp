@@ -1,6 +1,6 @@
 // The public host entry points (ndk/ndk.h, ndk/ndk_host.h) through libopenndk.so: discovery,
-// NdkOpenAdapter (R150, R151, NULL parameters, unknown interface), the OID buffer protocol of
-// NdkQueryInterfaceOid / NdkSetInterfaceOid (R159, R162-R164), disable/enable with the state
+// OpenNdkOpenAdapter (R150, R151, NULL parameters, unknown interface), the OID buffer protocol of
+// OpenNdkQueryInterfaceOid / OpenNdkSetInterfaceOid (R159, R162-R164), disable/enable with the state
 // callback (R161). Each test runs in its own process (gtest_discover_tests + ctest).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -22,9 +22,9 @@ NET_IFINDEX loopback() { return if_nametoindex("lo"); }
 
 std::vector<std::string> addresses(NET_IFINDEX i) {
   ULONG n = 0;
-  EXPECT_EQ(NdkQueryInterfaceAddresses(i, nullptr, 0, &n), NDIS_STATUS_SUCCESS);
+  EXPECT_EQ(OpenNdkQueryInterfaceAddresses(i, nullptr, 0, &n), NDIS_STATUS_SUCCESS);
   std::vector<SOCKADDR_INET> a(n);
-  EXPECT_EQ(NdkQueryInterfaceAddresses(i, a.data(), n, &n), NDIS_STATUS_SUCCESS);
+  EXPECT_EQ(OpenNdkQueryInterfaceAddresses(i, a.data(), n, &n), NDIS_STATUS_SUCCESS);
   std::vector<std::string> out;
   for (const auto& x : a) {
     char buf[INET6_ADDRSTRLEN] = {};
@@ -53,15 +53,15 @@ NDK_VERSION versionOf(NDK_ADAPTER* a) {
 }
 
 NDIS_STATUS setState(NET_IFINDEX i, BOOLEAN on) {
-  return NdkSetInterfaceOid(i, OID_NDK_SET_STATE, &on, sizeof on, nullptr, nullptr);
+  return OpenNdkSetInterfaceOid(i, OID_NDK_SET_STATE, &on, sizeof on, nullptr, nullptr);
 }
 
 TEST(HostDiscovery, LoopbackListedWithItsAddresses) {
   ASSERT_NE(loopback(), 0u);
-  ULONG n = NdkEnumerateInterfaces(nullptr, 0);
+  ULONG n = OpenNdkEnumerateInterfaces(nullptr, 0);
   ASSERT_GE(n, 1u);
   std::vector<NET_IFINDEX> idx(n);
-  ASSERT_EQ(NdkEnumerateInterfaces(idx.data(), n), n);
+  ASSERT_EQ(OpenNdkEnumerateInterfaces(idx.data(), n), n);
   EXPECT_NE(std::find(idx.begin(), idx.end(), loopback()), idx.end());
   auto a = addresses(loopback());
   EXPECT_NE(std::find(a.begin(), a.end(), "127.0.0.1"), a.end());
@@ -69,61 +69,61 @@ TEST(HostDiscovery, LoopbackListedWithItsAddresses) {
     EXPECT_NE(std::find(a.begin(), a.end(), "::1"), a.end());
   }
   NDK_HOST_INTERFACE_INFO info;
-  ASSERT_EQ(NdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);
   EXPECT_STREQ(info.Name, "lo");
   EXPECT_EQ(info.InterfaceIndex, loopback());
   EXPECT_EQ(info.AddressCount, a.size());
   // A short array gets the first entries and the full count.
   NET_IFINDEX one = 0;
-  EXPECT_EQ(NdkEnumerateInterfaces(&one, 1), n);
+  EXPECT_EQ(OpenNdkEnumerateInterfaces(&one, 1), n);
   EXPECT_EQ(one, idx[0]);
 }
 
 TEST(HostDiscovery, HostQueriesRejectBadArguments) {
   NDK_HOST_INTERFACE_INFO info;
-  EXPECT_EQ(NdkQueryInterfaceInfo(loopback(), nullptr), NDIS_STATUS_INVALID_PARAMETER);
-  EXPECT_EQ(NdkQueryInterfaceInfo(0x7fffff00u, &info), NDIS_STATUS_ADAPTER_NOT_FOUND);
+  EXPECT_EQ(OpenNdkQueryInterfaceInfo(loopback(), nullptr), NDIS_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(OpenNdkQueryInterfaceInfo(0x7fffff00u, &info), NDIS_STATUS_ADAPTER_NOT_FOUND);
   ULONG n = 0;
-  EXPECT_EQ(NdkQueryInterfaceAddresses(loopback(), nullptr, 3, &n), NDIS_STATUS_INVALID_PARAMETER);
-  EXPECT_EQ(NdkQueryInterfaceAddresses(loopback(), nullptr, 0, nullptr), NDIS_STATUS_INVALID_PARAMETER);
-  EXPECT_EQ(NdkQueryInterfaceCapabilities(loopback(), nullptr, nullptr), NDIS_STATUS_INVALID_PARAMETER);
-  EXPECT_EQ(NdkSetInterfaceKeyword(loopback(), nullptr, 1), NDIS_STATUS_INVALID_PARAMETER);
-  EXPECT_EQ(NdkSetInterfaceKeyword(loopback(), "*NetworkDirect", 5), NDIS_STATUS_INVALID_DATA);
-  EXPECT_EQ(NdkWaitInterfaceState(0x7fffff00u, TRUE, 10), NDIS_STATUS_ADAPTER_NOT_FOUND);
-  EXPECT_EQ(NdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);  // still fine
+  EXPECT_EQ(OpenNdkQueryInterfaceAddresses(loopback(), nullptr, 3, &n), NDIS_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(OpenNdkQueryInterfaceAddresses(loopback(), nullptr, 0, nullptr), NDIS_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(OpenNdkQueryInterfaceCapabilities(loopback(), nullptr, nullptr), NDIS_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(OpenNdkSetInterfaceKeyword(loopback(), nullptr, 1), NDIS_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(OpenNdkSetInterfaceKeyword(loopback(), "*NetworkDirect", 5), NDIS_STATUS_INVALID_DATA);
+  EXPECT_EQ(OpenNdkWaitInterfaceState(0x7fffff00u, TRUE, 10), NDIS_STATUS_ADAPTER_NOT_FOUND);
+  EXPECT_EQ(OpenNdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);  // still fine
 }
 
 TEST(HostDiscovery, CapabilitiesMatchAdapterInfo) {
   NDIS_NDK_CAPABILITIES caps;
   NDK_ADAPTER_INFO info;
-  ASSERT_EQ(NdkQueryInterfaceCapabilities(loopback(), &caps, &info), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkQueryInterfaceCapabilities(loopback(), &caps, &info), NDIS_STATUS_SUCCESS);
   EXPECT_EQ(caps.NdkInfo, &info);
   EXPECT_EQ(caps.Header.Size, NDIS_SIZEOF_NDK_CAPABILITIES_REVISION_1);
   NDK_ADAPTER* a = nullptr;
-  ASSERT_EQ(NdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
   NDK_ADAPTER_INFO live{};
   ULONG size = sizeof live;
   ASSERT_EQ(a->Dispatch->NdkQueryAdapterInfo(a, &live, &size), STATUS_SUCCESS);
   EXPECT_EQ(live.MaxCqDepth, info.MaxCqDepth);
   EXPECT_EQ(live.MaxInitiatorQueueDepth, info.MaxInitiatorQueueDepth);
   EXPECT_EQ(live.AdapterFlags, info.AdapterFlags);
-  NdkCloseAdapter(a);
+  OpenNdkCloseAdapter(a);
 }
 
-// ---- NdkOpenAdapter ----
+// ---- OpenNdkOpenAdapter ----
 
 TEST(HostOpen, NullParametersGiveNewestVersion) {
   NDK_ADAPTER* a = nullptr;
-  ASSERT_EQ(NdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
   ASSERT_NE(a, nullptr);
   NDK_VERSION v = versionOf(a);
   EXPECT_EQ(v.Major, 2);
   EXPECT_EQ(v.Minor, 1);
   NDK_HOST_INTERFACE_INFO info;
-  ASSERT_EQ(NdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);
   EXPECT_EQ(info.OpenAdapterCount, 1u);
-  NdkCloseAdapter(a);
-  ASSERT_EQ(NdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);
+  OpenNdkCloseAdapter(a);
+  ASSERT_EQ(OpenNdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);
   EXPECT_EQ(info.OpenAdapterCount, 0u);
 }
 
@@ -131,91 +131,91 @@ TEST(HostOpen, R150_ThreeNegotiationCases) {
   NDIS_OPEN_NDK_ADAPTER_PARAMETERS p{};
   NDK_ADAPTER* a = nullptr;
   p.Version = {1, 1};  // supported major, minor <= highest: highest minor reported
-  ASSERT_EQ(NdkOpenAdapter(loopback(), &p, &a), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkOpenAdapter(loopback(), &p, &a), NDIS_STATUS_SUCCESS);
   NDK_VERSION v = versionOf(a);
   EXPECT_EQ(v.Major, 1);
   EXPECT_EQ(v.Minor, 2);
-  NdkCloseAdapter(a);
+  OpenNdkCloseAdapter(a);
   p.Version = {1, 9};  // supported major, minor above the highest
-  EXPECT_EQ(NdkOpenAdapter(loopback(), &p, &a), NDIS_STATUS_BAD_VERSION);
+  EXPECT_EQ(OpenNdkOpenAdapter(loopback(), &p, &a), NDIS_STATUS_BAD_VERSION);
   EXPECT_EQ(a, nullptr);
   p.Version = {7, 0};  // unsupported major
-  EXPECT_EQ(NdkOpenAdapter(loopback(), &p, &a), NDIS_STATUS_BAD_VERSION);
+  EXPECT_EQ(OpenNdkOpenAdapter(loopback(), &p, &a), NDIS_STATUS_BAD_VERSION);
   EXPECT_EQ(a, nullptr);
   p.Version = {2, 0};
-  ASSERT_EQ(NdkOpenAdapter(loopback(), &p, &a), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkOpenAdapter(loopback(), &p, &a), NDIS_STATUS_SUCCESS);
   EXPECT_EQ(versionOf(a).Minor, 1);
-  NdkCloseAdapter(a);
+  OpenNdkCloseAdapter(a);
 }
 
 TEST(HostOpen, BadArguments) {
-  EXPECT_EQ(NdkOpenAdapter(loopback(), nullptr, nullptr), NDIS_STATUS_INVALID_PARAMETER);
+  EXPECT_EQ(OpenNdkOpenAdapter(loopback(), nullptr, nullptr), NDIS_STATUS_INVALID_PARAMETER);
   NDK_ADAPTER* a = reinterpret_cast<NDK_ADAPTER*>(0x1);
-  EXPECT_EQ(NdkOpenAdapter(0x7fffff00u, nullptr, &a), NDIS_STATUS_ADAPTER_NOT_FOUND);
+  EXPECT_EQ(OpenNdkOpenAdapter(0x7fffff00u, nullptr, &a), NDIS_STATUS_ADAPTER_NOT_FOUND);
   EXPECT_EQ(a, nullptr);
-  EXPECT_EQ(NdkOpenAdapter(0, nullptr, &a), NDIS_STATUS_ADAPTER_NOT_FOUND);
-  NdkCloseAdapter(nullptr);  // harmless
-  ASSERT_EQ(NdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);  // still works
-  NdkCloseAdapter(a);
+  EXPECT_EQ(OpenNdkOpenAdapter(0, nullptr, &a), NDIS_STATUS_ADAPTER_NOT_FOUND);
+  OpenNdkCloseAdapter(nullptr);  // harmless
+  ASSERT_EQ(OpenNdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);  // still works
+  OpenNdkCloseAdapter(a);
 }
 
 // ---- OIDs ----
 
 TEST(HostOid, R162_StatisticsBufferProtocol) {
   ULONG written = 1, needed = 0;
-  EXPECT_EQ(NdkQueryInterfaceOid(loopback(), OID_NDK_STATISTICS, nullptr, 0, &written, &needed),
+  EXPECT_EQ(OpenNdkQueryInterfaceOid(loopback(), OID_NDK_STATISTICS, nullptr, 0, &written, &needed),
             NDIS_STATUS_BUFFER_TOO_SHORT);
   EXPECT_EQ(written, 0u);
   EXPECT_EQ(needed, sizeof(NDIS_NDK_STATISTICS_INFO));
   NDIS_NDK_STATISTICS_INFO st;
-  EXPECT_EQ(NdkQueryInterfaceOid(loopback(), OID_NDK_STATISTICS, &st, sizeof st - 1, &written, &needed),
+  EXPECT_EQ(OpenNdkQueryInterfaceOid(loopback(), OID_NDK_STATISTICS, &st, sizeof st - 1, &written, &needed),
             NDIS_STATUS_BUFFER_TOO_SHORT);
-  EXPECT_EQ(NdkQueryInterfaceOid(loopback(), OID_NDK_STATISTICS, nullptr, 8, &written, &needed),
+  EXPECT_EQ(OpenNdkQueryInterfaceOid(loopback(), OID_NDK_STATISTICS, nullptr, 8, &written, &needed),
             NDIS_STATUS_INVALID_PARAMETER);
-  ASSERT_EQ(NdkQueryInterfaceOid(loopback(), OID_NDK_STATISTICS, &st, sizeof st, &written, &needed),
+  ASSERT_EQ(OpenNdkQueryInterfaceOid(loopback(), OID_NDK_STATISTICS, &st, sizeof st, &written, &needed),
             NDIS_STATUS_SUCCESS);
   EXPECT_EQ(written, sizeof st);
   EXPECT_EQ(st.Header.Size, NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1);
   const ULONG64* r = &st.CounterSet.Reserved01;
   for (int i = 0; i < 20; ++i) EXPECT_EQ(r[i], 0u);
   // NULL out-pointers are allowed.
-  EXPECT_EQ(NdkQueryInterfaceOid(loopback(), OID_NDK_STATISTICS, &st, sizeof st, nullptr, nullptr), NDIS_STATUS_SUCCESS);
+  EXPECT_EQ(OpenNdkQueryInterfaceOid(loopback(), OID_NDK_STATISTICS, &st, sizeof st, nullptr, nullptr), NDIS_STATUS_SUCCESS);
 }
 
 TEST(HostOid, R163_R164_EmptyListsOnIdleInterface) {
   ULONG needed = 0, written = 0;
-  EXPECT_EQ(NdkQueryInterfaceOid(loopback(), OID_NDK_CONNECTIONS, nullptr, 0, &written, &needed),
+  EXPECT_EQ(OpenNdkQueryInterfaceOid(loopback(), OID_NDK_CONNECTIONS, nullptr, 0, &written, &needed),
             NDIS_STATUS_BUFFER_TOO_SHORT);
   ASSERT_GE(needed, NDIS_SIZEOF_NDK_CONNECTIONS_REVISION_1(0));
   std::vector<unsigned char> buf(needed);
-  ASSERT_EQ(NdkQueryInterfaceOid(loopback(), OID_NDK_CONNECTIONS, buf.data(), needed, &written, &needed),
+  ASSERT_EQ(OpenNdkQueryInterfaceOid(loopback(), OID_NDK_CONNECTIONS, buf.data(), needed, &written, &needed),
             NDIS_STATUS_SUCCESS);
   NDIS_NDK_CONNECTIONS c;
   std::memcpy(&c, buf.data(), FIELD_OFFSET(NDIS_NDK_CONNECTIONS, Connections));
   EXPECT_EQ(written, NDIS_SIZEOF_NDK_CONNECTIONS_REVISION_1(c.Count));
-  EXPECT_EQ(NdkQueryInterfaceOid(loopback(), OID_NDK_LOCAL_ENDPOINTS, nullptr, 0, &written, &needed),
+  EXPECT_EQ(OpenNdkQueryInterfaceOid(loopback(), OID_NDK_LOCAL_ENDPOINTS, nullptr, 0, &written, &needed),
             NDIS_STATUS_BUFFER_TOO_SHORT);
   ASSERT_GE(needed, NDIS_SIZEOF_NDK_LOCAL_ENDPOINTS_REVISION_1(0));
   buf.assign(needed, 0);
-  ASSERT_EQ(NdkQueryInterfaceOid(loopback(), OID_NDK_LOCAL_ENDPOINTS, buf.data(), needed, &written, &needed),
+  ASSERT_EQ(OpenNdkQueryInterfaceOid(loopback(), OID_NDK_LOCAL_ENDPOINTS, buf.data(), needed, &written, &needed),
             NDIS_STATUS_SUCCESS);
 }
 
 TEST(HostOid, UnknownOidInterfaceAndDirection) {
   unsigned char buf[8] = {};
   ULONG needed = 0;
-  EXPECT_EQ(NdkQueryInterfaceOid(loopback(), 0x00010101, buf, sizeof buf, nullptr, nullptr), NDIS_STATUS_INVALID_OID);
-  EXPECT_EQ(NdkQueryInterfaceOid(loopback(), OID_NDK_SET_STATE, buf, 1, nullptr, nullptr), NDIS_STATUS_INVALID_OID);
-  EXPECT_EQ(NdkSetInterfaceOid(loopback(), OID_NDK_STATISTICS, buf, sizeof buf, nullptr, nullptr),
+  EXPECT_EQ(OpenNdkQueryInterfaceOid(loopback(), 0x00010101, buf, sizeof buf, nullptr, nullptr), NDIS_STATUS_INVALID_OID);
+  EXPECT_EQ(OpenNdkQueryInterfaceOid(loopback(), OID_NDK_SET_STATE, buf, 1, nullptr, nullptr), NDIS_STATUS_INVALID_OID);
+  EXPECT_EQ(OpenNdkSetInterfaceOid(loopback(), OID_NDK_STATISTICS, buf, sizeof buf, nullptr, nullptr),
             NDIS_STATUS_INVALID_OID);
-  EXPECT_EQ(NdkQueryInterfaceOid(0x7fffff00u, OID_NDK_STATISTICS, buf, sizeof buf, nullptr, nullptr),
+  EXPECT_EQ(OpenNdkQueryInterfaceOid(0x7fffff00u, OID_NDK_STATISTICS, buf, sizeof buf, nullptr, nullptr),
             NDIS_STATUS_ADAPTER_NOT_FOUND);
-  EXPECT_EQ(NdkSetInterfaceOid(loopback(), OID_NDK_SET_STATE, buf, 4, nullptr, &needed), NDIS_STATUS_INVALID_LENGTH);
+  EXPECT_EQ(OpenNdkSetInterfaceOid(loopback(), OID_NDK_SET_STATE, buf, 4, nullptr, &needed), NDIS_STATUS_INVALID_LENGTH);
   EXPECT_EQ(needed, sizeof(BOOLEAN));
-  EXPECT_EQ(NdkSetInterfaceOid(loopback(), OID_NDK_SET_STATE, nullptr, 1, nullptr, nullptr),
+  EXPECT_EQ(OpenNdkSetInterfaceOid(loopback(), OID_NDK_SET_STATE, nullptr, 1, nullptr, nullptr),
             NDIS_STATUS_INVALID_PARAMETER);
   NDK_HOST_INTERFACE_INFO info;
-  ASSERT_EQ(NdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);
   EXPECT_TRUE(info.NdkEnabled);  // nothing changed
 }
 
@@ -240,57 +240,57 @@ VOID onState(PVOID ctx, NET_IFINDEX, BOOLEAN enabled) {
       close.swap(c->adapters);
     }
   }
-  for (NDK_ADAPTER* a : close) NdkCloseAdapter(a);  // R161: close on request (allowed in the callback)
+  for (NDK_ADAPTER* a : close) OpenNdkCloseAdapter(a);  // R161: close on request (allowed in the callback)
   c->cv.notify_all();
 }
 
 TEST(HostState, R159_R161_DisableClosesAdaptersAndRefusesOpens) {
   Consumer c;
   PVOID reg = nullptr;
-  ASSERT_EQ(NdkRegisterStateCallback(&onState, &c, &reg), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkRegisterStateCallback(&onState, &c, &reg), NDIS_STATUS_SUCCESS);
   NDK_ADAPTER* a = nullptr;
-  ASSERT_EQ(NdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
   c.adapters.push_back(a);
   ASSERT_EQ(setState(loopback(), FALSE), NDIS_STATUS_SUCCESS);
-  ASSERT_EQ(NdkWaitInterfaceState(loopback(), FALSE, 30000), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkWaitInterfaceState(loopback(), FALSE, 30000), NDIS_STATUS_SUCCESS);
   {
     std::lock_guard lock(c.mu);
     EXPECT_EQ(c.disables, 1);
     EXPECT_TRUE(c.adapters.empty());
   }
   NDK_HOST_INTERFACE_INFO info;
-  ASSERT_EQ(NdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkQueryInterfaceInfo(loopback(), &info), NDIS_STATUS_SUCCESS);
   EXPECT_EQ(info.OpenAdapterCount, 0u);
   EXPECT_FALSE(info.NdkEnabled);
   EXPECT_FALSE(info.ProviderEnabled);
-  EXPECT_EQ(NdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_ADAPTER_NOT_READY);  // R151
+  EXPECT_EQ(OpenNdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_ADAPTER_NOT_READY);  // R151
   ASSERT_EQ(setState(loopback(), TRUE), NDIS_STATUS_SUCCESS);
-  ASSERT_EQ(NdkWaitInterfaceState(loopback(), TRUE, 30000), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkWaitInterfaceState(loopback(), TRUE, 30000), NDIS_STATUS_SUCCESS);
   EXPECT_EQ(c.enables, 1);
-  ASSERT_EQ(NdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
-  NdkCloseAdapter(a);
-  NdkDeregisterStateCallback(reg);
-  EXPECT_EQ(NdkRegisterStateCallback(nullptr, nullptr, &reg), NDIS_STATUS_INVALID_PARAMETER);
+  ASSERT_EQ(OpenNdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
+  OpenNdkCloseAdapter(a);
+  OpenNdkDeregisterStateCallback(reg);
+  EXPECT_EQ(OpenNdkRegisterStateCallback(nullptr, nullptr, &reg), NDIS_STATUS_INVALID_PARAMETER);
 }
 
 TEST(HostState, R159_NetworkDirectZeroKeepsNdkDisabled) {
-  ASSERT_EQ(NdkSetInterfaceKeyword(loopback(), "*NetworkDirect", 0), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkSetInterfaceKeyword(loopback(), "*NetworkDirect", 0), NDIS_STATUS_SUCCESS);
   ASSERT_EQ(setState(loopback(), TRUE), NDIS_STATUS_SUCCESS);
-  ASSERT_EQ(NdkWaitInterfaceState(loopback(), FALSE, 30000), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkWaitInterfaceState(loopback(), FALSE, 30000), NDIS_STATUS_SUCCESS);
   NDK_ADAPTER* a = nullptr;
-  EXPECT_EQ(NdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_ADAPTER_NOT_READY);
-  ASSERT_EQ(NdkSetInterfaceKeyword(loopback(), "*NetworkDirect", 1), NDIS_STATUS_SUCCESS);
+  EXPECT_EQ(OpenNdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_ADAPTER_NOT_READY);
+  ASSERT_EQ(OpenNdkSetInterfaceKeyword(loopback(), "*NetworkDirect", 1), NDIS_STATUS_SUCCESS);
   ASSERT_EQ(setState(loopback(), TRUE), NDIS_STATUS_SUCCESS);
-  ASSERT_EQ(NdkWaitInterfaceState(loopback(), TRUE, 30000), NDIS_STATUS_SUCCESS);
-  ASSERT_EQ(NdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
-  NdkCloseAdapter(a);
+  ASSERT_EQ(OpenNdkWaitInterfaceState(loopback(), TRUE, 30000), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
+  OpenNdkCloseAdapter(a);
 }
 
 TEST(HostConfig, TunableTableExported) {
-  ULONG n = NdkQueryTunables(nullptr, 0);
+  ULONG n = OpenNdkQueryTunables(nullptr, 0);
   ASSERT_GT(n, 0u);
   std::vector<NDK_HOST_TUNABLE> t(n);
-  ASSERT_EQ(NdkQueryTunables(t.data(), n), n);
+  ASSERT_EQ(OpenNdkQueryTunables(t.data(), n), n);
   bool found = false;
   for (const auto& row : t) found = found || std::strcmp(row.Name, "network_direct") == 0;
   EXPECT_TRUE(found);

@@ -40,11 +40,11 @@ TEST(NdkTool, InfoJsonListsLoopbackWithLimitsOfNdkQueryAdapterInfo) {
   EXPECT_TRUE((*lo)["ndk_enabled"].get<bool>());
 
   NDK_ADAPTER* a = nullptr;
-  ASSERT_EQ(NdkOpenAdapter(if_nametoindex("lo"), nullptr, &a), NDIS_STATUS_SUCCESS);
+  ASSERT_EQ(OpenNdkOpenAdapter(if_nametoindex("lo"), nullptr, &a), NDIS_STATUS_SUCCESS);
   NDK_ADAPTER_INFO info{};
   ULONG size = sizeof info;
   ASSERT_EQ(a->Dispatch->NdkQueryAdapterInfo(a, &info, &size), STATUS_SUCCESS);
-  NdkCloseAdapter(a);
+  OpenNdkCloseAdapter(a);
   const auto& ai = (*lo)["adapter_info"];
   EXPECT_EQ(ai["Version"]["Major"].get<unsigned>(), info.Version.Major);
   EXPECT_EQ(ai["Version"]["Minor"].get<unsigned>(), info.Version.Minor);

@@ -242,7 +242,7 @@ int runMode(const std::string& mode, double seconds, int pairs, std::uint64_t se
   // Warm-up: engines and the host are created once per process; the fd baseline follows it.
   {
     Adapter a(ifx);
-    if (!a.ok()) return std::printf("soak[%s]: NdkOpenAdapter %s\n", mode.c_str(), statusName(a.openStatus).c_str()), 2;
+    if (!a.ok()) return std::printf("soak[%s]: OpenNdkOpenAdapter %s\n", mode.c_str(), statusName(a.openStatus).c_str()), 2;
     Listener l(a);
     const std::uint16_t port = l.listen("127.0.0.1");
     Endpoint c(a, 4), s(a, 4);

@@ -20,10 +20,10 @@ struct InfoOptions {
 bool adapterInfo(NET_IFINDEX i, bool enabled, NDK_ADAPTER_INFO* info, std::string* source) {
   if (enabled) {
     NDK_ADAPTER* a = nullptr;
-    if (NdkOpenAdapter(i, nullptr, &a) == NDIS_STATUS_SUCCESS) {
+    if (OpenNdkOpenAdapter(i, nullptr, &a) == NDIS_STATUS_SUCCESS) {
       ULONG size = sizeof *info;
       NTSTATUS s = a->Dispatch->NdkQueryAdapterInfo(a, info, &size);
-      NdkCloseAdapter(a);
+      OpenNdkCloseAdapter(a);
       if (s == STATUS_SUCCESS) {
         *source = "NdkQueryAdapterInfo";
         return true;
@@ -31,7 +31,7 @@ bool adapterInfo(NET_IFINDEX i, bool enabled, NDK_ADAPTER_INFO* info, std::strin
     }
   }
   NDIS_NDK_CAPABILITIES caps;
-  if (NdkQueryInterfaceCapabilities(i, &caps, info) != NDIS_STATUS_SUCCESS) return false;
+  if (OpenNdkQueryInterfaceCapabilities(i, &caps, info) != NDIS_STATUS_SUCCESS) return false;
   *source = "NDIS_NDK_CAPABILITIES.NdkInfo";
   return true;
 }
@@ -39,7 +39,7 @@ bool adapterInfo(NET_IFINDEX i, bool enabled, NDK_ADAPTER_INFO* info, std::strin
 nlohmann::ordered_json interfaceJson(NET_IFINDEX i) {
   nlohmann::ordered_json j;
   NDK_HOST_INTERFACE_INFO hi;
-  if (NdkQueryInterfaceInfo(i, &hi) != NDIS_STATUS_SUCCESS) return j;
+  if (OpenNdkQueryInterfaceInfo(i, &hi) != NDIS_STATUS_SUCCESS) return j;
   j["ifindex"] = hi.InterfaceIndex;
   j["name"] = hi.Name;
   j["ndk_enabled"] = hi.NdkEnabled != FALSE;
@@ -48,9 +48,9 @@ nlohmann::ordered_json interfaceJson(NET_IFINDEX i) {
   j["open_adapters"] = hi.OpenAdapterCount;
   j["pending_events"] = hi.PendingEvents;
   ULONG count = 0;
-  NdkQueryInterfaceAddresses(i, nullptr, 0, &count);
+  OpenNdkQueryInterfaceAddresses(i, nullptr, 0, &count);
   std::vector<SOCKADDR_INET> addrs(count);
-  if (count) NdkQueryInterfaceAddresses(i, addrs.data(), count, &count);
+  if (count) OpenNdkQueryInterfaceAddresses(i, addrs.data(), count, &count);
   j["addresses"] = nlohmann::ordered_json::array();
   for (ULONG k = 0; k < count && k < addrs.size(); ++k) j["addresses"].push_back(addressString(addrs[k]));
   NDK_ADAPTER_INFO info{};
@@ -60,14 +60,14 @@ nlohmann::ordered_json interfaceJson(NET_IFINDEX i) {
     j["adapter_info_source"] = source;
   }
   NDIS_NDK_CAPABILITIES caps;
-  if (NdkQueryInterfaceCapabilities(i, &caps, nullptr) == NDIS_STATUS_SUCCESS) j["capabilities"] = capabilitiesJson(caps);
+  if (OpenNdkQueryInterfaceCapabilities(i, &caps, nullptr) == NDIS_STATUS_SUCCESS) j["capabilities"] = capabilitiesJson(caps);
   return j;
 }
 
 nlohmann::ordered_json configJson() {
-  ULONG n = NdkQueryTunables(nullptr, 0);
+  ULONG n = OpenNdkQueryTunables(nullptr, 0);
   std::vector<NDK_HOST_TUNABLE> rows(n);
-  n = NdkQueryTunables(rows.data(), n);
+  n = OpenNdkQueryTunables(rows.data(), n);
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
   for (ULONG k = 0; k < n && k < rows.size(); ++k) {
     const auto& r = rows[k];

@@ -21,20 +21,20 @@ int runSetState(const SetStateOptions& o) {
   if (!sel) return kExitFailed;
   BOOLEAN on = o.state == "on" ? TRUE : FALSE;
   ULONG read = 0, needed = 0;
-  NDIS_STATUS s = NdkSetInterfaceOid(o.ifindex, OID_NDK_SET_STATE, &on, sizeof on, &read, &needed);
+  NDIS_STATUS s = OpenNdkSetInterfaceOid(o.ifindex, OID_NDK_SET_STATE, &on, sizeof on, &read, &needed);
   if (s != NDIS_STATUS_SUCCESS) {
     std::cerr << fmt::format("ndk set-state: OID_NDK_SET_STATE failed: {}\n", statusName(s));
     return kExitFailed;
   }
   NDK_HOST_INTERFACE_INFO hi;
   bool expect = on != FALSE;
-  if (NdkQueryInterfaceInfo(o.ifindex, &hi) == NDIS_STATUS_SUCCESS && on && hi.NetworkDirect == 0) {
+  if (OpenNdkQueryInterfaceInfo(o.ifindex, &hi) == NDIS_STATUS_SUCCESS && on && hi.NetworkDirect == 0) {
     std::cerr << fmt::format("ndk set-state: *NetworkDirect is 0 on interface {}: NDK stays disabled (R159)\n",
                              o.ifindex);
     expect = false;
   }
   if (!o.noWait) {
-    s = NdkWaitInterfaceState(o.ifindex, expect ? TRUE : FALSE, o.timeoutMs);
+    s = OpenNdkWaitInterfaceState(o.ifindex, expect ? TRUE : FALSE, o.timeoutMs);
     if (s != NDIS_STATUS_SUCCESS) {
       std::cerr << fmt::format("ndk set-state: state change not signalled: {}\n", statusName(s));
       return kExitFailed;

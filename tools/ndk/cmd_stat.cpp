@@ -26,7 +26,7 @@ volatile std::sig_atomic_t g_stop = 0;
 NDIS_STATUS queryVariable(NET_IFINDEX i, NDIS_OID oid, std::vector<unsigned char>* out) {
   for (int attempt = 0; attempt < 4; ++attempt) {
     ULONG written = 0, needed = 0;
-    NDIS_STATUS s = NdkQueryInterfaceOid(i, oid, out->empty() ? nullptr : out->data(), static_cast<ULONG>(out->size()),
+    NDIS_STATUS s = OpenNdkQueryInterfaceOid(i, oid, out->empty() ? nullptr : out->data(), static_cast<ULONG>(out->size()),
                                          &written, &needed);
     if (s == NDIS_STATUS_BUFFER_TOO_SHORT) {
       out->assign(needed, 0);
@@ -45,7 +45,7 @@ nlohmann::ordered_json statisticsJson(NET_IFINDEX i) {
   NDIS_NDK_STATISTICS_INFO st;
   std::memset(&st, 0, sizeof st);
   ULONG written = 0, needed = 0;
-  NDIS_STATUS s = NdkQueryInterfaceOid(i, OID_NDK_STATISTICS, &st, sizeof st, &written, &needed);
+  NDIS_STATUS s = OpenNdkQueryInterfaceOid(i, OID_NDK_STATISTICS, &st, sizeof st, &written, &needed);
   if (s != NDIS_STATUS_SUCCESS) return {{"status", statusName(s)}};
   const ULONG64* c = &st.CounterSet.Connect;
   nlohmann::ordered_json counters;
@@ -79,7 +79,7 @@ nlohmann::ordered_json listJson(NET_IFINDEX i, NDIS_OID oid, std::size_t entries
 nlohmann::ordered_json interfaceStat(NET_IFINDEX i) {
   NDK_HOST_INTERFACE_INFO hi;
   nlohmann::ordered_json j;
-  if (NdkQueryInterfaceInfo(i, &hi) != NDIS_STATUS_SUCCESS) return j;
+  if (OpenNdkQueryInterfaceInfo(i, &hi) != NDIS_STATUS_SUCCESS) return j;
   j["ifindex"] = hi.InterfaceIndex;
   j["name"] = hi.Name;
   j["ndk_enabled"] = hi.NdkEnabled != FALSE;

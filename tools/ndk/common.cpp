@@ -126,9 +126,9 @@ nlohmann::ordered_json capabilitiesJson(const NDIS_NDK_CAPABILITIES& c) {
 }
 
 std::optional<std::vector<NET_IFINDEX>> selectInterfaces(const std::optional<unsigned>& ifindex) {
-  ULONG n = NdkEnumerateInterfaces(nullptr, 0);
+  ULONG n = OpenNdkEnumerateInterfaces(nullptr, 0);
   std::vector<NET_IFINDEX> all(n);
-  n = NdkEnumerateInterfaces(all.data(), n);
+  n = OpenNdkEnumerateInterfaces(all.data(), n);
   all.resize(std::min<std::size_t>(n, all.size()));
   if (!ifindex) return all;
   for (NET_IFINDEX i : all)

@@ -78,14 +78,14 @@ static bool isWildcard(const SOCKADDR_INET& a) {
 
 NET_IFINDEX interfaceFor(const SOCKADDR_INET& local) {
   NET_IFINDEX idx[64];
-  ULONG n = std::min<ULONG>(NdkEnumerateInterfaces(idx, 64), 64);
+  ULONG n = std::min<ULONG>(OpenNdkEnumerateInterfaces(idx, 64), 64);
   NET_IFINDEX firstNonLo = 0;
   for (ULONG i = 0; i < n; ++i) {
     SOCKADDR_INET addrs[32];
     ULONG count = 0;
-    if (NdkQueryInterfaceAddresses(idx[i], addrs, 32, &count) != NDIS_STATUS_SUCCESS) continue;
+    if (OpenNdkQueryInterfaceAddresses(idx[i], addrs, 32, &count) != NDIS_STATUS_SUCCESS) continue;
     NDK_HOST_INTERFACE_INFO info{};
-    if (NdkQueryInterfaceInfo(idx[i], &info) == NDIS_STATUS_SUCCESS && std::strcmp(info.Name, "lo") != 0 && !firstNonLo)
+    if (OpenNdkQueryInterfaceInfo(idx[i], &info) == NDIS_STATUS_SUCCESS && std::strcmp(info.Name, "lo") != 0 && !firstNonLo)
       firstNonLo = idx[i];
     for (ULONG k = 0; k < std::min<ULONG>(count, 32); ++k)
       if (sameIp(addrs[k], local)) return idx[i];
@@ -190,8 +190,8 @@ void NdkEndpoint::closeObject(NDK_OBJECT_HEADER* h) {
 // ---- lifetime -------------------------------------------------------------------------------
 
 NdkEndpoint::NdkEndpoint(NET_IFINDEX ifx, const Params& p) : p_(p) {
-  NTSTATUS s = NdkOpenAdapter(ifx, nullptr, &adapter_);
-  if (s != NDIS_STATUS_SUCCESS) throw NdkCallError("NdkOpenAdapter", s);
+  NTSTATUS s = OpenNdkOpenAdapter(ifx, nullptr, &adapter_);
+  if (s != NDIS_STATUS_SUCCESS) throw NdkCallError("OpenNdkOpenAdapter", s);
   setUp();
 }
 
@@ -284,7 +284,7 @@ void NdkEndpoint::cleanup() {
   mdl_ = nullptr;
   std::free(buf_);
   buf_ = nullptr;
-  if (adapter_ && ownsAdapter_) NdkCloseAdapter(adapter_);
+  if (adapter_ && ownsAdapter_) OpenNdkCloseAdapter(adapter_);
   adapter_ = nullptr;
 }
 

@@ -222,9 +222,9 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
   const ULONG alen = loopback.si_family == AF_INET ? sizeof(SOCKADDR_IN) : sizeof(SOCKADDR_IN6);
 
   NDK_ADAPTER* ad = nullptr;
-  NTSTATUS s = NdkOpenAdapter(ifx, nullptr, &ad);
+  NTSTATUS s = OpenNdkOpenAdapter(ifx, nullptr, &ad);
   if (s != NDIS_STATUS_SUCCESS) {
-    err = fmt::format("NdkOpenAdapter returned 0x{:08X} ({})", static_cast<std::uint32_t>(s), ntStatusName(s));
+    err = fmt::format("OpenNdkOpenAdapter returned 0x{:08X} ({})", static_cast<std::uint32_t>(s), ntStatusName(s));
     return r;
   }
   NDK_ADAPTER_INFO info{};
@@ -475,10 +475,10 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
       closedAll = closedAll && closed;
     }
   }
-  // NdkCloseAdapter waits for every object of the adapter: with one still open it would never
+  // OpenNdkCloseAdapter waits for every object of the adapter: with one still open it would never
   // return, so the adapter is then left to the process exit.
   if (closedAll) {
-    NdkCloseAdapter(ad);
+    OpenNdkCloseAdapter(ad);
   } else {
     if (err.empty()) err = "an object close never completed; adapter left open";
     (void)owned.release();  // left to the process exit, like the adapter
