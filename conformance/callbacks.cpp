@@ -227,7 +227,7 @@ TEST_F(CallbackOrder, R9_R13_CallbackBeforeReturnOnlyWithPending) {
       return listener->Dispatch->NdkListen(listener, reinterpret_cast<PSOCKADDR>(&addr), sizeof addr,
                                            &Probe::onRequest, &p);
     });
-    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_REQUIRE_NETWORKING(st);
     CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
     SOCKADDR_IN laddr{};
     ULONG alen = sizeof laddr;
@@ -374,7 +374,7 @@ class HeldCallback : public NdkTest {
     a_ = &newPair();
     b_ = &newPair();
     NTSTATUS st = connectPair(*a_, 4, 4, nullptr, 0, nullptr, 0, 32);
-    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_REQUIRE_NETWORKING(st);
     CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
     CONF_ASSERT_STATUS(STATUS_SUCCESS, connectPair(*b_, 4, 4, nullptr, 0, nullptr, 0, 32));
     abuf_ = std::make_unique<MdlBuffer>(4 * PAGE_SIZE);

@@ -1,6 +1,6 @@
 // Conformance: data transfer over a loopback connection with data verification (NDKPI.md R34–R41,
-// R52–R57, R66, R68, R71, R73–R81, R133). Guarded: skipped with "provider lacks networking" while
-// the provider answers STATUS_NOT_IMPLEMENTED.
+// R52–R57, R66, R68, R71, R73–R81, R133). A provider answering STATUS_NOT_IMPLEMENTED fails
+// (CONF_REQUIRE_NETWORKING).
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -24,7 +24,7 @@ class Data : public NdkTest {
     Pair& p = newPair();
     p_ = &p;
     NTSTATUS st = connectPair(p, 4, 4, nullptr, 0, nullptr, 0, 32, std::min<ULONG>(info_.MaxInlineDataSize, 64));
-    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_REQUIRE_NETWORKING(st);
     CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
     abuf_ = std::make_unique<MdlBuffer>(4 * PAGE_SIZE);
     pbuf_ = std::make_unique<MdlBuffer>(4 * PAGE_SIZE);
@@ -622,7 +622,7 @@ class DataMatrix : public NdkTest, public ::testing::WithParamInterface<std::tup
     if (HasFatalFailure()) return;
     p_ = &newPair();
     NTSTATUS st = connectPair(*p_, 4, 4, nullptr, 0, nullptr, 0, 8, 0);
-    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_REQUIRE_NETWORKING(st);
     CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
     const size_t bytes = std::get<1>(GetParam()) + 64;
     abuf_ = std::make_unique<MdlBuffer>(bytes, 3);

@@ -198,33 +198,6 @@ TEST_F(Lifetime, R46_NotificationsOfOneCqNeverOverlap) {
   EXPECT_EQ(1u, drainEx(r.cq, 1).size());
 }
 
-// R14: NdkCloseObject from inside a request's completion callback.
-TEST_F(Lifetime, R14_CloseMrFromInsideRegisterCompletion) {
-  NDK_PD* pd = makePd();
-  ASSERT_NE(nullptr, pd);
-  NDK_MR* mr = makeMr(pd, false);
-  ASSERT_NE(nullptr, mr);
-  MdlBuffer buf(16384);
-  Recorder& reg = newRecorder();
-  Recorder& mrClose = newRecorder();
-  NTSTATUS inside = STATUS_UNSUCCESSFUL;
-  reg.hook = [&](const CallRecord&) { inside = mr->Dispatch->NdkCloseMr(&mr->Header, &Recorder::onClose, &mrClose); };
-  untrack(&mr->Header);
-  NTSTATUS st = mr->Dispatch->NdkRegisterMr(mr, buf.mdl(), buf.size(), 0, &Recorder::onRequest, &reg);
-  if (st != STATUS_PENDING) {
-    CONF_EXPECT_STATUS(STATUS_SUCCESS, st);
-    EXPECT_EQ(0u, reg.count());
-    closeSync(mr);
-    GTEST_SKIP() << "provider completes NdkRegisterMr inline; the R14 path is not reachable";
-  }
-  ASSERT_TRUE(reg.waitFor(1));
-  EXPECT_TRUE(inside == STATUS_SUCCESS || inside == STATUS_PENDING) << statusName(inside);
-  if (inside == STATUS_PENDING) {
-    EXPECT_TRUE(mrClose.waitFor(1));
-  }
-  EXPECT_NE(nullptr, makeMr(pd, false));
-}
-
 // R23: closing a CQ while its notification callback runs keeps the close pending until it returns.
 TEST_F(Lifetime, R21_R23_R168_CqCloseWaitsForRunningNotification) {
   Recorder& notify = newRecorder();
