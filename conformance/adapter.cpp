@@ -297,5 +297,26 @@ TEST_F(AdapterOidsLive, R163_R164_ListsAndListenerEndpoint) {
   EXPECT_TRUE(found) << "R164: the listener's endpoint is listed";
 }
 
+// R142: MaxSrqDepth == 0 means no SRQ support, and NdkCreateSrq then fails with
+// STATUS_NOT_SUPPORTED [D] (exact in strict mode). Run by "conformance.R142_NoSrqSupport" with
+// OPENNDK_MAX_SRQ_DEPTH=0.
+class SrqSupportTuned : public NdkTest {};
+
+TEST_F(SrqSupportTuned, R142_CreateSrqWithoutSrqSupportIsNotSupported) {
+  ASSERT_EQ(0u, info_.MaxSrqDepth) << "the entry's OPENNDK_MAX_SRQ_DEPTH=0 is not in effect";
+  NDK_PD* pd = makePd();
+  ASSERT_NE(nullptr, pd);
+  for (ULONG depth : {1u, 16u}) {
+    NDK_SRQ* srq = nullptr;
+    NTSTATUS st = createSync<NDK_SRQ>(
+        [&](NDK_FN_CREATE_COMPLETION cb, PVOID ctx, NDK_SRQ** out) {
+          return pd->Dispatch->NdkCreateSrq(pd, depth, 1, 0, nullptr, nullptr, nullptr, cb, ctx, out);
+        },
+        &srq);
+    CONF_EXPECT_D_STATUS(STATUS_NOT_SUPPORTED, st);
+    EXPECT_EQ(nullptr, srq) << "R142: no SRQ may be handed out";
+  }
+}
+
 }  // namespace
 }  // namespace conf

@@ -470,9 +470,11 @@ NTSTATUS NdkTest::connectPair(Pair& p, ULONG ird, ULONG ord, const void* callerD
   p.pd = makePd();
   p.active.cq = makeCq(2 * depth + 8);
   p.passive.cq = makeCq(2 * depth + 8);
-  if (!p.pd || !p.active.cq || !p.passive.cq) return STATUS_UNSUCCESSFUL;
-  p.active.qp = makeQp(p.pd, p.active.cq, p.active.cq, &p.active, depth, depth, 4, 4, inlineSize);
-  p.passive.qp = makeQp(p.pd, p.passive.cq, p.passive.cq, &p.passive, depth, depth, 4, 4, inlineSize);
+  p.active.icq = p.separateCqs ? makeCq(2 * depth + 8) : p.active.cq;
+  p.passive.icq = p.separateCqs ? makeCq(2 * depth + 8) : p.passive.cq;
+  if (!p.pd || !p.active.cq || !p.passive.cq || !p.active.icq || !p.passive.icq) return STATUS_UNSUCCESSFUL;
+  p.active.qp = makeQp(p.pd, p.active.cq, p.active.icq, &p.active, depth, depth, 4, 4, inlineSize);
+  p.passive.qp = makeQp(p.pd, p.passive.cq, p.passive.icq, &p.passive, depth, depth, 4, 4, inlineSize);
   p.listener = makeListener(&p.connectEvents);
   if (!p.active.qp || !p.passive.qp || !p.listener) return STATUS_UNSUCCESSFUL;
   NTSTATUS st = listenOn(p.listener, loopback4(0), &p.listenAddr);

@@ -268,13 +268,15 @@ class NdkTest : public ::testing::Test {
   // A loopback connection between two QPs of this adapter (R109), built step by step through the
   // ABI: listen on 127.0.0.1:0, connect, accept (from the main thread), complete.
   struct Side {
-    NDK_CQ* cq = nullptr;
+    NDK_CQ* cq = nullptr;   // receive CQ (and initiator CQ unless Pair::separateCqs)
+    NDK_CQ* icq = nullptr;  // initiator CQ: == cq, or its own CQ with Pair::separateCqs
     NDK_QP* qp = nullptr;
     NDK_CONNECTOR* con = nullptr;
     Recorder disconnects;
   };
   struct Pair {
     NDK_PD* pd = nullptr;
+    bool separateCqs = false;  // set before connectPair: each QP gets distinct receive / initiator CQs (R34)
     Side active, passive;
     NDK_LISTENER* listener = nullptr;
     Recorder connectEvents;

@@ -1,6 +1,7 @@
-// Conformance: asynchronous contract and object lifetime without networking (NDKPI.md §5.2, §5.3:
+// Conformance: asynchronous contract and object lifetime (NDKPI.md §5.2, §5.3:
 // R9–R31).
 #include <atomic>
+#include <memory>
 #include <thread>
 
 #include "consumer.h"
@@ -126,6 +127,40 @@ TEST_F(Lifetime, R28_CloseCqFromInsideNotification) {
   closeNow(r.qp);
   ASSERT_TRUE(cqClose.waitFor(1));
   EXPECT_EQ(1u, notify.count());
+}
+
+// R28 alone (not masked by R24): a connector has no successor (§1.4), so a close of the connector
+// from inside its own disconnect-event callback can pend only because that callback still runs.
+// It must return STATUS_PENDING (no deadlock, no completion while the callback runs, R21) and its
+// completion must come once the callback has returned.
+TEST_F(Lifetime, R28_CloseConnectorFromInsideItsDisconnectEvent) {
+  Pair& p = newPair();
+  NTSTATUS st = connectPair(p);
+  CONF_REQUIRE_NETWORKING(st);
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
+  NDK_CONNECTOR* con = p.active.con;
+  untrack(&con->Header);  // closed from inside the callback
+  // Owned by the hook (the recorder outlives the test): the callback may still be returning.
+  struct Inside {
+    std::atomic<NTSTATUS> status{STATUS_UNSUCCESSFUL};
+    std::atomic<size_t> completedWhileInside{0};
+    Event done;
+  };
+  auto in = std::make_shared<Inside>();
+  Recorder& closed = newRecorder();
+  p.active.disconnects.hook = [in, con, &closed](const CallRecord&) {
+    in->status = con->Dispatch->NdkCloseConnector(&con->Header, &Recorder::onClose, &closed);
+    in->completedWhileInside = closed.count();
+    in->done.set();
+  };
+  // The peer disconnects: the active connector's disconnect event callback runs.
+  CONF_ASSERT_STATUS(STATUS_SUCCESS, requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
+                       return p.passive.con->Dispatch->NdkDisconnect(p.passive.con, cb, c);
+                     }));
+  ASSERT_TRUE(in->done.wait()) << "no disconnect event on the active connector";
+  CONF_EXPECT_STATUS(STATUS_PENDING, in->status.load());
+  EXPECT_EQ(0u, in->completedWhileInside.load()) << "R28/R21: the close completed while its callback still ran";
+  EXPECT_TRUE(closed.waitFor(1)) << "R28: the pending close never completed";
 }
 
 // R15/R14: provider functions called from inside a notification callback (results, arm, post,
