@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by interop_case.sh and perftest_case.sh: the retry policy of the interop CI stage
 # (docs/interop.md "CI"). A case that needed a retry passes only if it is listed as a known
 # flake of the peer in tests/interop/known-flaky.txt (INTEROP_KNOWN_FLAKY overrides the file,
