@@ -94,7 +94,7 @@ test-interop: build
 	ctest --test-dir $(INTEROP_CI) --output-on-failure -L '^interop$$' --timeout 900; rc=$$?; \
 	end=$$(date +%s); echo "make test-interop: prepare $$(($${prepared:-$$end} - start)) s, matrix $$((end - $${prepared:-$$end})) s"; \
 	if [ -s $(INTEROP_CI)/tests/interop/out/retries.log ]; then \
-	  echo "make test-interop: cases that failed once and were retried (docs/interop.md \"CI\"):"; \
+	  echo "make test-interop: retried cases (docs/interop.md \"CI\"; RETRY-FAIL = passed only on retry, not a listed peer flake, fails the stage):"; \
 	  cat $(INTEROP_CI)/tests/interop/out/retries.log; fi; exit $$rc
 
 interop:

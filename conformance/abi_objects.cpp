@@ -103,7 +103,7 @@ TEST_F(AbiObjects, R1_SharedEndpointHeader) {
   SOCKADDR_IN a = loopback4(0);
   NTSTATUS st = STATUS_UNSUCCESSFUL;
   NDK_SHARED_ENDPOINT* se = makeSharedEndpoint(reinterpret_cast<SOCKADDR*>(&a), sizeof a, &st);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   expectFreshHeader(&se->Header, NdkObjectTypeSharedEndpoint, info_.Version, "shared endpoint");
 }

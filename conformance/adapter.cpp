@@ -178,17 +178,22 @@ TEST_F(AdapterInfo, R152_NullAdapterIsRejected) {  // provider decision
 namespace conf {
 namespace {
 
-// R155 [D]: NDIS_NDK_CAPABILITIES counts are enforced per miniport adapter. Run with small limits
-// (ctest entry "conformance.R155_ObjectCountLimits" sets OPENNDK_MAX_*_COUNT); skipped when the
-// limits are too large to reach in a test.
-class Limits : public NdkTest {};
+// Suites named *Tuned need a provider configured for them (small limits, no SRQ support): they
+// are left out of the discovered run (TEST_FILTER in CMakeLists.txt) and run only by their own
+// ctest entries, which set the tunables. Such a test FAILS when the configuration it needs is not
+// in effect (a broken OPENNDK_MAX_* path must not turn into a skip).
 
-TEST_F(Limits, R155_ObjectCountLimits) {
+// R155 [D]: NDIS_NDK_CAPABILITIES counts are enforced per miniport adapter. Run with small limits
+// (ctest entry "conformance.R155_ObjectCountLimits" sets OPENNDK_MAX_*_COUNT).
+class LimitsTuned : public NdkTest {};
+
+TEST_F(LimitsTuned, R155_ObjectCountLimits) {
   NDIS_NDK_CAPABILITIES caps{};
   CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkQueryInterfaceCapabilities(interfaceUnderTest(), &caps, nullptr));
-  if (caps.MaxPdCount > 256 || caps.MaxCqCount > 256 || caps.MaxMrCount > 256 || caps.MaxSrqCount > 256) {
-    GTEST_SKIP() << "object count limits too large (set OPENNDK_MAX_{PD,CQ,MR,SRQ}_COUNT small)";
-  }
+  ASSERT_FALSE(caps.MaxPdCount > 256 || caps.MaxCqCount > 256 || caps.MaxMrCount > 256 || caps.MaxSrqCount > 256)
+      << "the small object-count limits this entry configures (OPENNDK_MAX_{PD,CQ,MR,SRQ}_COUNT) are not in effect: "
+      << caps.MaxPdCount << " PDs, " << caps.MaxCqCount << " CQs, " << caps.MaxMrCount << " MRs, " << caps.MaxSrqCount
+      << " SRQs";
   // PDs (the fixture holds none yet).
   std::vector<NDK_PD*> pds;
   for (ULONG i = 0; i < caps.MaxPdCount; ++i) {
@@ -279,7 +284,7 @@ TEST_F(AdapterOidsLive, R163_R164_ListsAndListenerEndpoint) {
   ASSERT_NE(nullptr, l);
   SOCKADDR_IN bound{};
   NTSTATUS st = listenOn(l, loopback4(0), &bound);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, query(OID_NDK_LOCAL_ENDPOINTS, eps));
   const auto* list = reinterpret_cast<const NDIS_NDK_LOCAL_ENDPOINTS*>(eps.data());
@@ -290,6 +295,27 @@ TEST_F(AdapterOidsLive, R163_R164_ListsAndListenerEndpoint) {
     if (e.Local.si_family == AF_INET && e.Local.Ipv4.sin_port == bound.sin_port) found = true;
   }
   EXPECT_TRUE(found) << "R164: the listener's endpoint is listed";
+}
+
+// R142: MaxSrqDepth == 0 means no SRQ support, and NdkCreateSrq then fails with
+// STATUS_NOT_SUPPORTED [D] (exact in strict mode). Run by "conformance.R142_NoSrqSupport" with
+// OPENNDK_MAX_SRQ_DEPTH=0.
+class SrqSupportTuned : public NdkTest {};
+
+TEST_F(SrqSupportTuned, R142_CreateSrqWithoutSrqSupportIsNotSupported) {
+  ASSERT_EQ(0u, info_.MaxSrqDepth) << "the entry's OPENNDK_MAX_SRQ_DEPTH=0 is not in effect";
+  NDK_PD* pd = makePd();
+  ASSERT_NE(nullptr, pd);
+  for (ULONG depth : {1u, 16u}) {
+    NDK_SRQ* srq = nullptr;
+    NTSTATUS st = createSync<NDK_SRQ>(
+        [&](NDK_FN_CREATE_COMPLETION cb, PVOID ctx, NDK_SRQ** out) {
+          return pd->Dispatch->NdkCreateSrq(pd, depth, 1, 0, nullptr, nullptr, nullptr, cb, ctx, out);
+        },
+        &srq);
+    CONF_EXPECT_D_STATUS(STATUS_NOT_SUPPORTED, st);
+    EXPECT_EQ(nullptr, srq) << "R142: no SRQ may be handed out";
+  }
 }
 
 }  // namespace

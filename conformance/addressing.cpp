@@ -65,7 +65,7 @@ TEST_F(ReadLimits, R86_AdapterTotalsVersusPerQpLimits) {
     SCOPED_TRACE("connection " + std::to_string(i));
     Pair& p = newPair();
     NTSTATUS st = connectPair(p, askIrd, askOrd, nullptr, 0, nullptr, 0, 8);
-    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_REQUIRE_NETWORKING(st);
     CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
     for (NDK_CONNECTOR* c : {p.active.con, p.passive.con}) {
       ULONG ird = 0, ord = 0, len = 0;
@@ -134,7 +134,7 @@ class MdlIndex : public NdkTest {
     Pair& p = newPair();
     p_ = &p;
     NTSTATUS st = connectPair(p, 4, 4, nullptr, 0, nullptr, 0, 16);
-    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_REQUIRE_NETWORKING(st);
     CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
     alias_ = std::make_unique<AliasedBuffer>(3 * PAGE_SIZE, 0x123);
     ASSERT_TRUE(alias_->ok()) << "memfd/mmap failed";

@@ -1,6 +1,6 @@
-// Conformance: connection management (NDKPI.md §5.9–§5.12: R82–R119). Local checks (address
-// errors, getters before connect, private-data limits) run now; tests that need the provider's
-// networking skip with "provider lacks networking" while it answers STATUS_NOT_IMPLEMENTED.
+// Conformance: connection management (NDKPI.md §5.9–§5.12: R82–R119): local checks (address
+// errors, getters before connect, private-data limits) and the networked paths (a provider that
+// answers STATUS_NOT_IMPLEMENTED there fails: CONF_REQUIRE_NETWORKING).
 #include <arpa/inet.h>
 
 #include <cstring>
@@ -56,7 +56,7 @@ TEST_F(Cm, R98_CompleteConnectOnIdleConnector) {
   NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
     return c->Dispatch->NdkCompleteConnect(c, &Recorder::onDisconnect, &d, cb, x);
   });
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_EXPECT_STATUS(STATUS_CONNECTION_INVALID, st);
   st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
     return c->Dispatch->NdkCompleteConnectEx(c, &Recorder::onDisconnectEx, &d, cb, x);
@@ -69,7 +69,7 @@ TEST_F(Cm, DisconnectNotConnected) {
   NDK_CONNECTOR* c = makeConnector();
   ASSERT_NE(nullptr, c);
   NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) { return c->Dispatch->NdkDisconnect(c, cb, x); });
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_EXPECT_D_STATUS(STATUS_CONNECTION_INVALID, st);
 }
 
@@ -81,7 +81,7 @@ TEST_F(Cm, R87_ConnectPrivateDataTooLong) {
   std::vector<char> data(info_.MaxCallerData + 1, 'x');
   Recorder& done = newRecorder();
   NTSTATUS st = connect(c, qp, loopback4(9), data.data(), static_cast<ULONG>(data.size()), &done);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, st);
   EXPECT_EQ(0u, done.count());
 }
@@ -93,7 +93,7 @@ TEST_F(Cm, R88_NullPrivateDataWithLength) {
   ASSERT_TRUE(qp && c);
   Recorder& done = newRecorder();
   NTSTATUS st = connect(c, qp, loopback4(9), nullptr, 4, &done);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, st);
 }
 
@@ -105,12 +105,12 @@ TEST_F(Cm, R95_ListenOnForeignAddress) {
   SOCKADDR_IN foreign = loopback4(0);
   foreign.sin_addr.s_addr = inet_addr("192.0.2.77");  // TEST-NET-1, never local
   NTSTATUS st = listenOn(l, foreign, nullptr);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_EXPECT_STATUS(STATUS_INVALID_ADDRESS, st);
   // The listener is still usable.
   SOCKADDR_IN bound{};
   st = listenOn(l, loopback4(0), &bound);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_EXPECT_STATUS(STATUS_SUCCESS, st);
 }
 
@@ -119,7 +119,7 @@ TEST_F(Cm, R95_SharedEndpointOnForeignAddress) {
   foreign.sin_addr.s_addr = inet_addr("192.0.2.77");
   NTSTATUS st = STATUS_UNSUCCESSFUL;
   NDK_SHARED_ENDPOINT* se = makeSharedEndpoint(reinterpret_cast<SOCKADDR*>(&foreign), sizeof foreign, &st);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_EXPECT_STATUS(STATUS_INVALID_ADDRESS, st);
   EXPECT_EQ(nullptr, se);
 }
@@ -132,10 +132,10 @@ TEST_F(Cm, BadAddressLengthRejected) {  // provider decision
   NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
     return l->Dispatch->NdkListen(l, sa(&a), sizeof(a) - 1, cb, x);
   });
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, st);
   st = listenOn(l, loopback4(0), nullptr);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_EXPECT_STATUS(STATUS_SUCCESS, st);
 }
 
@@ -146,7 +146,7 @@ TEST_F(Cm, R94_R107_ListenPortZeroAndAddressBuffer) {
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_NE(nullptr, l);
   NTSTATUS st = listenOn(l, loopback4(0), nullptr);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   unsigned char small[8];
   std::memset(small, 0xEE, sizeof small);
@@ -169,7 +169,7 @@ TEST_F(Cm, R106_ListenTwiceFails) {
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_NE(nullptr, l);
   NTSTATUS st = listenOn(l, loopback4(0), nullptr);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   CONF_EXPECT_D_STATUS(STATUS_INVALID_PARAMETER, listenOn(l, loopback4(0), nullptr));
   SOCKADDR_IN a{};
@@ -185,7 +185,7 @@ TEST_F(Cm, R113_R114_EndpointSharingAndRelease) {
   ASSERT_TRUE(l1 && l2);
   SOCKADDR_IN bound{};
   NTSTATUS st = listenOn(l1, loopback4(0), &bound);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   CONF_EXPECT_STATUS(STATUS_SHARING_VIOLATION, listenOn(l2, bound, nullptr));
   NTSTATUS sst = STATUS_UNSUCCESSFUL;
@@ -201,7 +201,11 @@ TEST_F(Cm, R108_ListenIpv6Loopback) {
   Recorder& ev = newRecorder();
   NDK_LISTENER* l = makeListener(&ev);
   ASSERT_NE(nullptr, l);
-  // An IPv6 address of the interface under test (::1 on "lo").
+  // Whether the test applies is the environment's decision, probed with plain sockets (never the
+  // provider's own answer): does the interface under test have an IPv6 address a socket can bind?
+  if (!hostHasBindableIpv6(interfaceUnderTest()))
+    GTEST_SKIP() << "the host has no bindable IPv6 address on the interface under test (plain socket probe)";
+  // It has one: then the provider must list it (::1 on "lo").
   SOCKADDR_INET addrs[16];
   ULONG count = 0;
   CONF_ASSERT_STATUS(NDIS_STATUS_SUCCESS, OpenNdkQueryInterfaceAddresses(interfaceUnderTest(), addrs, 16, &count));
@@ -212,12 +216,12 @@ TEST_F(Cm, R108_ListenIpv6Loopback) {
       break;
     }
   }
-  if (a6.sin6_family != AF_INET6) GTEST_SKIP() << "interface under test has no IPv6 address";
+  ASSERT_EQ(AF_INET6, a6.sin6_family) << "the interface has an IPv6 address but OpenNdkQueryInterfaceAddresses lists none";
   a6.sin6_port = 0;
   NTSTATUS st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
     return l->Dispatch->NdkListen(l, reinterpret_cast<PSOCKADDR>(&a6), sizeof a6, cb, x);
   });
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   SOCKADDR_IN6 got{};
   ULONG len = sizeof got;
@@ -237,11 +241,11 @@ TEST_F(Cm, R96_R112_ConnectWithoutListenerRefused) {
   // Find a port nobody listens on: bind a listener, remember the port, close it.
   SOCKADDR_IN bound{};
   NTSTATUS st = listenOn(l, loopback4(0), &bound);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   closeNow(l);
   Recorder& done = newRecorder();
   st = connect(c, qp, bound, nullptr, 0, &done);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   if (st == STATUS_PENDING) {
     ASSERT_TRUE(done.waitFor(1));
     st = done.last().status;
@@ -258,7 +262,7 @@ TEST_F(Cm, R82_R84_R89_R97_R99_R102_R109_R116_EstablishLoopback) {
   const char caller[] = "caller-data";
   const char callee[] = "callee!";
   NTSTATUS st = connectPair(p, 2, 3, caller, sizeof caller, callee, sizeof callee);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   // R102: the incoming connector has a proper header.
   EXPECT_EQ(NdkObjectTypeConnector, p.passive.con->Header.ObjectType);
@@ -288,12 +292,12 @@ TEST_F(Cm, R84_R87_R89_R90_R91_R100_RejectWithPrivateData) {
   ASSERT_TRUE(qp && c && l);
   SOCKADDR_IN bound{};
   NTSTATUS st = listenOn(l, loopback4(0), &bound);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   const char caller[] = "hello-passive";
   Recorder& done = newRecorder();
   st = connect(c, qp, bound, caller, sizeof caller, &done);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   ASSERT_TRUE(st == STATUS_PENDING || st == STATUS_SUCCESS) << statusName(st);
   ASSERT_TRUE(ev.waitFor(1));
   auto* in = reinterpret_cast<NDK_CONNECTOR*>(ev.last().object);
@@ -342,7 +346,7 @@ TEST_F(Cm, R84_R87_R89_R90_R91_R100_RejectWithPrivateData) {
 TEST_F(Cm, R93_QpAlreadyAssociated) {
   Pair& p = newPair();
   NTSTATUS st = connectPair(p);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   NDK_CONNECTOR* c = makeConnector();
   ASSERT_NE(nullptr, c);
@@ -356,7 +360,7 @@ TEST_F(Cm, R93_QpAlreadyAssociated) {
 TEST_F(Cm, R79_R80_R81_R110_DisconnectEvents) {
   Pair& p = newPair();
   NTSTATUS st = connectPair(p);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(p.active.qp, reinterpret_cast<PVOID>(1)));
   CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(p.passive.qp, reinterpret_cast<PVOID>(2)));
@@ -393,7 +397,7 @@ TEST_F(Cm, R79_R80_R81_R110_DisconnectEvents) {
 TEST_F(Cm, R31_R110_CloseConnectedConnectorAborts) {
   Pair& p = newPair();
   NTSTATUS st = connectPair(p);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, postEmptyReceive(p.active.qp, reinterpret_cast<PVOID>(1)));
   closeNow(p.active.con);
@@ -409,7 +413,7 @@ TEST_F(Cm, R31_R110_CloseConnectedConnectorAborts) {
 TEST_F(Cm, R101_R111_ExCallbacksGetReason) {
   Pair& p = newPair();
   NTSTATUS st = connectPair(p, 4, 4, nullptr, 0, nullptr, 0, 32, 0, /*ex=*/true);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   st = requestSync([&](NDK_FN_REQUEST_COMPLETION cb, PVOID x) {
     return p.passive.con->Dispatch->NdkDisconnect(p.passive.con, cb, x);
@@ -434,7 +438,7 @@ TEST_F(Cm, R82_R83_R84_ReadLimitsNegotiated) {
   p.listener = makeListener(&p.connectEvents);
   ASSERT_TRUE(p.active.qp && p.passive.qp && p.listener);
   NTSTATUS st = listenOn(p.listener, loopback4(0), &p.listenAddr);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   p.active.con = makeConnector();
   ASSERT_NE(nullptr, p.active.con);
@@ -443,7 +447,7 @@ TEST_F(Cm, R82_R83_R84_ReadLimitsNegotiated) {
   st = p.active.con->Dispatch->NdkConnect(p.active.con, p.active.qp, reinterpret_cast<PSOCKADDR>(&src), sizeof src,
                                           reinterpret_cast<PSOCKADDR>(&p.listenAddr), sizeof p.listenAddr, aIrd, aOrd,
                                           nullptr, 0, &Recorder::onRequest, &p.connectDone);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   ASSERT_TRUE(st == STATUS_PENDING) << statusName(st);
   ASSERT_TRUE(p.connectEvents.waitFor(1));
   p.passive.con = reinterpret_cast<NDK_CONNECTOR*>(p.connectEvents.last().object);
@@ -474,7 +478,7 @@ TEST_F(Cm, R117_R118_R119_SharedEndpoint) {
   SOCKADDR_IN a = loopback4(0);
   NTSTATUS st = STATUS_UNSUCCESSFUL;
   NDK_SHARED_ENDPOINT* se = makeSharedEndpoint(reinterpret_cast<SOCKADDR*>(&a), sizeof a, &st);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   SOCKADDR_IN seAddr{};
   ULONG len = sizeof seAddr;
@@ -485,7 +489,7 @@ TEST_F(Cm, R117_R118_R119_SharedEndpoint) {
   ASSERT_NE(nullptr, l);
   SOCKADDR_IN dst{};
   st = listenOn(l, loopback4(0), &dst);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   NDK_QP* qp1 = someQp();
   NDK_QP* qp2 = someQp();
   NDK_CONNECTOR* c1 = makeConnector();
@@ -495,7 +499,7 @@ TEST_F(Cm, R117_R118_R119_SharedEndpoint) {
   Recorder& d2 = newRecorder();
   st = c1->Dispatch->NdkConnectWithSharedEndpoint(c1, qp1, se, reinterpret_cast<PSOCKADDR>(&dst), sizeof dst, 4, 4,
                                                   nullptr, 0, &Recorder::onRequest, &d1);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   ASSERT_TRUE(st == STATUS_PENDING || st == STATUS_SUCCESS) << statusName(st);
   ASSERT_TRUE(ev.waitFor(1));
   track(ev.last().object);
@@ -529,11 +533,11 @@ TEST_F(Cm, R103_ConnectEventsOneAtATime) {
   ASSERT_TRUE(l && qp1 && qp2 && c1 && c2);
   SOCKADDR_IN dst{};
   NTSTATUS st = listenOn(l, loopback4(0), &dst);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   Recorder& d1 = newRecorder();
   Recorder& d2 = newRecorder();
   st = connect(c1, qp1, dst, nullptr, 0, &d1);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   ASSERT_TRUE(ev.entered.wait());
   ev.entered.reset();
   st = connect(c2, qp2, dst, nullptr, 0, &d2);
@@ -553,11 +557,11 @@ TEST_F(Cm, R104_PausedListenerRefuses) {
   ASSERT_TRUE(qp && c && l);
   SOCKADDR_IN bound{};
   NTSTATUS st = listenOn(l, loopback4(0), &bound);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   l->Dispatch->NdkControlConnectEvents(l, TRUE);
   Recorder& done = newRecorder();
   st = connect(c, qp, bound, nullptr, 0, &done);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   if (st == STATUS_PENDING) {
     ASSERT_TRUE(done.waitFor(1));
     st = done.last().status;
@@ -571,7 +575,7 @@ TEST_F(Cm, R104_PausedListenerRefuses) {
 TEST_F(Cm, R105_R115_ListenerCloseWaitsForConnectors) {
   Pair& p = newPair();
   NTSTATUS st = connectPair(p);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   untrack(&p.listener->Header);
   Recorder& lclose = newRecorder();

@@ -142,7 +142,7 @@ TEST_F(Connections, R79_R110_R116_ThousandConnectDisconnectCyclesNoLeak) {
   ASSERT_TRUE(pd && cq && l);
   SOCKADDR_IN dst{};
   NTSTATUS st = listenOn(l, loopback4(0), &dst);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   constexpr int kWarmup = 50, kCycles = 1000;
   int fdBase = -1;
@@ -198,7 +198,7 @@ TEST_F(Connections, R31_R96_R97_R99_R104_ActiveActiveConnects) {
     n.l = makeListener(&n.events);
     ASSERT_NE(nullptr, n.l);
     NTSTATUS st = listenOn(n.l, loopback4(0), &n.addr);
-    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_REQUIRE_NETWORKING(st);
     CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   }
   constexpr int kRounds = 60;
@@ -332,7 +332,7 @@ TEST_F(Connections, R31_R96_R97_R99_R104_ActiveActiveConnects) {
 TEST_F(Connections, R95_R114_R116_R119_ConnectLocalAddressErrors) {
   Pair& p = newPair();
   NTSTATUS st = connectPair(p);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   SOCKADDR_IN activeLocal{};
   ULONG len = sizeof activeLocal;

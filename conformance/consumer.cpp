@@ -4,7 +4,11 @@
 #include <ndk/ndk_host.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -23,6 +27,30 @@ NET_IFINDEX interfaceUnderTest() {
 bool strict() {
   const char* e = std::getenv("OPENNDK_CONFORMANCE_STRICT");
   return !(e && std::strcmp(e, "0") == 0);
+}
+
+bool hostHasBindableIpv6(NET_IFINDEX ifx) {
+  char name[IF_NAMESIZE] = {};
+  if (!if_indextoname(ifx, name)) return false;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return false;
+  bool found = false;
+  for (ifaddrs* i = list; i && !found; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6 || std::strcmp(i->ifa_name, name) != 0) continue;
+    sockaddr_in6 a = *reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+    a.sin6_port = 0;
+    int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0) continue;
+    found = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+bool allowNotImplemented() {
+  const char* e = std::getenv("OPENNDK_CONFORMANCE_ALLOW_NOT_IMPLEMENTED");
+  return e && std::strcmp(e, "1") == 0;
 }
 
 std::string statusName(NTSTATUS s) {
@@ -451,9 +479,11 @@ NTSTATUS NdkTest::connectPair(Pair& p, ULONG ird, ULONG ord, const void* callerD
   p.pd = makePd();
   p.active.cq = makeCq(2 * depth + 8);
   if (!p.passive.cq) p.passive.cq = makeCq(2 * depth + 8);  // preset: the caller's (R156 test)
-  if (!p.pd || !p.active.cq || !p.passive.cq) return STATUS_UNSUCCESSFUL;
-  p.active.qp = makeQp(p.pd, p.active.cq, p.active.cq, &p.active, depth, depth, 4, 4, inlineSize);
-  if (!p.passive.qp) p.passive.qp = makeQp(p.pd, p.passive.cq, p.passive.cq, &p.passive, depth, depth, 4, 4, inlineSize);
+  p.active.icq = p.separateCqs ? makeCq(2 * depth + 8) : p.active.cq;
+  if (!p.passive.icq) p.passive.icq = p.separateCqs ? makeCq(2 * depth + 8) : p.passive.cq;
+  if (!p.pd || !p.active.cq || !p.passive.cq || !p.active.icq || !p.passive.icq) return STATUS_UNSUCCESSFUL;
+  p.active.qp = makeQp(p.pd, p.active.cq, p.active.icq, &p.active, depth, depth, 4, 4, inlineSize);
+  if (!p.passive.qp) p.passive.qp = makeQp(p.pd, p.passive.cq, p.passive.icq, &p.passive, depth, depth, 4, 4, inlineSize);
   p.listener = makeListener(&p.connectEvents);
   if (!p.active.qp || !p.passive.qp || !p.listener) return STATUS_UNSUCCESSFUL;
   NTSTATUS st = listenOn(p.listener, loopback4(0), &p.listenAddr);

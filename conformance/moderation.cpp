@@ -30,7 +30,7 @@ class Moderation : public NdkTest {
     }
     p_ = &newPair();
     NTSTATUS st = connectPair(*p_, 4, 4, nullptr, 0, nullptr, 0, kBurst);
-    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_REQUIRE_NETWORKING(st);
     CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
     abuf_ = std::make_unique<MdlBuffer>(kBurst * kMsg);
     pbuf_ = std::make_unique<MdlBuffer>(kBurst * kMsg);

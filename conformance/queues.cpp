@@ -23,7 +23,7 @@ TEST_F(Queues, R35_R64_PostsOnDifferentQueuesOfOneQpOverlap) {
   constexpr ULONG kDepth = 32, kMsg = 64;
   Pair& p = newPair();
   NTSTATUS st = connectPair(p, 4, 4, nullptr, 0, nullptr, 0, kDepth);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   MdlBuffer abuf(4 * kDepth * kMsg), pbuf(4 * kDepth * kMsg);
   NDK_MR* amr = makeMr(p.pd, false);

@@ -67,7 +67,7 @@ TEST_F(Resources, R10_ConnectAndListenOutOfDescriptors) {
   // own descriptors), so what fails below is the connect/listen itself.
   Pair& warm = newPair();
   NTSTATUS st = connectPair(warm, 2, 2, nullptr, 0, nullptr, 0, 4);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   NDK_PD* pd = makePd();
   NDK_CQ* cq = makeCq(16);

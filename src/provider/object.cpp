@@ -1,5 +1,6 @@
 #include "provider/object.h"
 
+#include <atomic>
 #include <deque>
 
 #include "base/log.h"
@@ -58,9 +59,14 @@ std::uint64_t magicFor(NDK_OBJECT_TYPE type) {
   return 0x4f4e444b00000000ULL | static_cast<std::uint32_t>(type);  // "ONDK" + type
 }
 
+namespace {
+std::atomic<std::size_t> g_liveObjects{0};  // Object::liveCount()
+}  // namespace
+
 Object::Object(NDK_OBJECT_TYPE type, Adapter* adapter, const void* dispatch, NDK_VERSION version)
     : type_(type), adapter_(adapter) {  // never NULL: the adapter passes itself
   shell_ = shellPool().allocate();
+  g_liveObjects.fetch_add(1, std::memory_order_relaxed);
   shell_->Header.Version = version;  // R1
   shell_->Header.ObjectType = type;
   // NdkReserved stays zero (value-initialised) and is never written again (R2).
@@ -69,7 +75,12 @@ Object::Object(NDK_OBJECT_TYPE type, Adapter* adapter, const void* dispatch, NDK
   shell_->Self = this;
 }
 
-Object::~Object() { shellPool().retire(shell_); }
+Object::~Object() {
+  shellPool().retire(shell_);
+  g_liveObjects.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::size_t Object::liveCount() { return g_liveObjects.load(std::memory_order_relaxed); }
 
 Object* Object::resolve(const void* p, Lookup* why) {
   Lookup w = Lookup::Ok;

@@ -75,6 +75,8 @@ class Object {
     return static_cast<T*>(o);
   }
   static NTSTATUS statusFor(Lookup why);
+  // NDK objects (adapters included) alive in the process: leak checks that work in every build.
+  static std::size_t liveCount();
 
   // R24: `this` becomes a successor of `antecedent` until this object is gone.
   void attachTo(Object* antecedent);

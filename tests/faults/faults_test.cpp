@@ -4,9 +4,9 @@
 // one fault, and then proves:
 //   * every posted work request completed exactly once (ledger: no duplicate, no unknown context,
 //     nothing outstanding), failures included;
-//   * the disconnect event (R110) and the flushed completions (R20, R77) arrived within the
-//     configured dead-peer timeout (OPENNDK_TCP_USER_TIMEOUT_MS=2000, OPENNDK_KEEPALIVE_IDLE_S=1)
-//     plus a margin of seconds;
+//   * the disconnect event (R110) and the flushed completions (R20, R77) arrived within twice the
+//     configured dead-peer detection time (OPENNDK_TCP_USER_TIMEOUT_MS=2000,
+//     OPENNDK_KEEPALIVE_IDLE_S=1 unless the environment sets them) plus a fixed margin;
 //   * the adapter still works afterwards: a new connection moves verified data.
 // Namespaces are created per process and removed at exit (tests/netns). The cases SKIP only when
 // namespaces cannot be created (not root, no netns support).
@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdlib>
 #include <cstring>
@@ -33,9 +34,29 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int kUserTimeoutMs = 2000;
-// Upper bound for "within the configured timeout": the TCP user timeout (or keepalive: 1 s idle +
-// 3 probes of 1 s) plus a margin for loaded CI machines and sanitizer builds.
-constexpr Ms kFaultDeadline = Ms(kUserTimeoutMs) + 20s;
+constexpr int kKeepaliveIdleS = 1;
+// A fixed allowance on top of the doubled detection time: process start-up, the flush of the
+// queued requests, loaded CI machines and sanitizer builds (not proportional to the timeout).
+constexpr Ms kFaultMargin = 5s;
+
+std::uint64_t envU64(const char* name, std::uint64_t fallback) {
+  const char* e = std::getenv(name);
+  return e && *e ? std::strtoull(e, nullptr, 10) : fallback;
+}
+
+// The dead-peer detection time the provider is configured with (read back from the environment
+// main() prepared, which the provider reads too): TCP_USER_TIMEOUT for unacknowledged data, or
+// keepalive for an idle connection (idle time + 3 probes at the same interval, src/engine/tcp.cpp),
+// whichever is longer.
+Ms configuredDetection() {
+  const Ms user{envU64("OPENNDK_TCP_USER_TIMEOUT_MS", kUserTimeoutMs)};
+  const Ms keepalive = std::chrono::seconds(4 * envU64("OPENNDK_KEEPALIVE_IDLE_S", kKeepaliveIdleS));
+  return std::max(user, keepalive);
+}
+
+// Upper bound for "within the configured timeout": at most 2x the detection time plus the fixed
+// margin (4 s -> 13 s here), so that a detection several times slower than configured fails.
+Ms faultDeadline() { return 2 * configuredDetection() + kFaultMargin; }
 
 NetnsPair* g_ns = nullptr;
 std::string g_skip;
@@ -258,10 +279,10 @@ class Faults : public ::testing::Test {
       const auto t0 = std::chrono::steady_clock::now();
       inject(peer);
       // Keep traffic in flight through the fault until the connection fails.
-      pump(*ep, r, b, va, token, SIZE_MAX, kFaultDeadline);
-      expectCleanFailure(*ep, kFaultDeadline, t0);
+      pump(*ep, r, b, va, token, SIZE_MAX, faultDeadline());
+      expectCleanFailure(*ep, faultDeadline(), t0);
       recover();
-      EXPECT_TRUE(peer.wait(kFaultDeadline)) << "peer still running";
+      EXPECT_TRUE(peer.wait(faultDeadline())) << "peer still running";
       if (peerExitsCleanly) {
         // The peer's own receives were flushed exactly once as well.
         EXPECT_TRUE(peer.exitedOk()) << peer.buf;
@@ -327,7 +348,7 @@ TEST_F(Faults, ListenerClosedWhileConnectsInFlight_R105_EachConnectCompletesOnce
   std::printf("[ fault    ] %d connect requests delivered but not accepted before the close\n", refused);
   int results = 0, successes = 0;
   for (;;) {
-    const std::string l = storm.line("RESULT", kFaultDeadline + 30s);
+    const std::string l = storm.line("RESULT", faultDeadline() + 30s);
     if (l.empty()) break;
     ++results;
     if (l.find("STATUS_SUCCESS") != std::string::npos) ++successes;
@@ -395,15 +416,15 @@ class FaultsBusy : public Faults {
     ep.conn = nullptr;
     EXPECT_EQ(closeSync(&ep.qp->Header), STATUS_SUCCESS);
     ep.qp = nullptr;
-    EXPECT_TRUE(ep.waitAllCompleted(kFaultDeadline)) << ep.ledger.outstanding() << " requests lost";
+    EXPECT_TRUE(ep.waitAllCompleted(faultDeadline())) << ep.ledger.outstanding() << " requests lost";
     EXPECT_EQ(ep.ledger.duplicates(), 0u);
     EXPECT_EQ(ep.ledger.unknown(), 0u);
     EXPECT_EQ(ep.ledger.completed(), ep.ledger.posted());
     ep.closeAll();
     x.r.reset();
     x.ad.close();
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, kFaultDeadline);
-    EXPECT_TRUE(x.peer.wait(kFaultDeadline)) << "peer never saw the disconnect";
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, faultDeadline());
+    EXPECT_TRUE(x.peer.wait(faultDeadline())) << "peer never saw the disconnect";
     EXPECT_TRUE(x.peer.exitedOk()) << x.peer.buf;
     std::printf("[ fault    ] posted=%zu completed=%zu failed=%zu, closed in %.2f s\n", ep.ledger.posted(),
                 ep.ledger.completed(), ep.ledger.failed(),
@@ -479,7 +500,7 @@ TEST_F(FaultsBusy, NdkDisabledWithOpenAdapter_R159_R161_ConsumerClosesAndReopens
 int main(int argc, char** argv) {
   // Dead-peer detection in seconds, for this process and (inherited) for the peer processes.
   ::setenv("OPENNDK_TCP_USER_TIMEOUT_MS", std::to_string(kUserTimeoutMs).c_str(), 0);
-  ::setenv("OPENNDK_KEEPALIVE_IDLE_S", "1", 0);
+  ::setenv("OPENNDK_KEEPALIVE_IDLE_S", std::to_string(kKeepaliveIdleS).c_str(), 0);
   std::string self = argv[0];
   const auto slash = self.rfind('/');
   g_peerPath = (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/fault_peer";

@@ -373,7 +373,9 @@ TEST_F(Data, PeerTerminate_ClosesWithoutTerminateBack) {
 
 TEST_F(Data, FloodOfTinyFpdus_BoundedAndStillServing) {
   // 50 000 zero-length Writes (valid per RFC 5041 §5.2: never validated) in ~1 MB, then a Send:
-  // the engine works through them in bounded time and the Send still completes.
+  // the engine works through them and the Send still completes. "Bounded" is liveness, not
+  // speed: the bound is generous (a stuck or livelocked engine never completes the Send; a slow
+  // machine or a sanitizer build still does); the time taken is recorded, not asserted.
   postReceives(1, 64);
   Bytes one = EvilPeer::frame(EvilPeer::taggedWrite(0x0BADBAD0u, 0xFFFFFFFFFFFFull, {}));
   Bytes all;
@@ -382,10 +384,11 @@ TEST_F(Data, FloodOfTinyFpdus_BoundedAndStillServing) {
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(evil.sendAll(all));
   ASSERT_TRUE(evil.sendFpdu(EvilPeer::untaggedSend(1, 0, Bytes(4, 0xEF))));
-  auto r = waitResults(1, 20s);
-  ASSERT_EQ(r.size(), 1u);
+  auto r = waitResults(1, 45s);  // within the test's 60 s ctest timeout
+  ASSERT_EQ(r.size(), 1u) << "the Send behind the flood never completed";
   EXPECT_EQ(r[0].Status, STATUS_SUCCESS);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  RecordProperty("flood_seconds", std::to_string(took));
   EXPECT_EQ(rw.span[0], 0xEF);
   evil.closeGraceful();
   EXPECT_TRUE(disc.wait(1, 15s));

@@ -215,7 +215,8 @@ TEST_F(MpaListen, EstablishTimeoutTunableHonoured_RequestTimer) {
   Bytes r = EvilPeer::goodRequest();
   r.resize(10);
   expectRefused(r, false, 12s);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s) << "T_request did not follow establish_timeout_ms";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, timerBound(500ms))
+      << "T_request did not follow establish_timeout_ms";
 }
 
 TEST_F(MpaListen, EstablishTimeoutTunableHonoured_RtrTimerFailsAccept) {
@@ -230,7 +231,7 @@ TEST_F(MpaListen, EstablishTimeoutTunableHonoured_RtrTimerFailsAccept) {
   const NTSTATUS s = waitReq(acceptReq, as, 20s);
   EXPECT_NE(s, STATUS_PENDING) << "NdkAccept never completed";
   EXPECT_NE(s, STATUS_SUCCESS);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s) << "T_rtr did not follow establish_timeout_ms";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, timerBound(500ms)) << "T_rtr did not follow establish_timeout_ms";
   bool closed = false;
   evil.drainUntilClosed(5s, &closed);
   EXPECT_TRUE(closed);
@@ -377,7 +378,8 @@ TEST_F(MpaConnectShortReply, ReplyTimeoutTunableHonoured) {
   EXPECT_NE(s, STATUS_PENDING) << "NdkConnect hangs on a silent responder";
   EXPECT_NE(s, STATUS_SUCCESS);
   // T_reply 0.5 s plus the connector's close of the stream (bounded by the 2 s linger).
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "T_reply did not follow mpa_reply_timeout_ms";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, timerBound(500ms, 2s))
+      << "T_reply did not follow mpa_reply_timeout_ms";
 }
 
 TEST_F(MpaConnect, ConnectedThenBadCrc_TerminateAndInitiatorRequestFlushedOnce) {

@@ -338,9 +338,16 @@ TEST_F(ProviderTest, R138_AdapterCloseReleasesLams) {
   std::vector<std::uint8_t> storage(OPENNDK_LAM_SIZE(1));
   auto* lam = reinterpret_cast<NDK_LOGICAL_ADDRESS_MAPPING*>(storage.data());
   ULONG sz = static_cast<ULONG>(storage.size()), fbo = 0;
+  // Counted in every build (not only under ASan): the LAM records and NDK objects alive before
+  // the LAM, with it, and after the adapter close.
+  const std::size_t lamsBefore = Adapter::liveLamCount();
+  const std::size_t objectsBefore = Object::liveCount();
   ASSERT_EQ(a->Dispatch->NdkBuildLAM(a, chain.m, PAGE_SIZE, nullptr, nullptr, lam, &sz, &fbo), STATUS_SUCCESS);
-  Device::CloseNdkAdapter(dev.get(), a);  // does not wait for the LAM; ASan would flag a leak
+  EXPECT_EQ(Adapter::liveLamCount(), lamsBefore + 1);
+  Device::CloseNdkAdapter(dev.get(), a);  // does not wait for the LAM: it releases it
   a = nullptr;
+  EXPECT_EQ(Adapter::liveLamCount(), lamsBefore) << "R138: a LAM built on the adapter outlived its close";
+  EXPECT_EQ(Object::liveCount(), objectsBefore - 1) << "the adapter object itself was not destroyed";
 }
 
 }  // namespace

@@ -1,17 +1,23 @@
 // ndk ping / ndk perf as programs: usage errors (exit 2 + usage), the TCP baseline (positive
 // figures), --json / --csv / --plot formats, and the NDK paths over loopback, which must succeed
 // with positive NDK figures. Every run is small (< 5 s).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
 #include "perf/types.h"
+#include "perf/wire.h"
 #include "tool_run.h"
 
 namespace {
@@ -252,6 +258,144 @@ TEST(PingTool, R93_PingLoopbackVerifies) {
   ToolRun r = ndk("ping --loopback -C 3 -S 4K -V", true);
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("3/3 iterations verified"), std::string::npos) << r.out;
+}
+
+// A free TCP port of 127.0.0.1 (bound, read back, released) for a server started by the test.
+std::uint16_t freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return 0;
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Issue 16: a 40-byte TCP-baseline round header announcing 2^36 bytes, sent to `ndk perf --server`
+// after a valid config line, used to size a std::vector straight away (bad_alloc, SIGABRT). The
+// server must refuse it: an error line and exit status 1, no abort, and no "ready" byte (nothing
+// was set up for the round). The header is written out field by field here (not with
+// perf/wire.h) so the test states the wire format the peer sees.
+TEST(PerfTool, ServerRefusesPeerSizedTcpRound) {
+  const std::uint16_t ctlPort = freePort();
+  ASSERT_GT(ctlPort, 1);
+  // The server's control port is -p + 1.
+  const std::string cmd =
+      std::string(NDK_TOOL) + " perf --server --bind 127.0.0.1 -p " + std::to_string(ctlPort - 1) + " 2>&1";
+  FILE* srv = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(srv, nullptr);
+  char line[512];
+  // Its first line is printed once the control port listens.
+  ASSERT_NE(std::fgets(line, sizeof line, srv), nullptr);
+  std::string out = line;
+  ASSERT_NE(out.find("waiting for one client"), std::string::npos) << out;
+
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(ctlPort);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+  // A server that neither answers nor closes fails the test in 20 s instead of hanging it.
+  const timeval limit{20, 0};
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit), 0);
+  const std::string cfg = "{\"tcp\":true,\"ndk\":false}\n";
+  ASSERT_EQ(::send(fd, cfg.data(), cfg.size(), MSG_NOSIGNAL), static_cast<ssize_t>(cfg.size()));
+  // As a real client: the server's answer line first ({"ok":true,...}), then the round header.
+  std::string answer;
+  char buf[256];
+  while (answer.find('\n') == std::string::npos) {
+    const ssize_t k = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(k, 0) << "the server closed before answering the config: " << answer;
+    answer.append(buf, static_cast<std::size_t>(k));
+  }
+  EXPECT_NE(answer.find("\"ok\":true"), std::string::npos) << answer;
+  answer.erase(0, answer.find('\n') + 1);
+  // magic "NDKT", kind 1 (round), test 0 (send), mode 0 (lat), poll 0, pad, size 2^36, iters 1
+  // (host byte order, as the tool sends it).
+  struct {
+    std::uint32_t magic = 0x4e444b54, kind = 1, test = 0, mode = 0, poll = 0, pad = 0;
+    std::uint64_t size = std::uint64_t(1) << 36, iters = 1;
+  } hdr;
+  static_assert(sizeof hdr == 40);
+  ASSERT_EQ(::send(fd, &hdr, sizeof hdr, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof hdr));
+  // Whatever the server answers before it closes the connection (it must not be 'r').
+  for (ssize_t k; (k = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<std::size_t>(k));
+  ::close(fd);
+  while (std::fgets(line, sizeof line, srv)) out += line;
+  const int st = ::pclose(srv);
+  ASSERT_TRUE(WIFEXITED(st)) << "the server died of a signal: " << (WIFSIGNALED(st) ? WTERMSIG(st) : 0) << "\n" << out;
+  EXPECT_EQ(WEXITSTATUS(st), 1) << out;
+  EXPECT_NE(out.find("round size 68719476736 outside the announced maximum 65536"), std::string::npos) << out;
+  EXPECT_EQ(out.find("terminate called"), std::string::npos) << out;
+  EXPECT_EQ(answer.find('r'), std::string::npos) << "the server announced the round ready";
+}
+
+// The parsers of perf/wire.h bound every peer-supplied number (the fuzz target fuzz_perf_wire
+// runs them on arbitrary input; these are the boundary values).
+TEST(PerfWire, ConfigLineIsBounded) {
+  namespace w = ndkperf::wire;
+  const w::ServerConfig c =
+      w::parseServerConfig(R"({"tcp":true,"qps":64,"max_size":67108864,"reverse_ports":[1,65535]})");
+  EXPECT_TRUE(c.tcp);
+  EXPECT_FALSE(c.ndk);
+  EXPECT_EQ(c.qps, 64u);
+  EXPECT_EQ(c.maxSize, std::size_t(64) << 20);
+  EXPECT_EQ(c.reversePorts, (std::vector<std::uint16_t>{1, 65535}));
+  for (const char* bad : {"", "[]", "{", R"({"qps":65})", R"({"qps":0})", R"({"qps":-1})", R"({"qps":4294967297})",
+                          R"({"qps":1.5})", R"({"max_size":67108865})", R"({"max_size":68719476736})",
+                          R"({"max_size":0})", R"({"outstanding":0})", R"({"outstanding":4097})", R"({"inline":65537})",
+                          R"({"tcp":1})", R"({"reverse_ports":[0]})", R"({"reverse_ports":[65536]})",
+                          R"({"reverse_ports":7})"})
+    EXPECT_THROW((void)w::parseServerConfig(bad), ndkperf::PerfError) << bad;
+}
+
+TEST(PerfWire, TcpHeaderSizeIsBoundedByMaxSize) {
+  namespace w = ndkperf::wire;
+  w::TcpHeader h{w::kTcpMagic, w::kTcpRound, 0, 0, 0, 0, 65536, 10};
+  EXPECT_EQ(w::parseTcpHeader(&h, sizeof h, 65536).size, 65536u);
+  EXPECT_THROW((void)w::parseTcpHeader(&h, sizeof h - 1, 65536), ndkperf::PerfError);
+  h.size = std::uint64_t(1) << 36;
+  EXPECT_THROW((void)w::parseTcpHeader(&h, sizeof h, 65536), ndkperf::PerfError);
+  h.size = 65537;
+  EXPECT_THROW((void)w::parseTcpHeader(&h, sizeof h, 65536), ndkperf::PerfError);
+  h.size = 0;
+  EXPECT_THROW((void)w::parseTcpHeader(&h, sizeof h, 65536), ndkperf::PerfError);
+  h = {w::kTcpMagic, w::kTcpRound, 0, 0, 0, 0, 65536, ~std::uint64_t(0)};  // size * iters wraps
+  EXPECT_THROW((void)w::parseTcpHeader(&h, sizeof h, 65536), ndkperf::PerfError);
+  h = {w::kTcpMagic, w::kTcpRound, 3, 0, 0, 0, 64, 1};  // no test 3
+  EXPECT_THROW((void)w::parseTcpHeader(&h, sizeof h, 65536), ndkperf::PerfError);
+  h = {w::kTcpMagic, w::kTcpQuit, 0, 0, 0, 0, std::uint64_t(1) << 36, 0};  // quit carries no size
+  EXPECT_EQ(w::parseTcpHeader(&h, sizeof h, 65536).kind, w::kTcpQuit);
+}
+
+TEST(PerfWire, NdkAndPingMessagesAreBounded) {
+  namespace w = ndkperf::wire;
+  w::PeerInfo i{w::kPeerMagic, 1, 0x1000, 4096, 64, 0};
+  EXPECT_EQ(w::parsePeerInfo(&i, sizeof i).recvSlots, 64u);
+  i.recvSlots = 65;
+  EXPECT_THROW((void)w::parsePeerInfo(&i, sizeof i), ndkperf::PerfError);
+  EXPECT_THROW((void)w::parsePeerInfo(&i, sizeof i - 1), ndkperf::PerfError);
+  w::Ctl c{w::kCtlMagic, w::kBegin, 0, 1, 4096, 10, 0};
+  EXPECT_TRUE(w::parseCtl(&c, sizeof c, 4096).has_value());
+  EXPECT_THROW((void)w::parseCtl(&c, sizeof c, 4095), ndkperf::PerfError);
+  EXPECT_FALSE(w::parseCtl(&c, sizeof c - 1, 4096).has_value());  // data, not a control message
+  c = {w::kCtlMagic, w::kCredit, 0, 0, 0, 0, 65};
+  EXPECT_THROW((void)w::parseCtl(&c, sizeof c, 4096), ndkperf::PerfError);
+  c = {w::kCtlMagic, 99, 0, 0, 0, 0, 0};
+  EXPECT_THROW((void)w::parseCtl(&c, sizeof c, 4096), ndkperf::PerfError);
+  w::Hello h{w::kHello, 4, 4096};
+  EXPECT_EQ(w::parseHello(&h, sizeof h, 4096).count, 4u);
+  EXPECT_THROW((void)w::parseHello(&h, sizeof h, 4095), ndkperf::PerfError);
+  EXPECT_THROW((void)w::parseHello(&h, sizeof h - 1, 4096), ndkperf::PerfError);
+  w::BufMsg b{w::kBufMsg, 1, 0x1000, 4096, 0};
+  EXPECT_EQ(w::parseBufMsg(&b, sizeof b).len, 4096u);
+  b.magic = 0;
+  EXPECT_THROW((void)w::parseBufMsg(&b, sizeof b), ndkperf::PerfError);
 }
 
 TEST(PerfStats, SummaryAndSizes) {

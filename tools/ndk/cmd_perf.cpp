@@ -19,6 +19,7 @@
 #include "perf/report.h"
 #include "perf/scale.h"
 #include "perf/tcp_baseline.h"
+#include "perf/wire.h"
 #include "perftest_compat.h"
 
 namespace ndktool {
@@ -127,18 +128,19 @@ Test reverseTcp(Test t) { return t == Test::Read ? Test::Send : Test::Read; }
 // The server half of one session on an accepted control connection. `l` accepts the extra TCP
 // streams of -q / -b (nullptr: none can be accepted).
 void serverSession(TcpSocket& ctl, TcpListener* l, const std::string& bindAddr, std::uint16_t ndkPort) {
-  auto cfg = nlohmann::json::parse(ctl.recvLine(60000));
+  // The first remote input of the server: parsed and bounded (qps, max_size, ...) before use.
+  const wire::ServerConfig cfg = wire::parseServerConfig(ctl.recvLine(60000));
   Options o;
-  o.outstanding = cfg.value("outstanding", 16u);
-  o.inlineSize = cfg.value("inline", 0u);
-  o.poll = cfg.value("poll", true);
-  o.qps = std::max(1u, cfg.value("qps", 1u));
-  o.bidir = cfg.value("bidir", false);
-  const std::size_t maxSize = cfg.value("max_size", std::size_t(65536));
+  o.outstanding = cfg.outstanding;
+  o.inlineSize = cfg.inlineSize;
+  o.poll = cfg.poll;
+  o.qps = cfg.qps;
+  o.bidir = cfg.bidir;
+  const std::size_t maxSize = cfg.maxSize;
   std::vector<std::unique_ptr<NdkPerfServer>> srv;
   std::vector<std::uint16_t> ports;
   NET_IFINDEX ifx = 0;
-  if (cfg.value("ndk", false)) {
+  if (cfg.ndk) {
     try {
       SOCKADDR_INET la{};
       if (!parseAddress(bindAddr, ndkPort, &la)) throw PerfError(fmt::format("bad address '{}'", bindAddr));
@@ -163,7 +165,7 @@ void serverSession(TcpSocket& ctl, TcpListener* l, const std::string& bindAddr, 
     std::vector<std::thread> revRound(srv.size());
     std::vector<std::string> revError(srv.size());
     if (o.bidir) {
-      auto rports = cfg.value("reverse_ports", std::vector<std::uint16_t>{});
+      const auto& rports = cfg.reversePorts;
       if (rports.size() != srv.size()) throw PerfError("protocol: -b without the client's reverse ports");
       std::string peer = peerAddress(ctl.fd());
       for (std::size_t i = 0; i < srv.size(); ++i) {
@@ -196,7 +198,7 @@ void serverSession(TcpSocket& ctl, TcpListener* l, const std::string& bindAddr, 
       throw;
     }
   }
-  if (cfg.value("tcp", false)) {
+  if (cfg.tcp) {
     std::vector<TcpSocket> socks;
     socks.push_back(std::move(ctl));
     for (unsigned i = 1; i < tcpStreams(o); ++i) {
@@ -205,7 +207,7 @@ void serverSession(TcpSocket& ctl, TcpListener* l, const std::string& bindAddr, 
       socks.back().setNoDelay();
     }
     try {
-      onThreads(socks.size(), [&](std::size_t i) { tcpServe(socks[i]); });
+      onThreads(socks.size(), [&](std::size_t i) { tcpServe(socks[i], maxSize); });
     } catch (...) {
       ctl = std::move(socks[0]);
       throw;

@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "perf/ndk_endpoint.h"
+#include "perf/wire.h"
 #include "rping_protocol.h"
 
 namespace ndktool {
@@ -21,17 +22,11 @@ namespace {
 using namespace ndkperf;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::uint32_t kHello = 0x4e444b48;  // "NDKH": private data of the client
-constexpr std::uint32_t kBufMsg = 0x4e444b42;  // "NDKB": control message
-
-struct Hello {
-  std::uint32_t magic, count;
-  std::uint64_t size;
-};
-struct BufMsg {
-  std::uint32_t magic, token;
-  std::uint64_t addr, len, seq;
-};
+// Hello: private data of the client; BufMsg: control message (parsed in perf/wire.cpp).
+using wire::BufMsg;
+using wire::Hello;
+using wire::kBufMsg;
+using wire::kHello;
 
 struct PingArgs {
   bool server = false, loopback = false, verbose = false, v6 = false;
@@ -77,10 +72,8 @@ struct Ping {
       NDK_RESULT_EX r = wait("receive");
       auto i = reinterpret_cast<std::uintptr_t>(r.RequestContext);
       if (i >= 2) continue;  // a send completion
-      BufMsg m{};
-      std::memcpy(&m, ctl(static_cast<unsigned>(i)), sizeof m);
+      const BufMsg m = wire::parseBufMsg(ctl(static_cast<unsigned>(i)), r.BytesTransferred);
       ep->postRecv(i, ctl(static_cast<unsigned>(i)), 64);
-      if (m.magic != kBufMsg) throw PerfError("protocol: bad control message from the peer");
       return m;
     }
   }
@@ -124,10 +117,7 @@ void serveOne(NdkEndpoint& ep, std::size_t maxSize, bool verbose) {
   p.layout = maxSize;
   p.postCtlRecvs();
   ep.acceptOne(nullptr, 0, 120000);
-  Hello h{};
-  if (ep.peerData().size() < sizeof h) throw PerfError("protocol: client sent no hello");
-  std::memcpy(&h, ep.peerData().data(), sizeof h);
-  if (h.magic != kHello || h.size == 0 || h.size > maxSize) throw PerfError("protocol: bad hello from the client");
+  const Hello h = wire::parseHello(ep.peerData().data(), ep.peerData().size(), maxSize);
   p.size = h.size;
   for (std::uint32_t seq = 0; seq < h.count; ++seq) {
     BufMsg m = p.recvMsg();

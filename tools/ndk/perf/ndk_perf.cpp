@@ -7,27 +7,18 @@
 #include <deque>
 #include <fmt/format.h>
 
+#include "wire.h"
+
 namespace ndkperf {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::uint32_t kCtlMagic = 0x4e444b43;  // "NDKC"
-constexpr std::uint32_t kPeerMagic = 0x4e444b50;  // "NDKP"
+using namespace wire;  // Ctl, PeerInfo, their magics and CtlKind
 constexpr unsigned kCtrlRing = 16;
 constexpr std::size_t kCtrlSlot = 64;
-enum CtlKind : std::uint32_t { kBegin = 1, kReady, kEnd, kAck, kCredit, kQuit };
 enum CtxKind : std::uint64_t { kRecv = 1, kData = 2, kCtrl = 3 };
 constexpr std::uint64_t ctx(CtxKind k, std::uint64_t i) { return (std::uint64_t(k) << 32) | i; }
 
-struct Ctl {
-  std::uint32_t magic, kind, test, mode;
-  std::uint64_t size, iters, credits;
-};
-struct PeerInfo {
-  std::uint32_t magic, token;
-  std::uint64_t addr, len;
-  std::uint32_t recvSlots, pad;
-};
 
 std::uint8_t tagOf(std::uint64_t i) { return static_cast<std::uint8_t>(i % 255 + 1); }
 
@@ -72,9 +63,7 @@ class NdkSide {
   }
   void takePeer() {
     const auto& d = ep_.peerData();
-    if (d.size() < sizeof(PeerInfo)) throw PerfError("peer sent no buffer description in its private data");
-    std::memcpy(&peer_, d.data(), sizeof peer_);
-    if (peer_.magic != kPeerMagic) throw PerfError("peer is not an ndk perf endpoint");
+    peer_ = wire::parsePeerInfo(d.data(), d.size());
     credits_ = peer_.recvSlots;
   }
   void postAllReceives() {
@@ -107,10 +96,10 @@ class NdkSide {
       --iqCtrl_;
     } else if (kind == kRecv) {
       const char* p = recvSlot(idx);
-      Ctl m{};
-      bool isCtl = r.BytesTransferred == sizeof(Ctl) && (std::memcpy(&m, p, sizeof m), m.magic == kCtlMagic);
+      const std::optional<Ctl> ctl = wire::parseCtl(p, r.BytesTransferred, l_.slot);
       ep_.postRecv(ctx(kRecv, idx), recvSlot(idx), static_cast<ULONG>(l_.slot));
-      if (isCtl) {
+      if (ctl) {
+        const Ctl& m = *ctl;
         if (m.kind == kCredit || m.kind == kReady || m.kind == kAck) credits_ += m.credits;
         if (m.kind != kCredit) ctls_.push_back(m);
       } else {

@@ -15,24 +15,17 @@
 #include <fmt/format.h>
 #include <vector>
 
+#include "wire.h"
+
 namespace ndkperf {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::uint32_t kMagic = 0x4e444b54;  // "NDKT"
-enum : std::uint32_t { kRound = 1, kQuit = 2 };
-
-struct Header {
-  std::uint32_t magic;
-  std::uint32_t kind;
-  std::uint32_t test;
-  std::uint32_t mode;
-  std::uint32_t poll;
-  std::uint32_t pad;
-  std::uint64_t size;
-  std::uint64_t iters;
-};
+using wire::kTcpMagic;
+using wire::kTcpQuit;
+using wire::kTcpRound;
+using Header = wire::TcpHeader;
 
 [[noreturn]] void fail(const std::string& what) { throw PerfError(fmt::format("tcp: {}: {}", what, std::strerror(errno))); }
 
@@ -207,7 +200,7 @@ TcpSocket tcpConnect(const std::string& addr, std::uint16_t port, int timeoutMs)
 }
 
 Measurement tcpRound(TcpSocket& s, Test test, Mode mode, std::size_t size, std::uint64_t iters, bool poll) {
-  Header h{kMagic, kRound, static_cast<std::uint32_t>(test), static_cast<std::uint32_t>(mode), poll ? 1u : 0u, 0, size, iters};
+  Header h{kTcpMagic, kTcpRound, static_cast<std::uint32_t>(test), static_cast<std::uint32_t>(mode), poll ? 1u : 0u, 0, size, iters};
   s.sendAll(&h, sizeof h, false);
   char ready = 0;
   s.recvAll(&ready, 1, false);
@@ -256,16 +249,17 @@ Measurement tcpRound(TcpSocket& s, Test test, Mode mode, std::size_t size, std::
 }
 
 void tcpQuit(TcpSocket& s) {
-  Header h{kMagic, kQuit, 0, 0, 0, 0, 0, 0};
+  Header h{kTcpMagic, kTcpQuit, 0, 0, 0, 0, 0, 0};
   s.sendAll(&h, sizeof h, false);
 }
 
-void tcpServe(TcpSocket& s) {
+void tcpServe(TcpSocket& s, std::size_t maxSize) {
   for (;;) {
-    Header h{};
-    s.recvAll(&h, sizeof h, false);
-    if (h.magic != kMagic) throw PerfError("tcp: bad round header from the peer");
-    if (h.kind == kQuit) return;
+    unsigned char raw[sizeof(Header)];
+    s.recvAll(raw, sizeof raw, false);
+    // Checked before use: the size sizes the buffers below (bounded by the session's max_size).
+    const Header h = wire::parseTcpHeader(raw, sizeof raw, maxSize);
+    if (h.kind == kTcpQuit) return;
     const bool poll = h.poll != 0;
     const auto test = static_cast<Test>(h.test);
     const auto size = static_cast<std::size_t>(h.size);

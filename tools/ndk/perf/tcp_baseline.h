@@ -17,7 +17,9 @@ class TcpSocket {
   TcpSocket() = default;
   explicit TcpSocket(int fd) : fd_(fd) {}
   ~TcpSocket();
-  TcpSocket(TcpSocket&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  // pending_ moves too: bytes the peer sent right behind its config line (already read by
+  // recvLine) belong to the stream (they were dropped before, and the server then waited forever).
+  TcpSocket(TcpSocket&& o) noexcept : fd_(o.fd_), pending_(std::move(o.pending_)) { o.fd_ = -1; }
   TcpSocket& operator=(TcpSocket&& o) noexcept;
   TcpSocket(const TcpSocket&) = delete;
   TcpSocket& operator=(const TcpSocket&) = delete;
@@ -58,7 +60,8 @@ TcpSocket tcpConnect(const std::string& addr, std::uint16_t port, int timeoutMs 
 Measurement tcpRound(TcpSocket& s, Test test, Mode mode, std::size_t size, std::uint64_t iters, bool poll);
 // Ends the server's round loop.
 void tcpQuit(TcpSocket& s);
-// Server side: answers rounds until the client quits (or the connection ends: PerfError).
-void tcpServe(TcpSocket& s);
+// Server side: answers rounds until the client quits (or the connection ends: PerfError). A round
+// header announcing more than maxSize bytes (the session's max_size) is refused with PerfError.
+void tcpServe(TcpSocket& s, std::size_t maxSize);
 
 }  // namespace ndkperf
