@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <ndk/ndk.h>
+#include <ndk/openndk.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -156,6 +157,35 @@ TEST(NdkTool, PingAndPerfWithoutModeAreUsageErrors) {
     ToolRun r = ndk(c, true);
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.out.find("Usage"), std::string::npos);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// `ndk --version` and the version in every JSON document (issue 13): the same library version
+// and commit as OpenNdkGetVersion() of the library this test links.
+TEST(NdkTool, VersionFlagAndVersionInEveryJsonDocument) {
+  const OPENNDK_VERSION_INFO* v = OpenNdkGetVersion();
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(std::string(v->VersionString),
+            std::to_string(v->Major) + "." + std::to_string(v->Minor) + "." + std::to_string(v->Patch));
+  ASSERT_EQ(v->NdkpiVersionCount, 5u);
+  EXPECT_EQ(v->NdkpiVersions[4][0], 2);
+  EXPECT_EQ(v->NdkpiVersions[4][1], 1);
+  ToolRun r = ndk("--version");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find(std::string("ndk (OpenNDK) ") + v->VersionString), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(std::string("commit ") + v->GitCommit), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("NDKPI versions 1.0 1.1 1.2 2.0 2.1"), std::string::npos) << r.out;
+  const std::string lo = std::to_string(if_nametoindex("lo"));
+  for (const std::string& args : {"info --json -i " + lo, "stat --json -i " + lo, std::string("test --coverage --json")}) {
+    ToolRun j = ndk(args);
+    ASSERT_EQ(j.status, 0) << args << "\n" << j.out;
+    auto doc = nlohmann::json::parse(j.out);
+    EXPECT_EQ(doc["openndk_version"], v->VersionString) << args;
+    EXPECT_EQ(doc["git_commit"], v->GitCommit) << args;
   }
 }
 

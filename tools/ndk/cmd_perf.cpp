@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common.h"
+#include "control_client.h"
 #include "perf/ndk_perf.h"
 #include "perf/report.h"
 #include "perf/scale.h"
@@ -360,7 +361,7 @@ int runConnectRate(const PerfArgs& a) {
       j["tcp"] = renderScaleJson(*tcp, so);
       j["ratio_connects_per_s"] = tcp->connectsPerSec() > 0 ? r.connectsPerSec() / tcp->connectsPerSec() : 0.0;
     }
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", withVersion(j).dump(2));
   } else {
     fmt::print("{}", renderScaleTable(r, so));
     if (tcp) {
@@ -472,7 +473,7 @@ int runPerf(PerfArgs& a) {
   }
   rep.commandLine = a.commandLine;
   if (!ndk) rep.ndkNote = "not run (--tcp-only)";
-  if (a.json) fmt::print("{}\n", renderJson(rep).dump(2));
+  if (a.json) fmt::print("{}\n", withVersion(renderJson(rep)).dump(2));
   else if (a.csv) fmt::print("{}", renderCsv(rep));
   else fmt::print("{}", renderTable(rep));
   if (!a.plot.empty()) {

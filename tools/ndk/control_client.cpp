@@ -138,4 +138,10 @@ nlohmann::ordered_json versionJson() {
   return {{"openndk_version", v->VersionString}, {"git_commit", v->GitCommit}};
 }
 
+nlohmann::ordered_json withVersion(const nlohmann::ordered_json& j) {
+  nlohmann::ordered_json out = versionJson();
+  for (const auto& [k, v] : j.items()) out[k] = v;
+  return out;
+}
+
 }  // namespace ndktool

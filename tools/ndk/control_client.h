@@ -26,5 +26,7 @@ ControlSweep askAllProcesses(const nlohmann::json& request, int timeoutMs);
 
 // The version fields every JSON document of the tool carries.
 nlohmann::ordered_json versionJson();
+// `j` with the version fields first (for the documents of ndk perf, ndk test).
+nlohmann::ordered_json withVersion(const nlohmann::ordered_json& j);
 
 }  // namespace ndktool
