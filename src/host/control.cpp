@@ -167,8 +167,12 @@ std::string statusReply(Host& host) {
   j["rejected_object_calls"] = provider::rejectedObjectCalls();
   Json tunables = Json::array();
   for (const base::TunableInfo& t : base::tunableTable())
-    tunables.push_back(Json{{"name", std::string(t.name)}, {"value", base::tunableString(t.key)},
-                            {"default", std::string(t.defaultValue)}});
+  {
+    Json row{{"name", std::string(t.name)}, {"value", base::tunableString(t.key)},
+             {"default", std::string(t.defaultValue)}};
+    if (auto rejected = base::tunableRejectedEnv(t.key)) row["env_rejected"] = *rejected;
+    tunables.push_back(std::move(row));
+  }
   j["tunables"] = std::move(tunables);
   j["interfaces"] = std::move(ifs);
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -190,3 +190,53 @@ TEST(NdkTool, VersionFlagAndVersionInEveryJsonDocument) {
 }
 
 }  // namespace
+
+namespace {
+
+// An invalid tunable in the environment is a loud fallback (issue 13): the library logs a warning
+// and uses the default, and `ndk info --config` shows the default as the value in force with the
+// rejected environment value beside it (never the rejected value as if it were in force).
+TEST(NdkTool, InvalidTunableInEnvironmentIsShownAsRejectedWithTheDefaultInForce) {
+  const std::string lo = std::to_string(if_nametoindex("lo"));
+  ToolRun r = tooltest::runCommand("OPENNDK_PROGRESS_MODE=bogus OPENNDK_MAX_SGE=abc " + std::string(NDK_TOOL) +
+                                   " info --json --config -i " + lo + " 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  int seen = 0;
+  for (const auto& t : j["config"]) {
+    if (t["name"] == "progress_mode") {
+      EXPECT_EQ(t["value"], "adaptive");
+      EXPECT_EQ(t["env_rejected"], "bogus");
+      ++seen;
+    } else if (t["name"] == "max_sge") {
+      EXPECT_EQ(t["value"], "16");
+      EXPECT_EQ(t["env_rejected"], "abc");
+      ++seen;
+    } else {
+      EXPECT_FALSE(t.contains("env_rejected")) << t.dump();
+    }
+  }
+  EXPECT_EQ(seen, 2);
+  // The adapter info the tool read used the default, not 0 from "abc".
+  EXPECT_EQ(j["interfaces"][0]["adapter_info"]["MaxInitiatorRequestSge"].get<unsigned>(), 16u);
+
+  ToolRun text = tooltest::runCommand("OPENNDK_PROGRESS_MODE=bogus OPENNDK_MAX_SGE=abc " + std::string(NDK_TOOL) +
+                                      " info --config -i " + lo + " 2>&1");
+  ASSERT_EQ(text.status, 0) << text.out;
+  EXPECT_NE(text.out.find("openndk warn [config] OPENNDK_PROGRESS_MODE='bogus' rejected"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("openndk warn [config] OPENNDK_MAX_SGE='abc' rejected"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("OPENNDK_PROGRESS_MODE='bogus' was rejected: the value above is in force"),
+            std::string::npos)
+      << text.out;
+  // A valid environment value is in force and not marked.
+  ToolRun ok = tooltest::runCommand("OPENNDK_PROGRESS_MODE=blocking " + std::string(NDK_TOOL) +
+                                    " info --json --config -i " + lo + " 2>/dev/null");
+  for (const auto& t : nlohmann::json::parse(ok.out)["config"])
+    if (t["name"] == "progress_mode") {
+      EXPECT_EQ(t["value"], "blocking");
+      EXPECT_FALSE(t.contains("env_rejected"));
+    }
+}
+
+}  // namespace

@@ -2,6 +2,7 @@
 // state, NDK_ADAPTER_INFO (flags decoded) and NDIS_NDK_CAPABILITIES; --config adds the tunables.
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 
@@ -73,8 +74,17 @@ nlohmann::ordered_json configJson() {
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
   for (ULONG k = 0; k < n && k < rows.size(); ++k) {
     const auto& r = rows[k];
-    arr.push_back({{"name", r.Name}, {"value", r.Value}, {"default", r.DefaultValue}, {"unit", r.Unit},
-                   {"description", r.Description}});
+    nlohmann::ordered_json row{{"name", r.Name}, {"value", r.Value}, {"default", r.DefaultValue}, {"unit", r.Unit},
+                               {"description", r.Description}};
+    // The library returns the value in force; an environment value that differs from it was
+    // rejected (logged by the library) and the default is used instead.
+    std::string env = "OPENNDK_";
+    for (const char* c = r.Name; *c; ++c) env += static_cast<char>(std::toupper(static_cast<unsigned char>(*c)));
+    if (const char* e = std::getenv(env.c_str()); e && std::string_view(e) != r.Value) {
+      row["env"] = env;
+      row["env_rejected"] = e;
+    }
+    arr.push_back(row);
   }
   return arr;
 }
@@ -177,9 +187,18 @@ int runInfo(const InfoOptions& o) {
   if (o.config) {
     fmt::print("\ntunables (environment OPENNDK_<NAME> overrides the default):\n");
     fmt::print("  {:<24}{:<16}{:<16}{:<8}{}\n", "name", "value", "default", "unit", "description");
-    for (const auto& t : out["config"])
-      fmt::print("  {:<24}{:<16}{:<16}{:<8}{}\n", t["name"].get<std::string>(), t["value"].get<std::string>(),
-                 t["default"].get<std::string>(), t["unit"].get<std::string>(), t["description"].get<std::string>());
+    bool anyRejected = false;
+    for (const auto& t : out["config"]) {
+      const bool rejected = t.contains("env_rejected");
+      anyRejected = anyRejected || rejected;
+      fmt::print("  {:<24}{:<16}{:<16}{:<8}{}\n", t["name"].get<std::string>(),
+                 t["value"].get<std::string>() + (rejected ? " (!)" : ""), t["default"].get<std::string>(),
+                 t["unit"].get<std::string>(), t["description"].get<std::string>());
+      if (rejected)
+        fmt::print("  {:<24}(!) {}='{}' was rejected: the value above is in force\n", "",
+                   t["env"].get<std::string>(), t["env_rejected"].get<std::string>());
+    }
+    if (anyRejected) fmt::print("  (!): an environment value was rejected; the library logged a warning\n");
   }
   return kExitOk;
 }
