@@ -314,6 +314,11 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
 }
 
 void Connector::linkEstablished(const iwarp::Negotiated& n, engine::ByteSpan peerPd) {
+  NDK_LOG_DEBUG("provider",
+                "connector {}: established ({}): MPA rev {} crc {} enhanced {} p2p {} rtr {}; peer IRD {} ORD {}; "
+                "local IRD {} ORD {}; {} bytes of peer private data",
+                static_cast<void*>(this), passive_ ? "passive" : "active", n.rev, n.crc, n.enhanced, n.p2p,
+                static_cast<int>(n.rtr), n.peer_ird, n.peer_ord, n.ird, n.ord, peerPd.size());
   NDK_FN_REQUEST_COMPLETION cb = nullptr;
   PVOID ctx = nullptr;
   {
@@ -339,6 +344,8 @@ void Connector::linkEstablished(const iwarp::Negotiated& n, engine::ByteSpan pee
 }
 
 void Connector::linkRejected(engine::ByteSpan peerPd) {
+  NDK_LOG_DEBUG("provider", "connector {}: rejected by the peer (MPA Reply with R=1), {} bytes of private data",
+                static_cast<void*>(this), peerPd.size());
   NDK_FN_REQUEST_COMPLETION cb = nullptr;
   PVOID ctx = nullptr;
   {
@@ -397,6 +404,25 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
     }
     registration_.reset();
     linkAlive_ = false;
+  }
+  {
+    // The close reason (docs/openndk-provider.7.md LOGGING): debug for every close; a connect or
+    // accept that fails because of it is also an info line, so the reason is not lost.
+    std::string term = "no Terminate";
+    if (info.terminate_received)
+      term = fmt::format("Terminate received: {} (layer {} etype {:#x} code {:#x})",
+                         iwarp::describe_term(info.peer_terminate.layer, info.peer_terminate.etype,
+                                              info.peer_terminate.code),
+                         static_cast<int>(info.peer_terminate.layer), info.peer_terminate.etype,
+                         info.peer_terminate.code);
+    else if (info.terminate_sent)
+      term = "Terminate sent";
+    NDK_LOG_DEBUG("provider", "connector {}: closed: cause '{}', socket '{}', {}", static_cast<void*>(this),
+                  iwarp::to_string(info.error), engine::to_string(info.net), term);
+    if (cb)
+      NDK_LOG_INFO("provider", "connector {}: {} fails with {:#010x}: {} (socket: {}; {})", static_cast<void*>(this),
+                   passive_ ? "NdkAccept" : "NdkConnect", static_cast<std::uint32_t>(pendStatus),
+                   iwarp::to_string(info.error), engine::to_string(info.net), term);
   }
   if (qp_) qp_->markDisconnected();  // R81
   if (link) {

@@ -5,12 +5,17 @@
 #include <net/if.h>
 #include <ndk/ndk.h>
 #include <ndk/openndk.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "../tools/tool_run.h"
 
@@ -237,6 +242,69 @@ TEST(NdkTool, InvalidTunableInEnvironmentIsShownAsRejectedWithTheDefaultInForce)
       EXPECT_EQ(t["value"], "blocking");
       EXPECT_FALSE(t.contains("env_rejected"));
     }
+}
+
+}  // namespace
+
+namespace {
+
+// Logs that tell the truth (issue 13): a successful ping logs no failure, and its connection
+// lifecycle (established with the MPA result, closed with the reason) is there at debug level.
+TEST(NdkTool, SuccessfulPingLogsNoFailureAndItsLifecycleAtDebug) {
+  ToolRun r = tooltest::runCommand("OPENNDK_LOG=info " + std::string(NDK_TOOL) + " ping --loopback -C 2 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find(" fails"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("connection lost"), std::string::npos) << r.out;
+  ToolRun d = tooltest::runCommand("OPENNDK_LOG=debug " + std::string(NDK_TOOL) + " ping --loopback -C 2 2>&1");
+  ASSERT_EQ(d.status, 0) << d.out;
+  EXPECT_NE(d.out.find("established (active): MPA rev 2"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("established (passive)"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("peer IRD"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find(": closed: cause"), std::string::npos) << d.out;
+  // Timestamps: "2026-12-07T14:50:34.350771Z openndk ...".
+  EXPECT_NE(d.out.find("Z openndk debug ["), std::string::npos) << d.out;
+}
+
+}  // namespace
+
+namespace {
+
+// A non-iWARP peer (it answers the MPA Request with HTTP): the connect fails with
+// STATUS_CONNECTION_ABORTED, and the reason (an MPA frame without a valid key) is logged at info
+// and pointed to by the tool's message at the default level.
+TEST(NdkTool, FailedMpaExchangeReasonReachesTheUser) {
+  const int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(ls, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(ls, 4), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  // Two connects (one per run below), each answered with HTTP and closed.
+  std::thread peer([ls] {
+    for (int i = 0; i < 2; ++i) {
+      const int c = ::accept(ls, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[512];
+      (void)!::recv(c, buf, sizeof buf, 0);
+      const char reply[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
+      (void)!::send(c, reply, sizeof reply - 1, MSG_NOSIGNAL);
+      ::close(c);
+    }
+  });
+  ToolRun quiet = tooltest::runCommand(std::string(NDK_TOOL) + " ping -c 127.0.0.1 -p " + port + " 2>&1");
+  ToolRun loud = tooltest::runCommand("OPENNDK_LOG=info " + std::string(NDK_TOOL) + " ping -c 127.0.0.1 -p " + port +
+                                      " 2>&1");
+  peer.join();
+  ::close(ls);
+  EXPECT_EQ(quiet.status, 1) << quiet.out;
+  EXPECT_NE(quiet.out.find("STATUS_CONNECTION_ABORTED"), std::string::npos) << quiet.out;
+  EXPECT_NE(quiet.out.find("run with OPENNDK_LOG=info for the provider's reason"), std::string::npos) << quiet.out;
+  EXPECT_EQ(loud.status, 1) << loud.out;
+  EXPECT_NE(loud.out.find("NdkConnect fails with 0xc0000241: mpa: bad key"), std::string::npos) << loud.out;
 }
 
 }  // namespace

@@ -34,8 +34,22 @@ std::string ntStatusName(NTSTATUS s) {
   }
 }
 
+namespace {
+// The provider logs why a connection could not be set up (MPA exchange, Terminate, socket error)
+// as an info line; at the default level (warn) the tool points there instead of leaving a bare
+// status.
+std::string connectFailureHint(const std::string& fn, NTSTATUS s) {
+  if (s == STATUS_SUCCESS || (fn != "NdkConnect" && fn != "NdkAccept" && fn != "NdkCompleteConnect")) return "";
+  const char* level = std::getenv("OPENNDK_LOG");
+  const std::string_view l = level ? level : "";
+  if (l == "info" || l == "debug" || l == "trace") return " - the provider's reason is logged above";
+  return " - run with OPENNDK_LOG=info for the provider's reason (MPA exchange, Terminate, socket)";
+}
+}  // namespace
+
 NdkCallError::NdkCallError(const std::string& fn, NTSTATUS s)
-    : PerfError(fmt::format("provider: {} returned 0x{:08X} ({})", fn, static_cast<std::uint32_t>(s), ntStatusName(s))),
+    : PerfError(fmt::format("provider: {} returned 0x{:08X} ({}){}", fn, static_cast<std::uint32_t>(s), ntStatusName(s),
+                            connectFailureHint(fn, s))),
       status(s) {}
 
 bool parseAddress(const std::string& text, std::uint16_t port, SOCKADDR_INET* out) {
