@@ -308,3 +308,44 @@ TEST(NdkTool, FailedMpaExchangeReasonReachesTheUser) {
 }
 
 }  // namespace
+
+namespace {
+
+// rping's habits (issue 13): `ndk ping -s -a ADDR` binds ADDR, `ndk ping -c -a HOST` connects to
+// HOST, and HOST may be a name (getaddrinfo). The server is ready when it prints "listening".
+TEST(NdkTool, PingTakesRpingsDashAAndHostNames) {
+  // A free port: bound and released (the server binds it again right after).
+  const int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  ::close(probe);
+  FILE* server = ::popen((std::string(NDK_TOOL) + " ping -s -a 127.0.0.1 -C 2 -p " + port + " 2>&1").c_str(), "r");
+  ASSERT_NE(server, nullptr);
+  char line[512];
+  std::string serverOut;
+  while (std::fgets(line, sizeof line, server)) {
+    serverOut += line;
+    if (std::string(line).find("listening") != std::string::npos) break;
+  }
+  ASSERT_NE(serverOut.find("server listening on 127.0.0.1:" + port), std::string::npos) << serverOut;
+  ToolRun client = ndk("ping -c -a localhost -C 2 -p " + port, true);
+  while (std::fgets(line, sizeof line, server)) serverOut += line;
+  const int st = ::pclose(server);
+  EXPECT_EQ(client.status, 0) << client.out;
+  EXPECT_NE(client.out.find("connected to 127.0.0.1:" + port), std::string::npos) << client.out;
+  EXPECT_NE(client.out.find("2/2 iterations verified"), std::string::npos) << client.out;
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << serverOut;
+  // -a without a mode, and two different servers, are usage errors; a name that does not
+  // resolve is a bad address.
+  EXPECT_EQ(ndk("ping -a 127.0.0.1").status, 2);
+  EXPECT_EQ(ndk("ping -c 127.0.0.1 -a 127.0.0.2").status, 2);
+  EXPECT_EQ(ndk("ping -c").status, 2);
+  EXPECT_EQ(ndk("ping -c no-such-host.invalid -p " + port).status, 2);
+}
+
+}  // namespace
