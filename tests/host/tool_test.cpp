@@ -349,3 +349,15 @@ TEST(NdkTool, PingTakesRpingsDashAAndHostNames) {
 }
 
 }  // namespace
+
+namespace {
+
+// perftest's habits (issue 13): -R, -F and --report_gbits are accepted (no-ops, documented), so
+// an ib_send_bw command line works; the figures include Gb/s.
+TEST(NdkTool, PerfAcceptsPerftestsDashRDashFAndReportGbits) {
+  ToolRun r = ndk("perf --loopback -t send -s 64 -n 20 -R -F --report_gbits", true);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Gb/s"), std::string::npos) << r.out;
+}
+
+}  // namespace

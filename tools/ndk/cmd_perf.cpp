@@ -35,6 +35,7 @@ struct PerfArgs {
   std::string bind;
   std::string test = "send";
   bool lat = false, bw = false;
+  bool perftestNoop = false;  // -R, -F, --report_gbits (perftest spellings with nothing to do)
   std::string size = "65536";
   bool all = false;
   std::string sweep;
@@ -524,6 +525,12 @@ void addPerfCommand(CLI::App& app, int* exitCode, const std::string& commandLine
   sub->add_flag("--csv", a->csv, "Machine-readable CSV")->excludes(j);
   sub->add_flag("--perftest", a->perftest, "Speak perftest -R's protocol (peer: ib_send_bw/ib_write_bw/ib_read_bw -R)");
   sub->add_option("--timeout", a->timeoutS, "--perftest: seconds to wait for each step (60)")->check(CLI::Range(1u, 3600u));
+  // perftest's habits, accepted so that its command lines work: -R (rdma_cm: OpenNDK always
+  // connects through NDK's connector, its CM), -F (do not fail on CPU frequency warnings: ndk perf
+  // never checks), --report_gbits (Gb/s: always printed beside MB/s).
+  sub->add_flag("-R,--rdma_cm", a->perftestNoop, "perftest's -R: no-op (ndk perf always connects through NDK's CM)");
+  sub->add_flag("-F,--CPU-freq", a->perftestNoop, "perftest's -F: no-op (ndk perf does not check the CPU frequency)");
+  sub->add_flag("--report_gbits", a->perftestNoop, "perftest's --report_gbits: no-op (Gb/s is always printed)");
   sub->add_option("--plot", a->plot, "Write an SVG plot (bandwidth and latency against size) to FILE");
   sub->callback([a, exitCode] {
     try {
