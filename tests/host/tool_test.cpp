@@ -237,7 +237,8 @@ TEST(NdkTool, InvalidTunableInEnvironmentIsShownAsRejectedWithTheDefaultInForce)
   // A valid environment value is in force and not marked.
   ToolRun ok = tooltest::runCommand("OPENNDK_PROGRESS_MODE=blocking " + std::string(NDK_TOOL) +
                                     " info --json --config -i " + lo + " 2>/dev/null");
-  for (const auto& t : nlohmann::json::parse(ok.out)["config"])
+  const auto okDoc = nlohmann::json::parse(ok.out);  // kept alive: the loop walks into it
+  for (const auto& t : okDoc["config"])
     if (t["name"] == "progress_mode") {
       EXPECT_EQ(t["value"], "blocking");
       EXPECT_FALSE(t.contains("env_rejected"));
