@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -24,11 +25,16 @@ namespace {
 using tooltest::ToolRun;
 
 // A private control-plane runtime directory: the tool must not see (or steer) the processes of
-// other tests running in parallel.
-[[maybe_unused]] const bool kPrivateRuntimeDir = [] {
-  static char dir[] = "/tmp/openndk-tool-test-XXXXXX";
-  return ::mkdtemp(dir) != nullptr && ::setenv("OPENNDK_RUNTIME_DIR", dir, 1) == 0;
-}();
+// other tests running in parallel. Removed when the test process exits.
+struct PrivateRuntimeDir {
+  char dir[32] = "/tmp/openndk-tool-test-XXXXXX";
+  bool ok = ::mkdtemp(dir) != nullptr && ::setenv("OPENNDK_RUNTIME_DIR", dir, 1) == 0;
+  ~PrivateRuntimeDir() {
+    std::error_code ec;
+    if (ok) std::filesystem::remove_all(dir, ec);
+  }
+};
+const PrivateRuntimeDir kPrivateRuntimeDir;
 
 ToolRun ndk(const std::string& args, bool mergeStderr = false) {
   std::string cmd = std::string(NDK_TOOL) + " " + args + (mergeStderr ? " 2>&1" : " 2>/dev/null");
