@@ -2,7 +2,7 @@
 #   make run    installs dependencies, builds, runs the loopback demo/benchmark on the default adapter
 #   make test   installs dependencies, builds (release, ASan/UBSan, TSan), runs every test, the siw
 #               interop matrix and the fuzzers
-# Other targets: build, tsan, soak, fuzz, fuzz-long, bench, install, clean, interop (siw VM, docs/interop.md).
+# Other targets: build, tsan, soak, fuzz, fuzz-long, bench, install, package (.deb), clean, interop (siw VM, docs/interop.md).
 
 JOBS      ?= $(shell nproc)
 CMAKE_GEN := -G Ninja -DOPENNDK_WERROR=ON
@@ -12,7 +12,7 @@ TSAN      := build/tsan
 FUZZ      := build/fuzz
 FUZZ_SECONDS ?= 20
 
-.PHONY: deps build run test test-release test-asan tsan fuzz fuzz-long bench install clean interop
+.PHONY: deps build run test test-release test-asan tsan fuzz fuzz-long bench install package clean interop
 
 deps:
 	@bash scripts/install-deps
@@ -75,6 +75,10 @@ bench: build
 
 install: build
 	cmake --install $(BUILD)
+
+# The Debian package (CPack, cmake/OpenNDKPackaging.cmake): $(BUILD)/package/openndk_<version>_<arch>.deb
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 # Interop with Linux Soft-iWARP in a QEMU VM (docs/interop.md): deps (+ the harness's own
 # packages, kernel and siw.ko via `interop/siw-vm.sh prepare`), then the label-"interop" tests.

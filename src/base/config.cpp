@@ -1,11 +1,14 @@
 #include "base/config.h"
 
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
+
+#include "base/log.h"
 
 namespace openndk::base {
 namespace {
@@ -67,11 +70,28 @@ std::optional<std::uint64_t> parseU64(std::string_view v) {
 
 bool isNumeric(const TunableInfo& t) { return !t.unit.empty(); }
 
+// The word tunables and the words their readers accept (event_loop.cpp parseProgressMode,
+// iwarp::find_profile). Others take any string.
+std::span<const std::string_view> allowedWords(Tunable key) {
+  static constexpr std::string_view kModes[] = {"blocking", "poll", "adaptive"};
+  static constexpr std::string_view kProfiles[] = {"default", "siw-compatible", "windows"};
+  if (key == Tunable::ProgressMode) return kModes;
+  if (key == Tunable::MpaProfile) return kProfiles;
+  return {};
+}
+
 std::string valueLocked(State& s, Tunable key) {
   const auto i = static_cast<size_t>(key);
   if (s.overrides[i]) return *s.overrides[i];
-  if (const char* e = std::getenv(envName(kTable[i].name).c_str())) {
-    if (!isNumeric(kTable[i]) || parseU64(e)) return e;
+  const std::string env = envName(kTable[i].name);
+  if (const char* e = std::getenv(env.c_str())) {
+    if (tunableValueValid(kTable[i], e)) return e;
+    // A loud fallback: once per tunable and process, then `ndk info --config` marks it.
+    static std::array<std::atomic<bool>, std::size(kTable)> warned{};
+    if (!warned[i].exchange(true))
+      NDK_LOG_WARN("config", "{}='{}' rejected ({}): using the default '{}'", env, e,
+                   isNumeric(kTable[i]) ? "not a non-negative integer" : "not one of the allowed words",
+                   kTable[i].defaultValue);
   }
   return std::string(kTable[i].defaultValue);
 }
@@ -79,6 +99,22 @@ std::string valueLocked(State& s, Tunable key) {
 }  // namespace
 
 std::span<const TunableInfo> tunableTable() { return kTable; }
+
+bool tunableValueValid(const TunableInfo& t, std::string_view value) {
+  if (isNumeric(t)) return parseU64(value).has_value();
+  const auto words = allowedWords(t.key);
+  if (words.empty()) return true;
+  for (std::string_view w : words)
+    if (w == value) return true;
+  return false;
+}
+
+std::optional<std::string> tunableRejectedEnv(Tunable key) {
+  const TunableInfo& t = kTable[static_cast<size_t>(key)];
+  const char* e = std::getenv(envName(t.name).c_str());
+  if (!e || tunableValueValid(t, e)) return std::nullopt;
+  return std::string(e);
+}
 
 const TunableInfo* findTunable(std::string_view name) {
   for (const auto& t : kTable)
@@ -103,7 +139,7 @@ std::uint64_t tunableU64(Tunable key) {
 bool setTunable(std::string_view name, std::string_view value) {
   const TunableInfo* t = findTunable(name);
   if (!t) return false;
-  if (isNumeric(*t) && !parseU64(value)) return false;
+  if (!tunableValueValid(*t, value)) return false;
   auto& s = state();
   const auto i = static_cast<size_t>(t->key);
   std::lock_guard lock(s.mu);

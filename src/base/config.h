@@ -3,6 +3,7 @@
 // case), overridden by setTunable() (tests, tools). `ndk info --config` prints the table.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,6 +56,12 @@ const TunableInfo* findTunable(std::string_view name);
 // Current value; numeric getters parse once and cache.
 std::string tunableString(Tunable key);
 std::uint64_t tunableU64(Tunable key);
+// The environment value OPENNDK_<NAME> that was refused (not a number for a numeric tunable, not
+// one of the allowed words for progress_mode / mpa_profile): the default is in force instead, and
+// tunableString() returns that default. std::nullopt when the environment value is in force or unset.
+std::optional<std::string> tunableRejectedEnv(Tunable key);
+// Whether `value` is acceptable for the tunable (numeric: a decimal u64; word lists: one of them).
+bool tunableValueValid(const TunableInfo& t, std::string_view value);
 // Override (tools, tests). Returns false for an unknown name or a value that does not parse.
 bool setTunable(std::string_view name, std::string_view value);
 void resetTunables();

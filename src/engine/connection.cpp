@@ -519,7 +519,14 @@ void Connection::fail(Error e, NetError net) {
     return;
   }
   failing_ = true;
-  NDK_LOG_INFO("engine", "connection fd {} fails: {}", sock_.fd(), iwarp::to_string(e));
+  // An orderly end (the peer's FIN, a received Terminate, the consumer's abort) is no failure to
+  // report at info level; the provider's connector logs the close reason at debug.
+  if ((e == Error::LlpConnectionLost && net == NetError::Closed) || e == Error::None || e == Error::ConsumerTerminate)
+    NDK_LOG_DEBUG("engine", "connection fd {} closing: {}{}", sock_.fd(), iwarp::to_string(e),
+                  net == NetError::Closed ? " (peer closed the stream)" : "");
+  else
+    NDK_LOG_INFO("engine", "connection fd {} fails: {} (socket: {})", sock_.fd(), iwarp::to_string(e),
+                 engine::to_string(net));
   if (tx_hold_) {
     // Nothing held went out (not even the RTR): drop it, only the Terminate is sent.
     tx_hold_ = false;

@@ -8,6 +8,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "host/control.h"
 #include "host/host.h"
 #include "provider/miniport.h"
 
@@ -75,7 +76,11 @@ OPENNDK_API NTSTATUS OpenNdkOpenAdapter(NET_IFINDEX InterfaceIndex, const NDIS_O
     } else {
       p.Version = NDK_VERSION{2, 0};
     }
-    return h.ndis().openAdapter(InterfaceIndex, &p, Adapter);
+    const NDIS_STATUS s = h.ndis().openAdapter(InterfaceIndex, &p, Adapter);
+    // A process with an adapter open publishes its state (src/host/control.h); the first open
+    // starts the endpoint, later ones find it running.
+    if (s == NDIS_STATUS_SUCCESS) openndk::host::control::ensureServerStarted(h);
+    return s;
   });
 }
 

@@ -5,6 +5,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "base/probes.h"
 #include "provider/cq.h"
 #include "provider/link.h"
 #include "provider/listener.h"
@@ -299,6 +300,8 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
     linkAlive_ = true;
   }
   hold();  // for the link, until closed()
+  OPENNDK_PROBE4(connect, static_cast<void*>(this), static_cast<unsigned>(opts.ird), static_cast<unsigned>(opts.ord),
+                 static_cast<unsigned>(pdLen));
   const auto timeout = std::chrono::milliseconds(base::tunableU64(base::Tunable::ConnectTimeoutMs));
   engine::asyncFinishConnect(link->loop(), std::move(sock), timeout,
                              [this, link, opts = std::move(opts)](engine::NetError e, engine::Socket so) mutable {
@@ -317,6 +320,15 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
 }
 
 void Connector::linkEstablished(const iwarp::Negotiated& n, engine::ByteSpan peerPd) {
+  NDK_LOG_DEBUG("provider",
+                "connector {}: established ({}): MPA rev {} crc {} enhanced {} p2p {} rtr {}; peer IRD {} ORD {}; "
+                "local IRD {} ORD {}; {} bytes of peer private data",
+                static_cast<void*>(this), passive_ ? "passive" : "active", n.rev, n.crc, n.enhanced, n.p2p,
+                static_cast<int>(n.rtr), n.peer_ird, n.peer_ord, n.ird, n.ord, peerPd.size());
+  // MPA exchange done: the negotiated result, then "established".
+  OPENNDK_PROBE6(mpa_exchange, static_cast<void*>(this), static_cast<unsigned>(n.rev), n.crc ? 1 : 0,
+                 n.enhanced ? 1 : 0, static_cast<unsigned>(n.peer_ird), static_cast<unsigned>(n.peer_ord));
+  OPENNDK_PROBE2(established, static_cast<void*>(this), passive_ ? 1 : 0);
   NDK_FN_REQUEST_COMPLETION cb = nullptr;
   PVOID ctx = nullptr;
   {
@@ -342,6 +354,9 @@ void Connector::linkEstablished(const iwarp::Negotiated& n, engine::ByteSpan pee
 }
 
 void Connector::linkRejected(engine::ByteSpan peerPd) {
+  NDK_LOG_DEBUG("provider", "connector {}: rejected by the peer (MPA Reply with R=1), {} bytes of private data",
+                static_cast<void*>(this), peerPd.size());
+  OPENNDK_PROBE1(rejected, static_cast<void*>(this));
   NDK_FN_REQUEST_COMPLETION cb = nullptr;
   PVOID ctx = nullptr;
   {
@@ -400,6 +415,31 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
     }
     registration_.reset();
     linkAlive_ = false;
+  }
+  {
+    // The close reason (docs/openndk-provider.7.md LOGGING): debug for every close; a connect or
+    // accept that fails because of it is also an info line, so the reason is not lost.
+    std::string term = "no Terminate";
+    if (info.terminate_received)
+      term = fmt::format("Terminate received: {} (layer {} etype {:#x} code {:#x})",
+                         iwarp::describe_term(info.peer_terminate.layer, info.peer_terminate.etype,
+                                              info.peer_terminate.code),
+                         static_cast<int>(info.peer_terminate.layer), info.peer_terminate.etype,
+                         info.peer_terminate.code);
+    else if (info.terminate_sent)
+      term = "Terminate sent";
+    if (info.terminate_received)
+      OPENNDK_PROBE4(terminate_received, static_cast<void*>(this), static_cast<unsigned>(info.peer_terminate.layer),
+                     static_cast<unsigned>(info.peer_terminate.etype), static_cast<unsigned>(info.peer_terminate.code));
+    if (info.terminate_sent) OPENNDK_PROBE2(terminate_sent, static_cast<void*>(this), static_cast<unsigned>(info.error));
+    OPENNDK_PROBE4(close, static_cast<void*>(this), static_cast<unsigned>(info.error), static_cast<unsigned>(info.net),
+                   static_cast<std::uint32_t>(pendStatus));
+    NDK_LOG_DEBUG("provider", "connector {}: closed: cause '{}', socket '{}', {}", static_cast<void*>(this),
+                  iwarp::to_string(info.error), engine::to_string(info.net), term);
+    if (cb)
+      NDK_LOG_INFO("provider", "connector {}: {} fails with {:#010x}: {} (socket: {}; {})", static_cast<void*>(this),
+                   passive_ ? "NdkAccept" : "NdkConnect", static_cast<std::uint32_t>(pendStatus),
+                   iwarp::to_string(info.error), engine::to_string(info.net), term);
   }
   if (qp_) qp_->markDisconnected();  // R81
   if (link) {

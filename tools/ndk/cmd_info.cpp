@@ -2,9 +2,12 @@
 // state, NDK_ADAPTER_INFO (flags decoded) and NDIS_NDK_CAPABILITIES; --config adds the tunables.
 #include <fmt/format.h>
 
+#include <cctype>
+#include <cstdlib>
 #include <iostream>
 
 #include "common.h"
+#include "control_client.h"
 
 namespace ndktool {
 namespace {
@@ -71,8 +74,17 @@ nlohmann::ordered_json configJson() {
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
   for (ULONG k = 0; k < n && k < rows.size(); ++k) {
     const auto& r = rows[k];
-    arr.push_back({{"name", r.Name}, {"value", r.Value}, {"default", r.DefaultValue}, {"unit", r.Unit},
-                   {"description", r.Description}});
+    nlohmann::ordered_json row{{"name", r.Name}, {"value", r.Value}, {"default", r.DefaultValue}, {"unit", r.Unit},
+                               {"description", r.Description}};
+    // The library returns the value in force; an environment value that differs from it was
+    // rejected (logged by the library) and the default is used instead.
+    std::string env = "OPENNDK_";
+    for (const char* c = r.Name; *c; ++c) env += static_cast<char>(std::toupper(static_cast<unsigned char>(*c)));
+    if (const char* e = std::getenv(env.c_str()); e && std::string_view(e) != r.Value) {
+      row["env"] = env;
+      row["env_rejected"] = e;
+    }
+    arr.push_back(row);
   }
   return arr;
 }
@@ -85,7 +97,10 @@ void printInterface(const nlohmann::ordered_json& j) {
   std::string addrs;
   for (const auto& a : j["addresses"]) addrs += (addrs.empty() ? "" : ", ") + a.get<std::string>();
   fmt::print("  {:<24}{}\n", "addresses:", addrs.empty() ? "(none)" : addrs);
-  fmt::print("  {:<24}{}\n", "open_adapters:", j["open_adapters"].get<unsigned>());
+  fmt::print("  {:<24}{} (all OpenNDK processes)\n", "open_adapters:", j["open_adapters"].get<unsigned>());
+  for (const auto& p : j["processes"])
+    fmt::print("    pid {:<8} {:<16} {} adapter(s), ndk {}\n", p["pid"].get<long>(), p["comm"].get<std::string>(),
+               p["open_adapters"].get<unsigned>(), p["ndk_enabled"].get<bool>() ? "enabled" : "disabled");
   if (j.contains("adapter_info")) {
     const auto& ai = j["adapter_info"];
     fmt::print("  NDK_ADAPTER_INFO (from {}):\n", j["adapter_info_source"].get<std::string>());
@@ -123,14 +138,39 @@ void printInterface(const nlohmann::ordered_json& j) {
   }
 }
 
+// Adds what every live OpenNDK process reports for interface j["ifindex"]: its open adapters
+// are summed into open_adapters (this process's own are already there) and listed per process.
+void addProcesses(nlohmann::ordered_json& j, const ControlSweep& sweep) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  unsigned total = j["open_adapters"].get<unsigned>();
+  for (const ProcessReply& p : sweep.processes) {
+    if (!p.reply.is_object() || !p.reply.contains("interfaces")) continue;
+    for (const auto& i : p.reply["interfaces"]) {
+      if (i.value("ifindex", 0u) != j["ifindex"].get<unsigned>()) continue;
+      const unsigned open = i.value("open_adapters", 0u);
+      total += open;
+      rows.push_back({{"pid", p.pid}, {"comm", p.reply.value("comm", "")}, {"open_adapters", open},
+                      {"ndk_enabled", i.value("ndk_enabled", false)}});
+    }
+  }
+  j["open_adapters"] = total;
+  j["processes"] = rows;
+}
+
 int runInfo(const InfoOptions& o) {
+  // This command's own adapter opens (NdkQueryAdapterInfo) are momentary: no control endpoint.
+  ::setenv("OPENNDK_CONTROL", "0", 1);
   auto sel = selectInterfaces(o.ifindex);
   if (!sel) return kExitFailed;
-  nlohmann::ordered_json out;
+  const ControlSweep sweep = askAllProcesses({{"command", "status"}}, 5000);
+  nlohmann::ordered_json out = versionJson();
+  out["runtime_dir"] = sweep.directory;
   out["interfaces"] = nlohmann::ordered_json::array();
   for (NET_IFINDEX i : *sel) {
     auto j = interfaceJson(i);
-    if (!j.is_null()) out["interfaces"].push_back(j);
+    if (j.is_null()) continue;
+    addProcesses(j, sweep);
+    out["interfaces"].push_back(j);
   }
   if (o.config) out["config"] = configJson();
   if (o.json) {
@@ -147,9 +187,18 @@ int runInfo(const InfoOptions& o) {
   if (o.config) {
     fmt::print("\ntunables (environment OPENNDK_<NAME> overrides the default):\n");
     fmt::print("  {:<24}{:<16}{:<16}{:<8}{}\n", "name", "value", "default", "unit", "description");
-    for (const auto& t : out["config"])
-      fmt::print("  {:<24}{:<16}{:<16}{:<8}{}\n", t["name"].get<std::string>(), t["value"].get<std::string>(),
-                 t["default"].get<std::string>(), t["unit"].get<std::string>(), t["description"].get<std::string>());
+    bool anyRejected = false;
+    for (const auto& t : out["config"]) {
+      const bool rejected = t.contains("env_rejected");
+      anyRejected = anyRejected || rejected;
+      fmt::print("  {:<24}{:<16}{:<16}{:<8}{}\n", t["name"].get<std::string>(),
+                 t["value"].get<std::string>() + (rejected ? " (!)" : ""), t["default"].get<std::string>(),
+                 t["unit"].get<std::string>(), t["description"].get<std::string>());
+      if (rejected)
+        fmt::print("  {:<24}(!) {}='{}' was rejected: the value above is in force\n", "",
+                   t["env"].get<std::string>(), t["env_rejected"].get<std::string>());
+    }
+    if (anyRejected) fmt::print("  (!): an environment value was rejected; the library logged a warning\n");
   }
   return kExitOk;
 }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common.h"
+#include "control_client.h"
 #include "perf/ndk_perf.h"
 #include "perf/report.h"
 #include "perf/scale.h"
@@ -35,6 +36,7 @@ struct PerfArgs {
   std::string bind;
   std::string test = "send";
   bool lat = false, bw = false;
+  bool perftestNoop = false;  // -R, -F, --report_gbits (perftest spellings with nothing to do)
   std::string size = "65536";
   bool all = false;
   std::string sweep;
@@ -362,7 +364,7 @@ int runConnectRate(const PerfArgs& a) {
       j["tcp"] = renderScaleJson(*tcp, so);
       j["ratio_connects_per_s"] = tcp->connectsPerSec() > 0 ? r.connectsPerSec() / tcp->connectsPerSec() : 0.0;
     }
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", withVersion(j).dump(2));
   } else {
     fmt::print("{}", renderScaleTable(r, so));
     if (tcp) {
@@ -475,7 +477,7 @@ int runPerf(PerfArgs& a) {
   }
   rep.commandLine = a.commandLine;
   if (!ndk) rep.ndkNote = "not run (--tcp-only)";
-  if (a.json) fmt::print("{}\n", renderJson(rep).dump(2));
+  if (a.json) fmt::print("{}\n", withVersion(renderJson(rep)).dump(2));
   else if (a.csv) fmt::print("{}", renderCsv(rep));
   else fmt::print("{}", renderTable(rep));
   if (!a.plot.empty()) {
@@ -529,6 +531,12 @@ void addPerfCommand(CLI::App& app, int* exitCode, const std::string& commandLine
   sub->add_flag("--csv", a->csv, "Machine-readable CSV")->excludes(j);
   sub->add_flag("--perftest", a->perftest, "Speak perftest -R's protocol (peer: ib_send_bw/ib_write_bw/ib_read_bw -R)");
   sub->add_option("--timeout", a->timeoutS, "--perftest: seconds to wait for each step (60)")->check(CLI::Range(1u, 3600u));
+  // perftest's habits, accepted so that its command lines work: -R (rdma_cm: OpenNDK always
+  // connects through NDK's connector, its CM), -F (do not fail on CPU frequency warnings: ndk perf
+  // never checks), --report_gbits (Gb/s: always printed beside MB/s).
+  sub->add_flag("-R,--rdma_cm", a->perftestNoop, "perftest's -R: no-op (ndk perf always connects through NDK's CM)");
+  sub->add_flag("-F,--CPU-freq", a->perftestNoop, "perftest's -F: no-op (ndk perf does not check the CPU frequency)");
+  sub->add_flag("--report_gbits", a->perftestNoop, "perftest's --report_gbits: no-op (Gb/s is always printed)");
   sub->add_option("--plot", a->plot, "Write an SVG plot (bandwidth and latency against size) to FILE");
   sub->callback([a, exitCode] {
     try {

@@ -35,6 +35,7 @@ struct PingArgs {
   unsigned firstFpduDelayMs = 0;    // --rping client: pause before the first Send
   unsigned timeoutS = 60;           // --rping: per-step timeout
   std::optional<std::string> client;
+  std::optional<std::string> address;  // -a (rping)
   std::string bind;
   unsigned port = 7174, count = 4;
   std::string size = "64";
@@ -284,7 +285,10 @@ void addPingCommand(CLI::App& app, int* exitCode) {
   auto a = std::make_shared<PingArgs>();
   CLI::App* sub = app.add_subcommand("ping", "Connect over NDK: send/receive, RDMA read and write with data verification");
   sub->add_flag("-s,--server", a->server, "Server: serve one client");
-  sub->add_option("-c,--client", a->client, "Client: connect to the server at ADDR");
+  // rping's spelling too: `-c -a ADDR` (client of ADDR), `-s -a ADDR` (server bound to ADDR).
+  sub->add_option("-c,--client", a->client, "Client: connect to the server at ADDR (or give ADDR with -a)")
+      ->expected(0, 1);
+  sub->add_option("-a,--address", a->address, "rping's -a: with -s the address to bind, with -c the server's");
   sub->add_flag("--loopback", a->loopback, "Server and client in this process on 127.0.0.1");
   sub->add_option("-p,--port", a->port, "NDK port (default 7174)")->check(CLI::Range(1, 65535));
   sub->add_option("--bind", a->bind, "Server: local address to listen on (default: wildcard)");
@@ -299,6 +303,24 @@ void addPingCommand(CLI::App& app, int* exitCode) {
   sub->add_option("--timeout", a->timeoutS, "--rping: seconds to wait for each step (60)")->check(CLI::Range(1u, 3600u));
   sub->callback([a, sub, exitCode] {
     a->countSet = sub->count("--count") > 0;
+    if (a->address) {
+      if (a->client && !a->client->empty() && *a->client != *a->address) {
+        fmt::print(stderr, "ndk ping: -c {} and -a {} name two servers\n", *a->client, *a->address);
+        *exitCode = kExitUsage;
+        return;
+      }
+      if (a->client) a->client = *a->address;
+      else if (a->server) a->bind = *a->address;
+      else {
+        fmt::print(stderr, "ndk ping: -a needs -s (bind address) or -c (server address)\n");
+        *exitCode = kExitUsage;
+        return;
+      }
+    } else if (a->client && a->client->empty()) {
+      fmt::print(stderr, "ndk ping: -c needs ADDR (or -a ADDR)\n");
+      *exitCode = kExitUsage;
+      return;
+    }
     try {
       *exitCode = runPing(*a);
     } catch (const PerfError& e) {

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "common.h"
+#include "control_client.h"
 
 namespace fs = std::filesystem;
 
@@ -115,7 +116,7 @@ int runCoverage(const TestOptions& o) {
     nlohmann::ordered_json miss = nlohmann::ordered_json::array();
     for (int r : missing) miss.push_back(fmt::format("R{}", r));
     j["missing"] = miss;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", withVersion(j).dump(2));
     return kExitOk;
   }
   fmt::print("rule coverage: {}/{} rules cited by tests ({:.1f}%)\n", covered, kRuleCount, pct);

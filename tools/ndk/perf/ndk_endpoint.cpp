@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <netdb.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -34,8 +36,22 @@ std::string ntStatusName(NTSTATUS s) {
   }
 }
 
+namespace {
+// The provider logs why a connection could not be set up (MPA exchange, Terminate, socket error)
+// as an info line; at the default level (warn) the tool points there instead of leaving a bare
+// status.
+std::string connectFailureHint(const std::string& fn, NTSTATUS s) {
+  if (s == STATUS_SUCCESS || (fn != "NdkConnect" && fn != "NdkAccept" && fn != "NdkCompleteConnect")) return "";
+  const char* level = std::getenv("OPENNDK_LOG");
+  const std::string_view l = level ? level : "";
+  if (l == "info" || l == "debug" || l == "trace") return " - the provider's reason is logged above";
+  return " - run with OPENNDK_LOG=info for the provider's reason (MPA exchange, Terminate, socket)";
+}
+}  // namespace
+
 NdkCallError::NdkCallError(const std::string& fn, NTSTATUS s)
-    : PerfError(fmt::format("provider: {} returned 0x{:08X} ({})", fn, static_cast<std::uint32_t>(s), ntStatusName(s))),
+    : PerfError(fmt::format("provider: {} returned 0x{:08X} ({}){}", fn, static_cast<std::uint32_t>(s), ntStatusName(s),
+                            connectFailureHint(fn, s))),
       status(s) {}
 
 bool parseAddress(const std::string& text, std::uint16_t port, SOCKADDR_INET* out) {
@@ -52,7 +68,26 @@ bool parseAddress(const std::string& text, std::uint16_t port, SOCKADDR_INET* ou
     out->Ipv6.sin6_port = htons(port);
     return true;
   }
-  return false;
+  // A host name (rping and perftest take them): the first IPv4 address, else the first IPv6 one.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (t.empty() || ::getaddrinfo(t.c_str(), nullptr, &hints, &res) != 0) return false;
+  const addrinfo* pick = nullptr;
+  for (const addrinfo* r = res; r; r = r->ai_next)
+    if (r->ai_family == AF_INET && !pick) pick = r;
+  for (const addrinfo* r = res; r && !pick; r = r->ai_next)
+    if (r->ai_family == AF_INET6) pick = r;
+  if (pick && pick->ai_family == AF_INET) {
+    out->Ipv4 = *reinterpret_cast<const sockaddr_in*>(pick->ai_addr);
+    out->Ipv4.sin_port = htons(port);
+  } else if (pick) {
+    out->Ipv6 = *reinterpret_cast<const sockaddr_in6*>(pick->ai_addr);
+    out->Ipv6.sin6_port = htons(port);
+  }
+  ::freeaddrinfo(res);
+  return pick != nullptr;
 }
 
 std::string formatAddress(const SOCKADDR_INET& a) {
