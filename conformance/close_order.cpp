@@ -175,7 +175,7 @@ class CloseOrderConnected : public CloseOrder {
     if (HasFatalFailure()) return;
     p_ = &newPair();
     NTSTATUS st = connectPair(*p_);
-    CONF_SKIP_IF_NO_NETWORKING(st);
+    CONF_REQUIRE_NETWORKING(st);
     CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
   }
   Pair* p_ = nullptr;

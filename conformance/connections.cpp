@@ -407,7 +407,7 @@ TEST_F(Connections, R156_AcceptWithQpOfAnotherAdapterInstance) {
   p.passive.qp = qp2;
   p.passive.cq = cq2;
   NTSTATUS st = connectPair(p);
-  CONF_SKIP_IF_NO_NETWORKING(st);
+  CONF_REQUIRE_NETWORKING(st);
   CONF_ASSERT_STATUS(STATUS_SUCCESS, st);
 
   MdlBuffer abuf(PAGE_SIZE);
