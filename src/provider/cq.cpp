@@ -159,6 +159,7 @@ void Cq::fail() {
 
 void Cq::fireLocked(NTSTATUS status) {
   arm_ = kUnarmed;  // one-shot (R42)
+  armed_.store(false, std::memory_order_relaxed);
   mod_pending_ = 0;
   if (mod_timer_ != 0 && adapter()->timer().cancel(mod_timer_)) {
     mod_timer_ = 0;
@@ -194,6 +195,7 @@ void Cq::arm(ULONG type) {
   std::lock_guard lock(mu_);
   if (stopped_) return;
   arm_ = std::max(arm_, rank);  // R45: the broader of the two
+  armed_.store(true, std::memory_order_relaxed);
   if (error_.load() != STATUS_SUCCESS) {
     // A CQ error satisfies every arm type (R43 [I]).
     fireLocked(error_.load());
@@ -205,8 +207,13 @@ void Cq::arm(ULONG type) {
 
 template <class R>
 ULONG Cq::getResults(R* results, ULONG n) {
-  if (auto src = pollSources())
-    for (const PollSource& p : *src) p.domain->consumerPoll();
+  if (auto src = pollSources()) {
+    // An armed CQ: the consumer is about to sleep on the notification (the usual "arm, then poll
+    // once more" closes its race). Drive the connections once, but do not mark them as polled, or
+    // the engine would park them and the notification would wait for the backstop.
+    const bool armed = armed_.load(std::memory_order_relaxed);
+    for (const PollSource& p : *src) armed ? p.domain->poll() : p.domain->consumerPoll();
+  }
   if (n == 0) return 0;
   if (!results) {
     reject("NdkGetCqResults", STATUS_INVALID_PARAMETER, "NULL Results with nResults > 0");

@@ -100,6 +100,7 @@ class Cq final : public Object {
   mutable std::mutex sources_mu_;  // guards the pointer only (copy-on-write list)
   std::shared_ptr<const PollSources> sources_;
   std::atomic<bool> have_sources_{false};
+  std::atomic<bool> armed_{false};  // arm_ != kUnarmed, readable without mu_ (the poll path)
 };
 
 }  // namespace openndk::provider
