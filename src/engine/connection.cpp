@@ -14,12 +14,37 @@
 #include "iwarp/ddp.h"
 #include "iwarp/rdmap.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define OPENNDK_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define OPENNDK_TSAN 1
+#endif
+#endif
+#ifdef OPENNDK_TSAN
+extern "C" void __tsan_release(void* addr);
+extern "C" void __tsan_acquire(void* addr);
+#endif
+
 namespace openndk::engine {
 
 using iwarp::Error;
 using iwarp::Opcode;
 
 namespace {
+#ifdef OPENNDK_TSAN
+// A stream orders what its two ends do, through the kernel's socket buffers where TSan cannot see
+// it: what a thread did before its sendmsg (e.g. reading a Read Response's source) happens before
+// what a thread does after receiving those bytes (e.g. completing the Read; the consumer then frees
+// the source). Since each connection has its own progress token, nothing else orders the two ends
+// of a loopback pair. One process-wide sync object: both ends live in one process in the tests.
+char g_wire_sync;
+inline void wireSent() { __tsan_release(&g_wire_sync); }
+inline void wireReceived() { __tsan_acquire(&g_wire_sync); }
+#else
+inline void wireSent() {}
+inline void wireReceived() {}
+#endif
 constexpr std::size_t kRxBufSize = 64 * 1024;
 // Bytes asked for when no payload destination is known yet (length, header, trailer). Kept small
 // so that payload bytes mostly arrive through the direct recv() into their destination.
@@ -438,6 +463,7 @@ void Connection::doWrite() {
       return;
     }
     auto n = static_cast<std::size_t>(w);
+    wireSent();
     tx_bytes_ += n;
     // Something went out: an answer may follow soon, so the consumer's next polls look at once.
     poll_misses_ = 0;
@@ -687,6 +713,7 @@ void Connection::doRead() {
       const ssize_t r = ::recvmsg(sock_.fd(), &mh, MSG_DONTWAIT);
       stat_recv_.fetch_add(1, std::memory_order_relaxed);
       if (r > 0) {
+        wireReceived();
         rx_bytes_ += static_cast<std::uint64_t>(r);
         std::size_t left_r = static_cast<std::size_t>(r);
         bool ok = true;
@@ -736,6 +763,7 @@ void Connection::doRead() {
     }
     rx_end_ += static_cast<std::size_t>(r);
     rx_bytes_ += static_cast<std::uint64_t>(r);
+    wireReceived();
     if (!processRx()) return;
   }
 }
@@ -775,16 +803,6 @@ bool Connection::processRx() {
   return phase_ != Phase::Closed && phase_ != Phase::Draining;
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define OPENNDK_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define OPENNDK_TSAN 1
-#endif
-#endif
-#ifdef OPENNDK_TSAN
-extern "C" void __tsan_release(void* addr);
-#endif
 
 void Connection::scatter(std::size_t off, ByteSpan data) {
   for (const MutByteSpan& d : dest_) {

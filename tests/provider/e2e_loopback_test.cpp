@@ -587,14 +587,17 @@ TEST_P(E2e, R65_FlushConcurrentWithPostingEachCompletesOnce) {
   ASSERT_NO_FATAL_FAILURE(establish());
   Buffer b(4096);
   NDK_MR* m = mr(p, b);
+  // Send sources and receive sinks in different bytes: the two ends progress in parallel (their
+  // own progress domains), so the sender's sendmsg and the receiver's placement must not share them.
   NDK_SGE g = sge(b, m, 0, 16);
+  NDK_SGE rg = sge(b, m, 2048, 16);
   constexpr int kPosts = 60;
   // One receive per Send the peer may transmit, plus one for the final Send: a Send that races the
   // flush may reach the wire even when its completion reports STATUS_CANCELLED, so the passive side
   // must never run out of receives (that would be a Terminate, by design).
   constexpr int kReceives = kPosts + 1;
   for (int i = 0; i < kReceives; ++i)
-    ASSERT_EQ(pas.qp->Dispatch->NdkReceive(pas.qp, reinterpret_cast<PVOID>(static_cast<std::uintptr_t>(i)), &g, 1),
+    ASSERT_EQ(pas.qp->Dispatch->NdkReceive(pas.qp, reinterpret_cast<PVOID>(static_cast<std::uintptr_t>(i)), &rg, 1),
               STATUS_SUCCESS);
   std::thread poster([&] {
     for (int i = 0; i < kPosts; ++i)
