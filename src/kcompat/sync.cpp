@@ -266,6 +266,8 @@ OPENNDK_KCOMPAT_API VOID KeReleaseInStackQueuedSpinLock(PKLOCK_QUEUE_HANDLE Lock
 // Count = 2 x references | 1 (kActive) once the rundown started. The waiter sleeps on the low
 // 32 bits of the word (little endian), which change with every release.
 
+}  // extern "C": the helpers below return C++ types (clang: -Wreturn-type-c-linkage)
+
 namespace {
 constexpr ULONG_PTR kActive = 1;
 std::atomic<ULONG_PTR>& rundownWord(PEX_RUNDOWN_REF r) {
@@ -273,6 +275,8 @@ std::atomic<ULONG_PTR>& rundownWord(PEX_RUNDOWN_REF r) {
 }
 volatile LONG* rundownFutex(PEX_RUNDOWN_REF r) { return reinterpret_cast<volatile LONG*>(const_cast<ULONG_PTR*>(&r->Count)); }
 }  // namespace
+
+extern "C" {
 
 OPENNDK_KCOMPAT_API VOID ExInitializeRundownProtection(PEX_RUNDOWN_REF RunRef) {
   if (RunRef) rundownWord(RunRef).store(0, std::memory_order_release);
