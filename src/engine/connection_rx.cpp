@@ -1,0 +1,331 @@
+// The receive path: readiness/poll entry points, reading into the header window or straight into
+// payload destinations, and the per-segment Header/End processing.
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "base/log.h"
+#include "engine/connection_internal.h"
+#include "iwarp/ddp.h"
+#include "iwarp/rdmap.h"
+
+namespace openndk::engine {
+
+using iwarp::Error;
+using iwarp::Opcode;
+using namespace detail;
+// ---- RX --------------------------------------------------------------------------------------------
+
+void Connection::onIo(std::uint32_t events) {
+  auto self = shared_from_this();  // a handler may close us
+  if (events & EPOLLOUT) doWrite();
+  if (phase_ != Phase::Closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) doRead();
+}
+
+bool Connection::pollIo() {
+  if (phase_ == Phase::Closed) return false;
+  if (poll_skip_ > 0) {
+    --poll_skip_;
+    return false;
+  }
+  auto self = shared_from_this();  // a handler may close us
+  const std::uint64_t rx0 = rx_bytes_, tx0 = tx_bytes_;
+  if (txInFlight() || !txq_.empty()) doWrite();
+  if (phase_ != Phase::Closed) doRead();
+  if (rx_bytes_ != rx0 || tx_bytes_ != tx0 || phase_ == Phase::Closed) {
+    poll_misses_ = 0;
+    return true;
+  }
+  if (poll_misses_ < kPollBackoffMax) ++poll_misses_;
+  poll_skip_ = (1u << poll_misses_) - 1;
+  return false;
+}
+
+void Connection::doRead() {
+  while (phase_ != Phase::Closed && !rx_eof_) {
+    if (phase_ == Phase::Draining || failing_) {  // after our Terminate / FIN: discard until EOF
+      const ssize_t r = ::recv(sock_.fd(), rxbuf_.data(), rxbuf_.size(), MSG_DONTWAIT);
+      if (r > 0) continue;
+      if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      rx_eof_ = true;
+      if (phase_ == Phase::Draining) finishClose();  // else the Terminate still drains (doWrite closes)
+      return;
+    }
+    // Direct placement: the payload of the current segment goes straight into its destination.
+    if (fpdu_mode_ && rx_begin_ == rx_end_ && deframer_.state() == iwarp::RxState::Payload && !discard_ &&
+        deframer_.payload_remaining() > 0) {
+      const std::uint32_t off = deframer_.payload_offset();
+      const std::size_t want = deframer_.payload_remaining();
+      // One recvmsg: the rest of this payload straight into its destination pieces, and behind it
+      // a header window in the connection buffer (the next FPDU's header, often whole small FPDUs),
+      // so a stream of FPDUs costs one receive call each instead of two.
+      rx_iov_.clear();
+      std::size_t skip = off, left = want;
+      for (const MutByteSpan& d : dest_) {
+        if (left == 0) break;
+        if (skip >= d.size()) {
+          skip -= d.size();
+          continue;
+        }
+        const std::size_t n = std::min(left, d.size() - skip);
+        rx_iov_.push_back({d.data() + skip, n});
+        skip = 0;
+        left -= n;
+      }
+      const std::size_t placed_iovs = rx_iov_.size();
+      rx_begin_ = rx_end_ = 0;
+      rx_iov_.push_back({rxbuf_.data(), rx_small_ ? kRxSmallRead : kRxHeaderRead});
+      msghdr mh{};
+      mh.msg_iov = rx_iov_.data();
+      mh.msg_iovlen = rx_iov_.size();
+      const ssize_t r = ::recvmsg(sock_.fd(), &mh, MSG_DONTWAIT);
+      stat_recv_.fetch_add(1, std::memory_order_relaxed);
+      if (r > 0) {
+        wireReceived();
+        rx_bytes_ += static_cast<std::uint64_t>(r);
+        std::size_t left_r = static_cast<std::size_t>(r);
+        bool ok = true;
+        for (std::size_t i = 0; i < placed_iovs && left_r > 0 && ok; ++i) {
+          const std::size_t n = std::min(left_r, rx_iov_[i].iov_len);
+          ok = deframer_.payload_placed(ByteSpan(static_cast<const std::uint8_t*>(rx_iov_[i].iov_base), n));
+          left_r -= n;
+        }
+        if (!ok) {
+          fail(Error::LocalCatastrophic);
+          return;
+        }
+        rx_end_ = left_r;  // bytes behind the payload, in the header window
+        if (rx_end_ > 0 && !processRx()) return;
+        continue;
+      }
+      if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      const NetError ne = r == 0 ? NetError::Closed : netErrorFromErrno(errno);
+      rx_eof_ = true;
+      fail(Error::LlpConnectionLost, ne);
+      if (phase_ == Phase::Draining) finishClose();
+      return;
+    }
+    if (rx_begin_ == rx_end_) rx_begin_ = rx_end_ = 0;
+    std::size_t want = rxbuf_.size() - rx_end_;
+    const std::size_t window = rx_small_ ? kRxSmallRead : kRxHeaderRead;
+    if (fpdu_mode_ && want > window) want = window;
+    if (want == 0) {  // cannot happen: the buffer is drained before reading more
+      fail(Error::LocalCatastrophic);
+      return;
+    }
+    const ssize_t r = ::recv(sock_.fd(), rxbuf_.data() + rx_end_, want, MSG_DONTWAIT);
+    stat_recv_.fetch_add(1, std::memory_order_relaxed);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (r <= 0) {
+      const NetError ne = r == 0 ? NetError::Closed : netErrorFromErrno(errno);
+      rx_eof_ = true;
+      if (phase_ == Phase::Setup) {
+        close_info_.net = ne;
+        runActions(setup_.on_peer_closed());
+        if (phase_ != Phase::Closed) finishClose();
+        return;
+      }
+      fail(Error::LlpConnectionLost, ne);
+      if (phase_ == Phase::Draining) finishClose();
+      return;
+    }
+    rx_end_ += static_cast<std::size_t>(r);
+    rx_bytes_ += static_cast<std::uint64_t>(r);
+    wireReceived();
+    if (!processRx()) return;
+  }
+}
+
+bool Connection::processRx() {
+  while (rx_begin_ < rx_end_) {
+    if (phase_ == Phase::Closed || phase_ == Phase::Draining || failing_) return false;
+    const ByteSpan in(rxbuf_.data() + rx_begin_, rx_end_ - rx_begin_);
+    if (!fpdu_mode_) {
+      std::size_t used = 0;
+      const iwarp::Actions acts = setup_.on_bytes(in, used);
+      rx_begin_ += used;
+      runActions(acts);
+      if (!fpdu_mode_ && used == 0) break;
+      continue;
+    }
+    const iwarp::RxStep s = deframer_.feed(in);
+    rx_begin_ += s.consumed;
+    switch (s.event) {
+      case iwarp::RxEvent::NeedMore: break;
+      case iwarp::RxEvent::Header:
+        if (!onHeader()) return false;
+        break;
+      case iwarp::RxEvent::Payload:
+        if (!discard_ && !s.payload.empty()) scatter(s.offset, s.payload);
+        break;
+      case iwarp::RxEvent::End:
+        if (!onEnd()) return false;
+        in_segment_ = false;
+        break;
+      case iwarp::RxEvent::Error:
+        in_segment_ = false;
+        fail(s.error);
+        return false;
+    }
+  }
+  return phase_ != Phase::Closed && phase_ != Phase::Draining;
+}
+
+
+void Connection::scatter(std::size_t off, ByteSpan data) {
+  for (const MutByteSpan& d : dest_) {
+    if (data.empty()) return;
+    if (off >= d.size()) {
+      off -= d.size();
+      continue;
+    }
+    const std::size_t n = std::min(data.size(), d.size() - off);
+    std::memcpy(d.data() + off, data.data(), n);
+#ifdef OPENNDK_TSAN
+    // Placement is in order, last byte last (what a consumer polling a buffer's last byte for an
+    // RDMA Write relies on): tell TSan, so an acquire load of that byte sees the whole placement.
+    __tsan_release(d.data() + off + n - 1);
+#endif
+    data = data.subspan(n);
+    off = 0;
+  }
+}
+
+static std::size_t totalSize(const std::vector<MutByteSpan>& v) {
+  std::size_t n = 0;
+  for (const MutByteSpan& d : v) n += d.size();
+  return n;
+}
+
+bool Connection::onHeader() {
+  const iwarp::Segment& seg = deframer_.current();
+  dest_.clear();
+  discard_ = true;
+  const ByteSpan h = rxHeader();
+  rx_hdr_len_ = std::min(h.size(), rx_hdr_.size());
+  if (rx_hdr_len_) std::memcpy(rx_hdr_.data(), h.data(), rx_hdr_len_);
+  rx_ddp_len_ = std::min<std::size_t>(seg.ddp.length(), rx_hdr_len_);
+  rx_ulpdu_len_ = seg.ulpdu_len;
+  rx_small_ = seg.payload_len <= kSmallSegment;
+  in_segment_ = true;
+  if (first_fpdu_pending_) {
+    first_fpdu_pending_ = false;
+    runActions(setup_.on_first_fpdu(seg));
+    if (phase_ != Phase::Rdma) return false;
+  } else if (phase_ != Phase::Rdma) {
+    fail(Error::MpaInvalidFrameAfterQp);
+    return false;
+  }
+  Error e = Error::None;
+  switch (seg.opcode) {
+    case Opcode::Terminate: {
+      rx_term_valid_ = iwarp::parse_terminate(ByteSpan(rx_hdr_.data(), rx_hdr_len_), rx_term_) == Error::None;
+      return true;
+    }
+    case Opcode::ReadRequest:
+      e = ddp_rx_.on_untagged(seg.ddp, seg.payload_len);
+      break;
+    case Opcode::Send:
+    case Opcode::SendInvalidate:
+    case Opcode::SendSe:
+    case Opcode::SendSeInvalidate: {
+      e = ddp_rx_.on_untagged(seg.ddp, seg.payload_len);
+      if (e != Error::None || rtr_consumed_) break;
+      e = placement_.placeUntaggedV(seg.ddp.msn - msn_bias_, seg.ddp.mo, seg.payload_len, dest_);
+      if (e == Error::None && totalSize(dest_) < seg.payload_len) e = Error::DdpMessageTooLong;
+      if (e == Error::None) discard_ = seg.payload_len == 0;
+      break;
+    }
+    case Opcode::Write:
+    case Opcode::ReadResponse: {
+      e = ddp_rx_.on_tagged(seg.ddp, seg.payload_len);
+      if (e == Error::None && seg.opcode == Opcode::ReadResponse && reads_.empty()) e = Error::ReadResponseUnexpected;
+      if (e != Error::None || seg.payload_len == 0) break;
+      e = placement_.placeTaggedV(seg.opcode, seg.ddp.stag, seg.ddp.to, seg.payload_len, dest_);
+      if (e == Error::None && totalSize(dest_) < seg.payload_len) e = Error::TaggedBounds;
+      if (e == Error::None) discard_ = false;
+      break;
+    }
+    default: e = Error::RdmapUnexpectedOpcode; break;
+  }
+  if (e != Error::None) {
+    fail(e);
+    return false;
+  }
+  return true;
+}
+
+bool Connection::onEnd() {
+  const iwarp::Segment& seg = deframer_.current();
+  discard_ = true;
+  dest_.clear();
+  switch (seg.opcode) {
+    case Opcode::Terminate:
+      close_info_.terminate_received = true;
+      close_info_.peer_terminate = rx_term_;
+      if (!rx_term_valid_) NDK_LOG_WARN("engine", "malformed Terminate received");
+      fail(Error::None);  // no Terminate back (RFC 5040 §5.4); close
+      return false;
+    case Opcode::ReadRequest: {
+      const iwarp::ReadRequestHdr& rr = seg.read;
+      ByteSpan src;
+      if (rr.size > 0) {
+        const Error e = placement_.readSource(rr, src);
+        if (e != Error::None) {
+          fail(e);
+          return false;
+        }
+        if (src.size() < rr.size) {
+          fail(Error::ReadSrcBounds);
+          return false;
+        }
+        src = src.first(rr.size);
+      }
+      auto item = std::make_unique<TxItem>();
+      item->is_msg = true;
+      item->msg = iwarp::make_read_response(rr.sink_stag, rr.sink_to, rr.size);
+      item->read_response = true;
+      if (!src.empty()) item->req.sges.push_back(src);
+      txq_.push_back(std::move(item));
+      doWrite();
+      return phase_ == Phase::Rdma;
+    }
+    case Opcode::Send:
+    case Opcode::SendInvalidate:
+    case Opcode::SendSe:
+    case Opcode::SendSeInvalidate: {
+      if (rtr_consumed_) {
+        rtr_consumed_ = false;
+        return true;
+      }
+      if (!seg.last()) return true;
+      const bool inv = seg.opcode == Opcode::SendInvalidate || seg.opcode == Opcode::SendSeInvalidate;
+      if (inv) {
+        const Error e = placement_.invalidate(seg.inv_stag());
+        if (e != Error::None) {
+          fail(e);
+          return false;
+        }
+      }
+      const bool se = seg.opcode == Opcode::SendSe || seg.opcode == Opcode::SendSeInvalidate;
+      completion_.sendReceived(seg.ddp.msn - msn_bias_, seg.ddp.mo + seg.payload_len, inv, seg.inv_stag(), se);
+      return phase_ == Phase::Rdma;
+    }
+    case Opcode::ReadResponse:
+      if (seg.last() && !reads_.empty()) {
+        const OutstandingRead r = reads_.front();
+        reads_.pop_front();
+        if (!r.internal) completion_.readCompleted(r.cookie);
+      }
+      return phase_ == Phase::Rdma;
+    default: return true;
+  }
+}
+
+
+}  // namespace openndk::engine
