@@ -257,7 +257,7 @@ class Runner {
     TxRequest r;
     r.kind = k;
     r.cookie = cookie;
-    r.sges = std::move(sges);
+    r.sges.assign(sges.begin(), sges.end());
     r.remote_stag = stag;
     r.remote_to = to;
     r.read = rr;

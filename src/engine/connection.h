@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <vector>
 
+#include "base/inline_vec.h"
 #include "engine/event_loop.h"
 #include "engine/tcp.h"
 #include "iwarp/errors.h"
@@ -105,7 +106,7 @@ struct TxRequest {
   Kind kind = Kind::Send;
   bool solicited = false;
   std::uint64_t cookie = 0;
-  std::vector<ByteSpan> sges;        // Send / Write payload
+  base::InlineVec<ByteSpan, 4> sges;  // Send / Write payload (no allocation up to 4 pieces)
   std::uint32_t remote_stag = 0;     // Write: sink STag; SendInvalidate: STag to invalidate
   std::uint64_t remote_to = 0;       // Write
   iwarp::ReadRequestHdr read{};      // ReadRequest: sink (local) and source (remote)
@@ -188,6 +189,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void queueRaw(ByteSpan bytes);
   void enqueue(TxRequest req);
   void completeItem(TxItem& item);
+  std::unique_ptr<TxItem> newItem();            // from the free-list, or a new one
+  void recycle(std::unique_ptr<TxItem> item);   // onto the free-list (bounded)
   void scatter(std::size_t off, ByteSpan data);  // payload bytes at `off` of the segment into dest_
   [[nodiscard]] ByteSpan rxHeader() const noexcept;
 
@@ -225,6 +228,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint32_t msn_bias_ = 0;   // responder: a Send RTR consumed MSN 1
   std::vector<std::uint8_t> accept_pd_;
   std::vector<std::unique_ptr<TxItem>> flushed_;
+  std::vector<std::unique_ptr<TxItem>> free_items_;  // recycled items (≤ kTxItemCache)
   std::uint32_t mulpdu_ = iwarp::mpa::kMulpduMax;
   CloseInfo close_info_{};
 

@@ -54,6 +54,9 @@ constexpr std::chrono::milliseconds kLingerAfterTerminate{2000};
 constexpr std::size_t kTxBatchFpdus = 64;
 constexpr std::size_t kTxBatchIov = 256;
 constexpr std::size_t kTxBatchBytes = 1024 * 1024;
+// Transmit items kept for reuse per connection (a free-list instead of a heap allocation per
+// work request): enough for a deep queue of small messages.
+constexpr std::size_t kTxItemCache = 256;
 
 }  // namespace openndk::engine::detail
 
@@ -69,6 +72,22 @@ struct Connection::TxItem {
   bool abandon = false;           // failing: stop after the FPDU in flight
   bool built_all = false;         // every FPDU of it is in a batch (raw: its one record)
   bool read_response = false;     // counts against the IRD until fully sent
+
+  // Back to a fresh item, keeping the storage its vectors grew (items are recycled: see
+  // Connection::newItem).
+  void reset() {
+    is_msg = notify = abandon = built_all = read_response = false;
+    raw.clear();
+    req.sges.clear();
+    req.kind = TxRequest::Kind::Send;
+    req.solicited = false;
+    req.cookie = 0;
+    req.remote_stag = 0;
+    req.remote_to = 0;
+    req.read = {};
+    msg = {};
+    seg.reset();
+  }
 };
 
 }  // namespace openndk::engine

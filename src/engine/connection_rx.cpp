@@ -286,7 +286,7 @@ bool Connection::onEnd() {
         }
         src = src.first(rr.size);
       }
-      auto item = std::make_unique<TxItem>();
+      auto item = newItem();
       item->is_msg = true;
       item->msg = iwarp::make_read_response(rr.sink_stag, rr.sink_to, rr.size);
       item->read_response = true;

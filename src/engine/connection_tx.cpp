@@ -21,8 +21,20 @@ using iwarp::Opcode;
 using namespace detail;
 // ---- TX --------------------------------------------------------------------------------------------
 
+std::unique_ptr<Connection::TxItem> Connection::newItem() {
+  if (free_items_.empty()) return std::make_unique<TxItem>();
+  std::unique_ptr<TxItem> item = std::move(free_items_.back());
+  free_items_.pop_back();
+  item->reset();
+  return item;
+}
+
+void Connection::recycle(std::unique_ptr<TxItem> item) {
+  if (item && free_items_.size() < kTxItemCache) free_items_.push_back(std::move(item));
+}
+
 void Connection::queueRaw(ByteSpan bytes) {
-  auto item = std::make_unique<TxItem>();
+  auto item = newItem();
   item->raw.assign(bytes.begin(), bytes.end());
   txq_.push_back(std::move(item));
 }
@@ -36,7 +48,7 @@ void Connection::enqueue(TxRequest req) {
     completion_.txCompleted(req.cookie, TxStatus::Flushed);
     return;
   }
-  auto item = std::make_unique<TxItem>();
+  auto item = newItem();
   std::uint64_t len = 0;
   for (ByteSpan s : req.sges) len += s.size();
   if (len > UINT32_MAX) {
@@ -170,6 +182,7 @@ bool Connection::peerRequestedLimits(std::uint32_t* ird, std::uint32_t* ord) con
 void Connection::completeItem(TxItem& item) {
   if (item.read_response) ddp_rx_.read_response_done();  // frees an IRD slot (R85)
   if (item.is_msg && item.notify) completion_.txCompleted(item.req.cookie, TxStatus::Success);
+  recycle(std::move(txq_.front()));
   txq_.pop_front();
 }
 
@@ -232,6 +245,7 @@ void Connection::doWrite() {
       if (txq_.empty() || txq_.front().get() != b.item) continue;  // flushed meanwhile (fail())
       TxItem& item = *txq_.front();
       if (b.raw) {
+        recycle(std::move(txq_.front()));
         txq_.pop_front();
       } else if (b.last) {
         completeItem(item);  // may queue more work: the next batch takes it

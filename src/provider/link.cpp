@@ -106,11 +106,9 @@ void Link::closed(const engine::CloseInfo& info) {
   Connector* owner = std::exchange(owner_, nullptr);
   Listener* listener = std::exchange(listener_, nullptr);
   // A message being received when the stream died: its receive is returned now.
-  for (auto& [msn, r] : recvs_)
+  for (Recv& r : recvs_)
     if (qp_) qp_->completeReceive(r.req, STATUS_CANCELLED, 0, false, 0);
   recvs_.clear();
-  sinks_.clear();
-  cookieToId_.clear();
   // R75 (amended) / R53: Writes and Sends completed on hand-off; the peer's Terminate reaches the
   // consumer through the requests not reported yet. The first of them reports the Terminate's status,
   // every later one STATUS_CONNECTION_ABORTED, each exactly once and in posting order. A wire request
@@ -121,19 +119,27 @@ void Link::closed(const engine::CloseInfo& info) {
   const bool orderly = !info.terminate_received && info.error == iwarp::Error::None &&
                        (info.net == engine::NetError::None || info.net == engine::NetError::Closed);
   bool first = true;
-  for (Pending& p : q_) {
-    if (p.cancel) continue;
+  q_.forEach([&](Pending& p) {
+    if (p.state == ReqState::Queued) return;  // pump() below: deadStatus_, or failPending's status
+    if (p.cancelled) {  // NdkFlush decided its report (STATUS_CANCELLED); only its end was missing
+      if (p.state != ReqState::Done) setState(p, ReqState::Done, STATUS_CANCELLED);
+      return;
+    }
     const bool wire = p.wr.type == NdkOperationTypeSend || p.wr.type == NdkOperationTypeWrite ||
                       p.wr.type == NdkOperationTypeRead;
-    if (info.terminate_received && (p.issued || p.engineFlushed) && (!p.done || p.engineFlushed || wire)) {
-      p.status = first ? statusForTerminate(info.peer_terminate) : STATUS_CONNECTION_ABORTED;
-      p.done = true;
+    if (info.terminate_received && (p.state != ReqState::Done || wire)) {
+      const NTSTATUS st = first ? statusForTerminate(info.peer_terminate) : STATUS_CONNECTION_ABORTED;
       first = false;
-    } else if (p.issued && !p.done) {
-      p.status = orderly ? deadStatus_ : STATUS_CONNECTION_ABORTED;
-      p.done = true;
+      // A wire request already Done (handed to TCP) but not reported yet takes the Terminate's
+      // status too: its report is the only one the consumer gets, and it is still ahead.
+      if (p.state == ReqState::Done) p.status = st;
+      else setState(p, ReqState::Done, st);
+    } else if (p.state == ReqState::OnWire) {
+      setState(p, ReqState::Done, orderly ? deadStatus_ : STATUS_CONNECTION_ABORTED);
+    } else if (p.state == ReqState::Returned) {
+      setState(p, ReqState::Done, p.status);  // the status the engine's flush gave it
     }
-  }
+  });
   readsOut_ = 0;
   if (owner) owner->linkClosed(info);  // decides what pending requests become (failPending / hold)
   else if (listener) listener->linkGone(this);
@@ -143,26 +149,30 @@ void Link::closed(const engine::CloseInfo& info) {
 
 void Link::failPending(NTSTATUS status) {
   deadStatus_ = status;
-  for (auto& p : q_) {
-    if (!p.done) {
-      p.done = true;
-      p.status = status;
-    }
-  }
+  q_.forEach([&](Pending& p) {
+    if (p.state == ReqState::Queued || p.state == ReqState::OnWire) setState(p, ReqState::Done, status);
+  });
   next_ = q_.size();
   reap();
 }
 
+void Link::setState(Pending& p, ReqState to, NTSTATUS status) {
+  // The ledger's transitions: Queued → OnWire → (Returned →) Done, or Queued → Done (local
+  // operations, requests refused before the wire, flushed ones). Done is final.
+  assert(p.state != ReqState::Done);
+  assert(to != ReqState::Queued);
+  assert(to != ReqState::OnWire || p.state == ReqState::Queued);
+  assert(to != ReqState::Returned || p.state == ReqState::OnWire);
+  p.state = to;
+  p.status = status;
+}
+
 // ---- QpTransport -----------------------------------------------------------------------------------
 
-void Link::submit(std::vector<WorkRequest>&& batch) {
+void Link::submit(std::span<WorkRequest> batch) {
   std::lock_guard lock(inbox_mu_);
   submitted_ += batch.size();
-  if (inbox_.empty()) {
-    inbox_.swap(batch);
-    return;
-  }
-  for (auto& w : batch) inbox_.push_back(std::move(w));
+  for (auto& w : batch) inbox_.push_back(std::move(w));  // inbox_ and work_ swap: capacity reused
 }
 
 void Link::kick() {
@@ -221,11 +231,18 @@ void Link::flush() {
 }
 
 void Link::onSubmit(std::vector<WorkRequest>& batch) {
+  assert(loop_.inProgressContext());
   for (auto& w : batch) {
-    Pending p;
+    // Reuse the slot in place: its InlineVecs keep any storage they grew before.
+    Pending slot;
+    Pending& p = q_.push_back(std::move(slot));
     p.wr = std::move(w);
     p.id = nextId_++;
-    q_.push_back(std::move(p));
+    p.state = ReqState::Queued;
+    p.cancelled = false;
+    p.status = STATUS_SUCCESS;
+    p.sink.clear();
+    p.sinkLength = 0;
   }
   pump();
   reap();
@@ -244,11 +261,8 @@ void Link::onFlush(std::uint64_t mark) {
       after = i;
       break;
     }
-    p.cancel = true;
-    if (!p.issued && !p.done) {
-      p.done = true;
-      p.status = STATUS_CANCELLED;
-    }
+    p.cancelled = true;
+    if (p.state == ReqState::Queued) setState(p, ReqState::Done, STATUS_CANCELLED);
   }
   next_ = std::max(next_, after);
   pump();
@@ -264,12 +278,37 @@ Link::Pending* Link::findPending(std::uint64_t id) {
   return p.id == id ? &p : nullptr;
 }
 
+Link::Pending* Link::findReadBySink(std::uint32_t sinkStag) {
+  // A Read's sink STag is the low 32 bits of its id; ids in the ledger span far less than 2^32.
+  if (q_.empty()) return nullptr;
+  const std::uint64_t base = q_.front().id;
+  Pending* p = findPending(base + static_cast<std::uint32_t>(sinkStag - static_cast<std::uint32_t>(base)));
+  return p && p->wr.type == NdkOperationTypeRead && p->state == ReqState::OnWire ? p : nullptr;
+}
+
+Link::Recv* Link::findRecv(std::uint32_t msn) {
+  for (Recv& r : recvs_)
+    if (r.msn == msn) return &r;
+  return nullptr;
+}
+
+void Link::dropRecv(std::uint32_t msn) {
+  for (auto it = recvs_.begin(); it != recvs_.end(); ++it)
+    if (it->msn == msn) {
+      recvs_.erase(it);
+      return;
+    }
+}
+
 void Link::pump() {
   while (next_ < q_.size()) {
     Pending& p = q_[next_];
+    if (p.state != ReqState::Queued) {  // flushed, or failed by failPending
+      ++next_;
+      continue;
+    }
     if (closed_ || !conn_) {
-      p.done = true;
-      p.status = deadStatus_;
+      setState(p, ReqState::Done, deadStatus_);
       ++next_;
       continue;
     }
@@ -290,16 +329,20 @@ void Link::pump() {
 
 void Link::reap() {
   // Requests the engine gave back at its close wait for closed(), which decides their status.
-  while (!q_.empty() && q_.front().done && !holdReports_ && !(q_.front().engineFlushed && !closed_)) {
-    Pending p = std::move(q_.front());
+  while (!q_.empty() && q_.front().state == ReqState::Done && !holdReports_) {
+    Pending& p = q_.front();
+    const NTSTATUS s = p.cancelled ? STATUS_CANCELLED : p.status;
+    // Popped before the report: completeInitiator frees the QP slot, and a request posted from the
+    // consumer's completion handling may re-enter the ledger.
+    WorkRequest wr = std::move(p.wr);
     q_.pop_front();
     if (next_ > 0) --next_;
-    const NTSTATUS s = p.cancel ? STATUS_CANCELLED : p.status;
-    if (qp_) qp_->completeInitiator(p.wr, s);
+    if (qp_) qp_->completeInitiator(wr, s);
   }
 }
 
-bool Link::resolveSge(const Sge& s, std::vector<MutByteSpan>* out) const {
+template <class SpanVec>
+bool Link::resolveSge(const Sge& s, SpanVec* out) const {
   if (s.length == 0) return true;
   if (s.token == adapter_->privilegedToken()) {
     out->emplace_back(reinterpret_cast<std::uint8_t*>(s.address), s.length);
@@ -325,7 +368,7 @@ bool Link::resolveSge(const Sge& s, std::vector<MutByteSpan>* out) const {
   return left == 0;
 }
 
-bool Link::slice(const std::vector<MutByteSpan>& spans, std::uint64_t off, std::uint32_t len,
+bool Link::slice(std::span<const MutByteSpan> spans, std::uint64_t off, std::uint32_t len,
                  std::vector<MutByteSpan>* out) {
   out->clear();
   for (const MutByteSpan& s : spans) {
@@ -367,12 +410,8 @@ NTSTATUS Link::executeLocal(const WorkRequest& wr) {
 }
 
 void Link::issue(Pending& p) {
-  p.issued = true;
   const WorkRequest& wr = p.wr;
-  auto fail = [&](NTSTATUS s) {
-    p.done = true;
-    p.status = s;
-  };
+  auto fail = [&](NTSTATUS st) { setState(p, ReqState::Done, st); };
   switch (wr.type) {
     case NdkOperationTypeFastRegister:
     case NdkOperationTypeBind:
@@ -392,43 +431,41 @@ void Link::issue(Pending& p) {
       if (wr.isInline) {
         if (!wr.inlineData.empty()) tx.sges.emplace_back(wr.inlineData.data(), wr.inlineData.size());
       } else {
-        std::vector<MutByteSpan> spans;
+        SpanList spans;
         for (const Sge& s : wr.sges)
           if (!resolveSge(s, &spans)) return fail(STATUS_INVALID_PARAMETER);  // token gone since posting
-        for (auto& s : spans) tx.sges.emplace_back(s.data(), s.size());
+        for (const MutByteSpan& s : spans) tx.sges.emplace_back(s.data(), s.size());
       }
       tx.cookie = p.id;
       adapter_->device()->counters().outOctets.fetch_add(wr.totalLength, std::memory_order_relaxed);
       adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
+      setState(p, ReqState::OnWire, STATUS_SUCCESS);
       conn_->enqueueInContext(std::move(tx));
       txQueued_ = true;
       return;
     }
     case NdkOperationTypeRead: {
-      // One Read Request per NdkRead (one IRD/ORD slot); a synthetic sink STag names the sink, whose
-      // pieces are all the sink SGEs in order (the responses are checked against it, not against
-      // the STag table: privileged-token sinks work the same).
-      ReadSink sink{p.id, {}, 0};
+      // One Read Request per NdkRead (one IRD/ORD slot). Its sink STag is the low 32 bits of the
+      // request's id and names the sink: all the sink SGEs in order (the responses are checked
+      // against it, not against the STag table: privileged-token sinks work the same).
+      p.sink.clear();
+      p.sinkLength = 0;
       for (const Sge& s : wr.sges) {
-        if (!resolveSge(s, &sink.spans)) return fail(STATUS_INVALID_PARAMETER);
-        sink.length += s.length;
+        if (!resolveSge(s, &p.sink)) return fail(STATUS_INVALID_PARAMETER);
+        p.sinkLength += s.length;
       }
-      if (sink.length > UINT32_MAX) return fail(STATUS_INVALID_PARAMETER);
-      std::uint32_t stag = nextSink_++;
-      if (nextSink_ == 0) nextSink_ = 1;
-      p.partsLeft = 1;
+      if (p.sinkLength > UINT32_MAX) return fail(STATUS_INVALID_PARAMETER);
       ++readsOut_;
       engine::TxRequest tx;
       tx.kind = engine::TxRequest::Kind::ReadRequest;
-      tx.cookie = (static_cast<std::uint64_t>(stag) << 32) | 1u;
-      tx.read.sink_stag = stag;
+      tx.cookie = p.id;
+      tx.read.sink_stag = static_cast<std::uint32_t>(p.id);
       tx.read.sink_to = 0;
-      tx.read.size = static_cast<std::uint32_t>(sink.length);
+      tx.read.size = static_cast<std::uint32_t>(p.sinkLength);
       tx.read.src_stag = wr.remoteToken;
       tx.read.src_to = wr.remoteAddress;
-      sinks_.emplace(stag, std::move(sink));
-      cookieToId_[tx.cookie] = p.id;
       adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
+      setState(p, ReqState::OnWire, STATUS_SUCCESS);
       conn_->enqueueInContext(std::move(tx));
       txQueued_ = true;
       return;
@@ -437,51 +474,41 @@ void Link::issue(Pending& p) {
   }
 }
 
-void Link::finishPart(std::uint64_t id, NTSTATUS status) {
-  Pending* p = findPending(id);
-  if (!p || p->done) return;
-  if (p->status == STATUS_SUCCESS) p->status = status;
-  if (p->wr.type == NdkOperationTypeRead) {
-    if (--p->partsLeft > 0) return;
+void Link::finishWire(Pending& p, NTSTATUS status) {
+  assert(p.state == ReqState::OnWire);
+  if (p.wr.type == NdkOperationTypeRead) {
     if (readsOut_ > 0) --readsOut_;
     // R76b: local invalidate of the sink after the data landed.
-    if ((p->wr.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) && p->status == STATUS_SUCCESS && !p->wr.sges.empty()) {
-      if (auto e = adapter_->stags().lookup(p->wr.sges.front().token); e && e->kind == StagKind::FastMr)
+    if ((p.wr.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) && status == STATUS_SUCCESS && !p.wr.sges.empty()) {
+      if (auto e = adapter_->stags().lookup(p.wr.sges.front().token); e && e->kind == StagKind::FastMr)
         static_cast<Mr*>(e->owner)->invalidate(e->token);
     }
   }
-  p->done = true;
+  setState(p, ReqState::Done, status);
   pump();
   reap();
 }
 
 void Link::txCompleted(std::uint64_t cookie, engine::TxStatus status) {
-  const NTSTATUS s = status == engine::TxStatus::Success ? STATUS_SUCCESS : deadStatus_;
-  if ((cookie >> 32) != 0) {  // a Read Request part, flushed
-    auto it = cookieToId_.find(cookie);
-    if (it == cookieToId_.end()) return;
-    const std::uint64_t id = it->second;
-    cookieToId_.erase(it);
-    sinks_.erase(static_cast<std::uint32_t>(cookie >> 32));
-    if (Pending* r = findPending(id)) r->engineFlushed = true;
-    finishPart(id, s);
+  Pending* p = findPending(cookie);
+  if (!p || p->state != ReqState::OnWire) return;
+  if (status != engine::TxStatus::Success) {
+    // Given back unsent at the engine's close: closed() decides (Terminate status or deadStatus_).
+    if (p->wr.type == NdkOperationTypeRead && readsOut_ > 0) --readsOut_;
+    setState(*p, ReqState::Returned, deadStatus_);
     return;
   }
-  Pending* p = findPending(cookie);
-  if (!p || p->done) return;
-  if (status != engine::TxStatus::Success) p->engineFlushed = true;
-  // R75 (amended), IWARP.md 3.5: Sends and Writes complete once handed to TCP (still reported in
-  // posting order); nothing is put on the wire to confirm them.
-  finishPart(cookie, s);
+  // A Read Request left: its completion is readCompleted. R75 (amended), IWARP.md 3.5: Sends and
+  // Writes complete once handed to TCP (still reported in posting order); nothing is put on the
+  // wire to confirm them.
+  if (p->wr.type == NdkOperationTypeRead) return;
+  finishWire(*p, STATUS_SUCCESS);
 }
 
 void Link::readCompleted(std::uint64_t cookie) {
-  auto it = cookieToId_.find(cookie);
-  if (it == cookieToId_.end()) return;
-  const std::uint64_t id = it->second;
-  cookieToId_.erase(it);
-  sinks_.erase(static_cast<std::uint32_t>(cookie >> 32));
-  finishPart(id, STATUS_SUCCESS);
+  Pending* p = findPending(cookie);
+  if (!p || p->state != ReqState::OnWire || p->wr.type != NdkOperationTypeRead) return;
+  finishWire(*p, STATUS_SUCCESS);
 }
 
 // ---- placement -------------------------------------------------------------------------------------
@@ -508,9 +535,9 @@ iwarp::Error Link::placeUntagged(std::uint32_t msn, std::uint32_t mo, std::uint3
 iwarp::Error Link::placeTaggedV(iwarp::Opcode op, std::uint32_t stag, std::uint64_t to, std::uint32_t len,
                                 std::vector<MutByteSpan>& dest) {
   if (op == iwarp::Opcode::ReadResponse) {
-    auto it = sinks_.find(stag);
-    if (it == sinks_.end()) return Error::ReadResponseMismatch;
-    const iwarp::ReadResponseFit fit = iwarp::fit_read_response(it->second.length, to, len);
+    Pending* read = findReadBySink(stag);
+    if (!read) return Error::ReadResponseMismatch;
+    const iwarp::ReadResponseFit fit = iwarp::fit_read_response(read->sinkLength, to, len);
     if (fit == iwarp::ReadResponseFit::Refuse) return Error::ReadResponseMismatch;
     if (fit == iwarp::ReadResponseFit::Drop) {
       // Interop (siw): payload on a zero-length Read Response is read into scratch and dropped
@@ -520,7 +547,7 @@ iwarp::Error Link::placeTaggedV(iwarp::Opcode op, std::uint32_t stag, std::uint6
       dest.assign(1, MutByteSpan(scratch.data(), len));
       return Error::None;
     }
-    if (!slice(it->second.spans, to, len, &dest)) return Error::LocalCatastrophic;
+    if (!slice(read->sink, to, len, &dest)) return Error::LocalCatastrophic;
     adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
     return Error::None;
   }
@@ -539,19 +566,22 @@ iwarp::Error Link::placeTaggedV(iwarp::Opcode op, std::uint32_t stag, std::uint6
 
 iwarp::Error Link::placeUntaggedV(std::uint32_t msn, std::uint32_t mo, std::uint32_t len,
                                   std::vector<MutByteSpan>& dest) {
-  auto it = recvs_.find(msn);
-  if (it == recvs_.end()) {
-    Recv r;
-    if (!qp_ || !qp_->takeReceive(&r.req)) return Error::DdpNoBuffer;
-    for (const Sge& s : r.req.sges) resolveSge(s, &r.spans);
-    it = recvs_.emplace(msn, std::move(r)).first;
+  Recv* r = findRecv(msn);
+  if (!r) {
+    ReceiveRequest req;
+    if (!qp_ || !qp_->takeReceive(&req)) return Error::DdpNoBuffer;
+    recvs_.emplace_back();
+    r = &recvs_.back();
+    r->msn = msn;
+    r->req = std::move(req);
+    r->spans.clear();
+    for (const Sge& s : r->req.sges) resolveSge(s, &r->spans);
   }
-  Recv& r = it->second;
-  if (static_cast<std::uint64_t>(mo) + len > r.req.totalLength || !slice(r.spans, mo, len, &dest)) {
+  if (static_cast<std::uint64_t>(mo) + len > r->req.totalLength || !slice(r->spans, mo, len, &dest)) {
     // Receive too small (docs/decisions.md "Data path"): the receive completes with
     // STATUS_BUFFER_OVERFLOW and the connection is torn down (DDP "message too long").
-    qp_->completeReceive(r.req, STATUS_BUFFER_OVERFLOW, 0, false, 0);
-    recvs_.erase(it);
+    qp_->completeReceive(r->req, STATUS_BUFFER_OVERFLOW, 0, false, 0);
+    dropRecv(msn);
     return Error::DdpMessageTooLong;
   }
   adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
@@ -566,7 +596,7 @@ iwarp::Error Link::readSource(const iwarp::ReadRequestHdr& req, ByteSpan& src) {
   if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
   if (!(e->access & kAccessRemoteRead)) return fault(AccessFault::Rights);
   if (AccessFault f = iwarp::check_bounds(e->va, e->length, req.src_to, req.size); f != AccessFault::None) return fault(f);
-  std::vector<MutByteSpan> spans;
+  SpanList spans;
   if (!resolveSge({req.src_to, req.size, req.src_stag}, &spans) || spans.size() != 1) return Error::LocalCatastrophic;
   src = ByteSpan(spans.front().data(), spans.front().size());
   adapter_->device()->counters().outOctets.fetch_add(req.size, std::memory_order_relaxed);
@@ -587,10 +617,10 @@ iwarp::Error Link::invalidate(std::uint32_t stag) {
 }
 
 void Link::sendReceived(std::uint32_t msn, std::uint32_t length, bool inv, std::uint32_t invStag, bool solicited) {
-  auto it = recvs_.find(msn);
-  if (it == recvs_.end()) return;
-  qp_->completeReceive(it->second.req, STATUS_SUCCESS, length, solicited, inv ? invStag : 0);
-  recvs_.erase(it);
+  Recv* r = findRecv(msn);
+  if (!r) return;
+  qp_->completeReceive(r->req, STATUS_SUCCESS, length, solicited, inv ? invStag : 0);
+  dropRecv(msn);
 }
 
 }  // namespace openndk::provider

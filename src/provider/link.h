@@ -14,11 +14,13 @@
 // it as its transport, the connector until it is destroyed.
 #pragma once
 #include <atomic>
-#include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <vector>
 
+#include "base/inline_vec.h"
+#include "base/ring.h"
 #include "engine/connection.h"
 #include "provider/qp_transport.h"
 #include "provider/stag_table.h"
@@ -78,7 +80,7 @@ class Link final : public engine::PlacementSink,
   // QpTransport (any thread). submit() only queues (the QP's lock is held); kick() executes the
   // queue in the calling thread if nobody else is in the loop's progress context, else hands it to
   // the loop (docs/decisions.md "Fast path").
-  void submit(std::vector<WorkRequest>&& batch) override;
+  void submit(std::span<WorkRequest> batch) override;
   void kick() override;
   void flush() override;
   // The connection is gone (loop context, from the owner): pending requests complete with `status`.
@@ -105,28 +107,34 @@ class Link final : public engine::PlacementSink,
                     bool solicited) override;
   void closed(const engine::CloseInfo& info) override;
 
+  // The initiator ledger (loop context): one record per request the QP handed over, in posting
+  // order, from hand-over until it is reported. Reports leave from the front only, so completions
+  // are in posting order whatever order the wire finishes them in.
+  enum class ReqState : std::uint8_t {
+    Queued,    // not given to the engine yet (held by the ORD limit, a read fence, or earlier ones)
+    OnWire,    // with the engine: a Send/Write not yet handed to TCP, a Read without its response
+    Returned,  // the engine gave it back unsent at its close: closed() decides what it reports
+    Done,      // its status is final; reported once every earlier request is
+  };
+  using SpanList = base::InlineVec<engine::MutByteSpan, 4>;
   struct Pending {
     WorkRequest wr;
-    std::uint64_t id = 0;
-    bool issued = false;
-    bool done = false;
-    bool cancel = false;  // flushed: report STATUS_CANCELLED whatever the engine says
-    bool engineFlushed = false;  // the engine gave it back unsent at the close
-    int partsLeft = 0;    // reads: outstanding Read Requests (one per sink SGE)
+    std::uint64_t id = 0;  // the engine cookie; its low 32 bits are a Read's sink STag
+    ReqState state = ReqState::Queued;
+    bool cancelled = false;  // NdkFlush: reports STATUS_CANCELLED whatever happens to it (R77)
     NTSTATUS status = STATUS_SUCCESS;
+    SpanList sink;            // Read: the sink SGEs' memory, in order (the responses land here)
+    std::uint64_t sinkLength = 0;
   };
-  struct ReadSink {
-    std::uint64_t id;  // Pending id
-    std::vector<engine::MutByteSpan> spans;
-    std::uint64_t length;
-  };
+  // A receive taken for an inbound message that is being placed (usually one at a time).
   struct Recv {
+    std::uint32_t msn = 0;
     ReceiveRequest req;
-    std::vector<engine::MutByteSpan> spans;  // per SGE, contiguous pieces
-    bool overflow = false;
+    SpanList spans;  // per SGE, contiguous pieces
   };
 
   void onSubmit(std::vector<WorkRequest>& batch);
+  void setState(Pending& p, ReqState to, NTSTATUS status);
   void drainInbox();  // progress context: what submit() queued, in order
   void postDrain();
   void onFlush(std::uint64_t mark);  // cancels requests with id <= mark (submitted before NdkFlush)
@@ -135,12 +143,16 @@ class Link final : public engine::PlacementSink,
   void issue(Pending& p);
   NTSTATUS executeLocal(const WorkRequest& wr);
   Pending* findPending(std::uint64_t id);
-  void finishPart(std::uint64_t id, NTSTATUS status);
+  Pending* findReadBySink(std::uint32_t sinkStag);  // a Read on the wire, by its sink STag
+  void finishWire(Pending& p, NTSTATUS status);      // a wire request's engine part is over
+  Recv* findRecv(std::uint32_t msn);
+  void dropRecv(std::uint32_t msn);
   static NTSTATUS statusForTerminate(const iwarp::TerminateInfo& t);
   // SGE → contiguous spans of system memory (privileged token: logical = system address).
-  bool resolveSge(const Sge& s, std::vector<engine::MutByteSpan>* out) const;
+  template <class SpanVec>
+  bool resolveSge(const Sge& s, SpanVec* out) const;
   // The pieces of `spans` covering [off, off+len) (several when it crosses SGE / page-run edges).
-  static bool slice(const std::vector<engine::MutByteSpan>& spans, std::uint64_t off, std::uint32_t len,
+  static bool slice(std::span<const engine::MutByteSpan> spans, std::uint64_t off, std::uint32_t len,
                     std::vector<engine::MutByteSpan>* out);
 
   Adapter* adapter_;  // the QP's adapter once setQp ran: its tokens are the ones the peer uses (R156)
@@ -171,17 +183,14 @@ class Link final : public engine::PlacementSink,
   std::atomic<bool> drainPosted_{false};
   std::vector<WorkRequest> work_;  // progress context: the batch being taken (capacity reused)
 
-  // Initiator queue (loop context).
-  std::deque<Pending> q_;
-  std::size_t next_ = 0;  // first not issued
+  // Initiator ledger (loop context). Ids are consecutive: the k-th request handed over has id k.
+  base::Ring<Pending> q_;
+  std::size_t next_ = 0;  // index in q_ of the first Queued request
   std::uint64_t nextId_ = 1;
   std::uint32_t readsOut_ = 0;
   bool txQueued_ = false;  // issue() queued to the connection, pump() transmits
-  std::map<std::uint32_t, ReadSink> sinks_;  // synthetic sink STag → read part
-  std::uint32_t nextSink_ = 1;
-  std::map<std::uint64_t, std::uint64_t> cookieToId_;
-  // Receives by MSN.
-  std::map<std::uint32_t, Recv> recvs_;
+  // Receives being placed, by MSN (loop context; capacity reused).
+  std::vector<Recv> recvs_;
 };
 
 }  // namespace openndk::provider

@@ -14,7 +14,7 @@ namespace openndk::provider {
 
 // Checks an SGE list against the adapter's tokens (R70) and the transfer limit (R68) and copies it.
 static NTSTATUS checkSges(const Object* self, const char* fn, Pd* pd, const NDK_SGE* sgl, ULONG nSge,
-                          bool needLocalWrite, std::vector<Sge>* out, std::uint64_t* total) {
+                          bool needLocalWrite, SgeList* out, std::uint64_t* total) {
   Adapter* a = self->adapter();
   *total = 0;
   if (nSge > 0 && !sgl) return self->reject(fn, STATUS_INVALID_PARAMETER, "NULL pSgl with nSge > 0");
@@ -244,7 +244,7 @@ Qp::Qp(Adapter* adapter, Pd* pd, Cq* rcq, Cq* icq, Srq* srq, const Params& p)
 Qp::~Qp() { adapter()->device()->releaseResource(Resource::Qp); }
 
 NTSTATUS Qp::checkSgl(const char* fn, const NDK_SGE* sgl, ULONG nSge, ULONG maxSge, bool needLocalWrite,
-                      std::vector<Sge>* out, std::uint64_t* total) const {
+                      SgeList* out, std::uint64_t* total) const {
   if (nSge > maxSge) return reject(fn, STATUS_INVALID_PARAMETER, "nSge above the QP's limit (R68)");
   return checkSges(this, fn, pd_, sgl, nSge, needLocalWrite, out, total);
 }
@@ -268,9 +268,14 @@ NTSTATUS Qp::copyInline(const char* fn, const NDK_SGE* sgl, ULONG nSge, WorkRequ
   return STATUS_SUCCESS;
 }
 
-void Qp::handOverDeferredLocked(std::vector<WorkRequest>* batch) {
-  for (auto& w : deferred_) batch->push_back(std::move(w));
+void Qp::handOverDeferredLocked() {
+  for (auto& w : deferred_) handoff_.push_back(std::move(w));
   deferred_.clear();
+}
+
+void Qp::submitHandoffLocked(QpTransport& t) {
+  if (!handoff_.empty()) t.submit(handoff_);
+  handoff_.clear();  // moved-from records; the vector keeps its capacity
 }
 
 // R47 / R147: a QP whose CQ overran or failed, or whose SRQ failed, is unusable; a post could not
@@ -280,7 +285,6 @@ static bool queuesBroken(const Cq* rcq, const Cq* icq, const Srq* srq) {
 }
 
 NTSTATUS Qp::postInitiator(const char* fn, WorkRequest&& wr) {
-  std::vector<WorkRequest> batch;
   std::unique_lock lock(iq_mu_);
   NTSTATUS status = STATUS_SUCCESS;
   if (!fn) {
@@ -294,10 +298,10 @@ NTSTATUS Qp::postInitiator(const char* fn, WorkRequest&& wr) {
   }
   if (status != STATUS_SUCCESS) {
     // R60: deferred requests still held go to the engine first.
-    handOverDeferredLocked(&batch);
-    if (!batch.empty() && transport_) {
+    if (!deferred_.empty() && transport_) {
+      handOverDeferredLocked();
       std::shared_ptr<QpTransport> t = transport_;
-      t->submit(std::move(batch));
+      submitHandoffLocked(*t);
       lock.unlock();
       t->kick();
     }
@@ -317,10 +321,10 @@ NTSTATUS Qp::postInitiator(const char* fn, WorkRequest&& wr) {
     deferred_.push_back(std::move(wr));  // R58: held until a non-deferred request (R61)
     return STATUS_SUCCESS;
   }
-  handOverDeferredLocked(&batch);
-  batch.push_back(std::move(wr));
+  handOverDeferredLocked();
+  handoff_.push_back(std::move(wr));
   std::shared_ptr<QpTransport> t = transport_;
-  t->submit(std::move(batch));
+  submitHandoffLocked(*t);
   lock.unlock();
   t->kick();  // may transmit in this thread (no QP lock held)
   return STATUS_SUCCESS;
@@ -348,10 +352,11 @@ ULONG Qp::receiveOutstanding() const {
 
 void Qp::flush() {
   // R77: everything pending at the time of the call, each exactly once, in posting order.
-  std::deque<ReceiveRequest> receives;
+  std::vector<ReceiveRequest> receives;
   {
     std::lock_guard lock(rq_mu_);
-    receives.swap(rq_);
+    receives.reserve(rq_.size());
+    for (; !rq_.empty(); rq_.pop_front()) receives.push_back(std::move(rq_.front()));
     rq_inflight_ += receives.size();
   }
   for (auto& r : receives) completeReceive(r, STATUS_CANCELLED, 0, false, 0);
@@ -359,9 +364,8 @@ void Qp::flush() {
   {
     std::lock_guard lock(iq_mu_);
     if (transport_) {
-      std::vector<WorkRequest> batch;
-      handOverDeferredLocked(&batch);  // R61 [D]
-      if (!batch.empty()) transport_->submit(std::move(batch));
+      handOverDeferredLocked();  // R61 [D]
+      submitHandoffLocked(*transport_);
       transport_->flush();
     } else {
       held.swap(deferred_);

@@ -5,6 +5,7 @@
 #include <deque>
 #include <memory>
 
+#include "base/ring.h"
 #include "provider/object.h"
 #include "provider/qp_transport.h"
 #include "provider/work.h"
@@ -44,7 +45,7 @@ class Qp final : public Object {
 
   // Validation helpers used by the thunks (R68–R71). Copies SGEs into `out`.
   NTSTATUS checkSgl(const char* fn, const NDK_SGE* sgl, ULONG nSge, ULONG maxSge, bool needLocalWrite,
-                    std::vector<Sge>* out, std::uint64_t* total) const;
+                    SgeList* out, std::uint64_t* total) const;
   NTSTATUS copyInline(const char* fn, const NDK_SGE* sgl, ULONG nSge, WorkRequest* wr) const;
 
   // ---- connection / data path ----
@@ -70,7 +71,10 @@ class Qp final : public Object {
   void onCloseStarted() override;
 
  private:
-  void handOverDeferredLocked(std::vector<WorkRequest>* batch);
+  // Appends the deferred requests to handoff_ (iq_mu_ held).
+  void handOverDeferredLocked();
+  // Hands handoff_ to the transport (iq_mu_ held), leaving it empty with its storage kept.
+  void submitHandoffLocked(QpTransport& t);
 
   Pd* const pd_;
   Cq* const rcq_;
@@ -78,10 +82,11 @@ class Qp final : public Object {
   Srq* const srq_;
   const Params p_;
   mutable std::mutex rq_mu_;
-  std::deque<ReceiveRequest> rq_;
+  base::Ring<ReceiveRequest> rq_;  // sized to the receive queue depth at creation
   std::size_t rq_inflight_ = 0;  // taken by the transport, completion not yet queued
   mutable std::mutex iq_mu_;
   std::vector<WorkRequest> deferred_;  // accepted with DEFER, not yet handed over (R58)
+  std::vector<WorkRequest> handoff_;   // the batch being handed to the transport (storage reused)
   std::shared_ptr<QpTransport> transport_;
   bool disconnected_ = false;
   std::atomic<ULONG> iq_outstanding_{0};

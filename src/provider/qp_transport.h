@@ -12,7 +12,7 @@
 //    STATUS_CANCELLED (via completeInitiator), in posting order, and return;
 //  * Qp::detachTransport (disconnect, connector close) makes the QP unconnected again (R66, R81).
 #pragma once
-#include <vector>
+#include <span>
 
 #include "provider/work.h"
 
@@ -21,9 +21,10 @@ namespace openndk::provider {
 class QpTransport {
  public:
   virtual ~QpTransport() = default;
-  // Takes ownership of a batch of initiator requests, in posting order. Called with the QP's
-  // initiator lock held: queue only.
-  virtual void submit(std::vector<WorkRequest>&& batch) = 0;
+  // Takes a batch of initiator requests, in posting order, by moving them out of `batch` (the QP
+  // reuses the batch's storage: no allocation per post). Called with the QP's initiator lock held:
+  // queue only.
+  virtual void submit(std::span<WorkRequest> batch) = 0;
   // Called by the posting thread after submit(), with no QP lock held: the transport may execute
   // what was submitted right here (docs/decisions.md "Fast path"). Default: nothing.
   virtual void kick() {}

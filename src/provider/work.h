@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/inline_vec.h"
+
 namespace openndk::provider {
 
 class Mr;
@@ -28,10 +30,15 @@ struct Sge {
   UINT32 token = 0;
 };
 
+// SGE lists and inline data of requests: a few SGEs / bytes inline in the record, no heap
+// allocation per request in the common case (base/inline_vec.h).
+using SgeList = base::InlineVec<Sge, 4>;
+using InlineBytes = base::InlineVec<std::uint8_t, 64>;
+
 // A posted receive (QP receive queue or SRQ).
 struct ReceiveRequest {
   PVOID requestContext = nullptr;
-  std::vector<Sge> sges;
+  SgeList sges;
   std::uint64_t totalLength = 0;
 };
 
@@ -40,8 +47,8 @@ struct WorkRequest {
   NDK_OPERATION_TYPE type = NdkOperationTypeSend;
   PVOID requestContext = nullptr;
   ULONG flags = 0;
-  std::vector<Sge> sges;                 // empty for INLINE requests
-  std::vector<std::uint8_t> inlineData;  // copied before the post returned (R71)
+  SgeList sges;            // empty for INLINE requests
+  InlineBytes inlineData;  // copied before the post returned (R71)
   bool isInline = false;
   std::uint64_t totalLength = 0;
   std::uint64_t remoteAddress = 0;  // Read / Write

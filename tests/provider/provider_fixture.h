@@ -146,7 +146,7 @@ struct FakeTransport : QpTransport {
   Qp* qp = nullptr;
   std::vector<WorkRequest> submitted;
   int flushes = 0;
-  void submit(std::vector<WorkRequest>&& batch) override {
+  void submit(std::span<WorkRequest> batch) override {
     for (auto& w : batch) submitted.push_back(std::move(w));
   }
   void flush() override {

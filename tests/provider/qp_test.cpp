@@ -234,7 +234,7 @@ TEST_F(QpTest, R40_R67_R71_ConnectedPostsAndCompletions) {
   std::memset(buf->p, 0, 32);  // R71: copied before the call returned
   ASSERT_EQ(t->submitted.size(), 1u);
   EXPECT_TRUE(t->submitted[0].isInline);
-  EXPECT_EQ(t->submitted[0].inlineData, std::vector<std::uint8_t>(32, 0xab));
+  EXPECT_EQ(std::vector<std::uint8_t>(t->submitted[0].inlineData.begin(), t->submitted[0].inlineData.end()), std::vector<std::uint8_t>(32, 0xab));
   ASSERT_EQ(q->Dispatch->NdkWrite(q, ctx(2), &g, 1, 0x5000, 77, NDK_OP_FLAG_SILENT_SUCCESS), STATUS_SUCCESS);
   EXPECT_EQ(t->submitted[1].remoteAddress, 0x5000u);
   EXPECT_EQ(t->submitted[1].remoteToken, 77u);
