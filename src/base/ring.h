@@ -46,10 +46,26 @@ class Ring {
     ++size_;
     return slot;
   }
-  // The slot itself stays (and is overwritten by a later push_back).
+  // Prepends (rare: e.g. a record that must be ahead of everything queued).
+  T& push_front(T&& v) {
+    if (size_ == slots_.size()) grow(slots_.empty() ? 8 : slots_.size() * 2);
+    head_ = (head_ + mask_) & mask_;
+    ++size_;
+    T& slot = slots_[head_];
+    slot = std::move(v);
+    return slot;
+  }
+  // The slot itself stays (and is overwritten by a later push): move what must not outlive the
+  // pop out of front() first.
   void pop_front() noexcept {
     assert(size_ > 0);
     head_ = (head_ + 1) & mask_;
+    --size_;
+  }
+  // Removes the i-th element, keeping the order of the others (the ones behind it move up).
+  void erase(std::size_t i) {
+    assert(i < size_);
+    for (std::size_t k = i; k + 1 < size_; ++k) (*this)[k] = std::move((*this)[k + 1]);
     --size_;
   }
   void clear() noexcept {
@@ -66,6 +82,29 @@ class Ring {
   void forEach(F&& f) {
     for (std::size_t i = 0; i < size_; ++i) f((*this)[i]);
   }
+
+  // Front-to-back iteration (range-for).
+  template <class R, class V>
+  class Iter {
+   public:
+    Iter(R* r, std::size_t i) : r_(r), i_(i) {}
+    V& operator*() const { return (*r_)[i_]; }
+    V* operator->() const { return &(*r_)[i_]; }
+    Iter& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const Iter& o) const { return i_ == o.i_; }
+    bool operator!=(const Iter& o) const { return i_ != o.i_; }
+
+   private:
+    R* r_;
+    std::size_t i_;
+  };
+  Iter<Ring, T> begin() { return {this, 0}; }
+  Iter<Ring, T> end() { return {this, size_}; }
+  Iter<const Ring, const T> begin() const { return {this, 0}; }
+  Iter<const Ring, const T> end() const { return {this, size_}; }
 
  private:
   void grow(std::size_t cap) {

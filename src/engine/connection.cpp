@@ -177,7 +177,7 @@ void Connection::runActions(const iwarp::Actions& acts) {
           if (n.rtr == iwarp::RtrType::Send) tx_msn_send_ = 2;
           if (n.rtr == iwarp::RtrType::Read) {
             tx_msn_read_ = 2;
-            reads_.push_front({0, true});
+            reads_.push_front(OutstandingRead{0, true});
           }
         }
         if (n.p2p && opts_.role == iwarp::SetupRole::Responder && n.rtr == iwarp::RtrType::Send) {
@@ -277,15 +277,16 @@ void Connection::fail(Error e, NetError net) {
     ctx.ulpdu_len = static_cast<std::uint16_t>(deframer_.ulpdu_len());
   }
   // Keep only the FPDU on the wire right now; every other item is flushed.
-  std::deque<std::unique_ptr<TxItem>> keep;
+  std::unique_ptr<TxItem> keep;
   dropUnsentBatch();
   if (txInFlight() && !txq_.empty()) {
-    keep.push_back(std::move(txq_.front()));
+    keep = std::move(txq_.front());
     txq_.pop_front();
-    keep.front()->abandon = true;
+    keep->abandon = true;
   }
   for (auto& it : txq_) flushed_.push_back(std::move(it));
-  txq_ = std::move(keep);
+  txq_.clear();
+  if (keep) txq_.push_back(std::move(keep));
   iwarp::TerminateInfo t;
   if (fpdu_mode_ && net == NetError::None && iwarp::make_terminate(e, ctx, t)) {
     std::uint8_t buf[128];

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/inline_vec.h"
+#include "base/ring.h"
 #include "engine/event_loop.h"
 #include "engine/tcp.h"
 #include "iwarp/errors.h"
@@ -255,10 +256,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::uint64_t cookie;
     bool internal;  // our Read RTR
   };
-  std::deque<OutstandingRead> reads_;
+  base::Ring<OutstandingRead> reads_;
 
   // TX
-  std::deque<std::unique_ptr<TxItem>> txq_;  // items not yet started (plus the head in progress)
+  base::Ring<std::unique_ptr<TxItem>> txq_;  // items not yet started (plus the head in progress)
   std::vector<TxRequest> pre_established_;   // posted before Rdma (queued into txq_ once established)
   std::uint32_t tx_msn_send_ = 1;
   std::uint32_t tx_msn_read_ = 1;

@@ -70,7 +70,7 @@ void Connection::enqueue(TxRequest req) {
       const std::size_t n = iwarp::encode_read_request(tx_msn_read_++, req.read, ulpdu);
       item->raw.resize(iwarp::mpa::fpdu_len(static_cast<std::uint32_t>(n)));
       item->raw.resize(iwarp::frame_copy(ByteSpan(ulpdu, n), crc_, item->raw));
-      reads_.push_back({req.cookie, false});
+      reads_.push_back(OutstandingRead{req.cookie, false});
       txq_.push_back(std::move(item));
       return;
     }
@@ -106,7 +106,7 @@ bool Connection::buildBatch() {
     }
     if (item.abandon) {  // failing before its first FPDU: flush it
       flushed_.push_back(std::move(txq_[i]));
-      txq_.erase(txq_.begin() + static_cast<std::ptrdiff_t>(i));
+      txq_.erase(i);
       continue;
     }
     // One FPDU needs at most (SGEs + 2) iovecs: header, payload pieces, pad + CRC.

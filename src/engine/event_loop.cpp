@@ -135,12 +135,11 @@ class Engine {
     if (ringIt) ring();
     return true;
   }
-  std::deque<EventLoop::Task> takeTasks(EventLoop& d) {
-    std::deque<EventLoop::Task> batch;
+  // Swaps the domain's queued tasks into `batch` (empty; the domain keeps batch's storage).
+  void takeTasks(EventLoop& d, std::vector<EventLoop::Task>& batch) {
     std::lock_guard lk(task_mu_);
     batch.swap(d.tasks_);
     d.has_tasks_.store(false, std::memory_order_relaxed);
-    return batch;
   }
   void reschedule(EventLoop& d) {
     {
@@ -232,6 +231,7 @@ class Engine {
 
   std::mutex task_mu_;  // every domain's tasks_ and scheduled_, runnable_, stopping_, closed_
   std::vector<std::weak_ptr<EventLoop>> runnable_;
+  std::vector<std::weak_ptr<EventLoop>> runnable_scan_;  // runRunnable's copy (engine thread only)
   bool stopping_ = false;
   bool closed_ = false;
 
@@ -240,6 +240,9 @@ class Engine {
   std::multimap<std::chrono::steady_clock::time_point, std::weak_ptr<EventLoop>> due_;
   std::atomic<std::int64_t> next_due_ns_{INT64_MAX};
   std::vector<std::weak_ptr<EventLoop>> parked_;
+  // Engine thread only (serviceParked): the lists it works on, capacity kept between rounds (the
+  // park check runs every millisecond while consumers poll; it must not allocate each time).
+  std::vector<std::weak_ptr<EventLoop>> parked_scan_, parked_keep_;
   std::atomic<std::size_t> parked_count_{0};
 };
 
@@ -261,7 +264,8 @@ int Engine::timeoutMs() {
 }
 
 bool Engine::runRunnable() {
-  std::vector<std::weak_ptr<EventLoop>> list;
+  std::vector<std::weak_ptr<EventLoop>>& list = runnable_scan_;  // engine thread only; storage kept
+  list.clear();
   {
     std::lock_guard lk(task_mu_);
     if (runnable_.empty()) return false;
@@ -282,6 +286,7 @@ bool Engine::runRunnable() {
     }
     runDeferred();
   }
+  list.clear();
   return ran;
 }
 
@@ -312,13 +317,15 @@ bool Engine::runDueTimers() {
 
 void Engine::serviceParked() {
   if (parked_count_.load() == 0) return;
-  std::vector<std::weak_ptr<EventLoop>> list;
+  std::vector<std::weak_ptr<EventLoop>>& list = parked_scan_;
+  std::vector<std::weak_ptr<EventLoop>>& keep = parked_keep_;
+  list.clear();
+  keep.clear();
   {
     std::lock_guard lk(reg_mu_);
-    list.swap(parked_);
+    list.swap(parked_);  // parked_ takes the scan list's (empty) storage
     parked_count_.store(0);
   }
-  std::vector<std::weak_ptr<EventLoop>> keep;
   for (auto& w : list) {
     std::shared_ptr<EventLoop> d = w.lock();
     if (!d || !d->parked_.load()) continue;
@@ -673,9 +680,15 @@ std::size_t EventLoop::runTimers() {
 
 std::size_t EventLoop::runTasks() {
   if (!has_tasks_.load(std::memory_order_acquire)) return 0;
-  std::deque<Task> batch = engine_->takeTasks(*this);
+  assert(inProgressContext());
+  std::vector<Task> batch = std::move(spare_tasks_);
+  batch.clear();
+  engine_->takeTasks(*this, batch);
   for (Task& t : batch) t();
-  return batch.size();
+  const std::size_t n = batch.size();
+  batch.clear();
+  if (batch.capacity() >= spare_tasks_.capacity()) spare_tasks_ = std::move(batch);
+  return n;
 }
 
 std::size_t EventLoop::drainTasks() {

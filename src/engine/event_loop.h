@@ -145,7 +145,11 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
 
   std::mutex token_;  // the progress token: held while handlers run
   // Below: tasks_ and scheduled_ under the engine's task lock.
-  std::deque<Task> tasks_;
+  std::vector<Task> tasks_;
+  // Progress context only (runTasks): the other half of the tasks_ double buffer. runTasks swaps
+  // the queue out into it and hands it back empty, so queueing and running tasks allocate nothing
+  // once both vectors have grown (a nested runTasks simply starts a vector of its own).
+  std::vector<Task> spare_tasks_;
   bool scheduled_ = false;  // on the engine's runnable list
   std::atomic<bool> has_tasks_{false};
   // Below: only with token_ held.

@@ -191,15 +191,21 @@ void Link::kick() {
 
 void Link::postDrain() {
   if (drainPosted_.exchange(true)) return;  // a drain task is queued and has not started yet
-  Qp* qp = qp_;
-  if (qp) qp->hold();  // the task touches the QP
-  if (!loop_.post([self = shared_from_this(), qp] {
-        self->drainPosted_.store(false);
-        self->drainInbox();
+  // At most one drain task exists (drainPosted_), so what it needs rides in members and the task
+  // captures one pointer: it fits std::function's inline storage (no allocation per fallback).
+  drainKeep_ = shared_from_this();
+  drainQp_ = qp_;
+  if (drainQp_) drainQp_->hold();  // the task touches the QP
+  if (!loop_.post([this] {
+        std::shared_ptr<Link> keep = std::move(drainKeep_);
+        Qp* qp = std::exchange(drainQp_, nullptr);
+        drainPosted_.store(false);
+        drainInbox();
         if (qp) qp->release();
       })) {
+    std::shared_ptr<Link> keep = std::move(drainKeep_);
+    if (Qp* qp = std::exchange(drainQp_, nullptr)) qp->release();
     drainPosted_.store(false);
-    if (qp) qp->release();
   }
 }
 

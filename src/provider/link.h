@@ -181,6 +181,8 @@ class Link final : public engine::PlacementSink,
   std::vector<WorkRequest> inbox_;
   std::uint64_t submitted_ = 0;  // requests ever put into inbox_; the k-th gets Pending id k
   std::atomic<bool> drainPosted_{false};
+  std::shared_ptr<Link> drainKeep_;  // the queued drain task's reference (set while drainPosted_)
+  Qp* drainQp_ = nullptr;            // the QP it holds
   std::vector<WorkRequest> work_;  // progress context: the batch being taken (capacity reused)
 
   // Initiator ledger (loop context). Ids are consecutive: the k-th request handed over has id k.
