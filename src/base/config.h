@@ -39,6 +39,7 @@ enum class Tunable : int {
   MaxSrqCount,
   EnginesPerDevice,      // progress engines (threads) per RNIC; 0: automatic (1 on <= 2 CPUs)
   FrmrTokenRotation,     // 1: a new remote token per NdkFastRegister (R126 amended: 0, kept)
+  PollBackoff,           // consumer CQ polls: back-off exponent of the socket attempts
   Count_
 };
 

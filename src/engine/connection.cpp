@@ -62,7 +62,9 @@ Connection::Connection(EventLoop& loop, Socket sock, ConnectionOptions opts, Pla
       completion_(c),
       profile_(withTunableTimers(opts_.profile ? *opts_.profile : profileFromTunable())),
       setup_(profile_, opts_.role),
-      rxbuf_(kRxBufSize) {}
+      rxbuf_(kRxBufSize) {
+  poll_backoff_max_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(16, base::tunableU64(base::Tunable::PollBackoff)));
+}
 
 Connection::~Connection() = default;
 

@@ -206,8 +206,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   EventLoop::WatchId watch_ = 0;
   std::uint64_t poll_handler_ = 0;
   // Consumer-poll back-off: after k empty attempts in a row, the next 2^k - 1 polls skip the
-  // socket (k ≤ kPollBackoffMax); any byte moved, or a transmit, resets it.
-  static constexpr std::uint32_t kPollBackoffMax = 5;
+  // socket (k ≤ poll_backoff_max_); any byte moved, or a transmit, resets it.
+  std::uint32_t poll_backoff_max_ = 5;  // tunable poll_backoff (≤ 16), read at creation
   std::uint32_t poll_misses_ = 0;
   std::uint32_t poll_skip_ = 0;
   std::uint64_t rx_bytes_ = 0, tx_bytes_ = 0;

@@ -41,7 +41,7 @@ bool Connection::pollIo() {
     poll_misses_ = 0;
     return true;
   }
-  if (poll_misses_ < kPollBackoffMax) ++poll_misses_;
+  if (poll_misses_ < poll_backoff_max_) ++poll_misses_;
   poll_skip_ = (1u << poll_misses_) - 1;
   return false;
 }
