@@ -383,7 +383,8 @@ start)
   for m in nls_utf8 ecb ccm gcm cmac sha512_generic ctr ghash_generic md4 des_generic libdes; do modprobe -q $m 2>/dev/null; done
   modprobe ksmbd || { echo "modprobe ksmbd failed"; dmesg | tail -5; exit 1; }
   export LD_PRELOAD=/usr/lib/ksmbd/ksmbd_payload_sz.so
-  ksmbd.adduser -a smbuser -p smbpass >/tmp/ksmbd-adduser.log 2>&1 || echo "ksmbd.adduser failed: $(cat /tmp/ksmbd-adduser.log)"
+  grep -qs '^smbuser:' /etc/ksmbd/ksmbdpwd.db ||
+    ksmbd.adduser -a smbuser -p smbpass >/tmp/ksmbd-adduser.log 2>&1 || echo "ksmbd.adduser failed: $(cat /tmp/ksmbd-adduser.log)"
   ksmbd.mountd -n >$LOG 2>&1 </dev/null &
   i=0
   until listening 445 && listening 5445; do
