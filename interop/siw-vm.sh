@@ -152,7 +152,8 @@ GUEST_MODULES="virtio_pci virtio_net qemu_fw_cfg configfs crc32c_generic libcrc3
  rdma_cm ib_uverbs rdma_ucm 9pnet_virtio 9p"
 # Debian's own ksmbd.ko is not used (ours replaces it), but its dependencies are, and so are the
 # algorithms ksmbd asks the crypto API for by name and the utf8 code page it loads.
-KSMBD_MODULES="ksmbd nls_utf8 ecb ccm gcm cmac sha512_generic ctr ghash_generic md4 des_generic libdes"
+# tcp_diag: `ss -K` (smb-server drop) aborts the server's connections (CONFIG_INET_DIAG_DESTROY=y).
+KSMBD_MODULES="ksmbd nls_utf8 ecb ccm gcm cmac sha512_generic ctr ghash_generic md4 des_generic libdes tcp_diag"
 
 # ---------------------------------------------------------------- download / extract
 download() { # pkg... -> $CACHE/debs
@@ -362,9 +363,12 @@ CONF
 write_smb_server() {
     cat >"$1" <<'SMB'
 #!/bin/sh
-# smb-server start|stop|status: ksmbd (SMB Direct on iWARP port 5445, SMB2 on TCP 445) serving
+# smb-server start|stop|status|drop: ksmbd (SMB Direct on iWARP port 5445, SMB2 on TCP 445) serving
 # //GUEST/share = /srv/share to guests. Start it after `rdma link add` (init does): ksmbd chooses
 # its SMB Direct port when ksmbd.mountd starts the server. User: smbuser, password smbpass (NTLMv2).
+# drop: abort every established connection of the server (the TCP sockets under siw's QPs and
+# ksmbd's TCP ones, `ss -K`): a server that goes away in the middle of a transfer; ksmbd keeps
+# listening. stop while a connection is open can hang in the kernel (seen): drop first.
 LOG=/tmp/ksmbd-mountd.log
 listening() { ss -Hltn 2>/dev/null | awk '{print $4}' | grep -q "[:.]$1\$"; }
 status() {
@@ -380,7 +384,7 @@ start)
   if pidof ksmbd.mountd >/dev/null; then status; exit $?; fi
   [ -e /sys/class/infiniband/siw0 ] || echo "warning: no siw0 link (rdma link add): no SMB Direct listener"
   mkdir -p /srv/share /run && chmod 0777 /srv/share
-  for m in nls_utf8 ecb ccm gcm cmac sha512_generic ctr ghash_generic md4 des_generic libdes; do modprobe -q $m 2>/dev/null; done
+  for m in nls_utf8 ecb ccm gcm cmac sha512_generic ctr ghash_generic md4 des_generic libdes tcp_diag; do modprobe -q $m 2>/dev/null; done
   modprobe ksmbd || { echo "modprobe ksmbd failed"; dmesg | tail -5; exit 1; }
   export LD_PRELOAD=/usr/lib/ksmbd/ksmbd_payload_sz.so
   grep -qs '^smbuser:' /etc/ksmbd/ksmbdpwd.db ||
@@ -399,7 +403,14 @@ stop)
   rmmod ksmbd 2>/dev/null
   status >/dev/null; [ $? != 0 ] && echo "stopped";;
 status) status;;
-*) echo "usage: smb-server start|stop|status"; exit 2;;
+drop)
+  modprobe -q tcp_diag 2>/dev/null
+  n=$(ss -Htn state established '( sport = :5445 or sport = :445 )' | wc -l)
+  ss -K -Htn state established '( sport = :5445 or sport = :445 )' >/dev/null 2>&1
+  left=$(ss -Htn state established '( sport = :5445 or sport = :445 )' | wc -l)
+  echo "dropped $n connection(s), $left left"
+  [ "$left" = 0 ];;
+*) echo "usage: smb-server start|stop|status|drop"; exit 2;;
 esac
 SMB
     chmod +x "$1"
