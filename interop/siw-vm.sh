@@ -257,7 +257,7 @@ build_ksmbd() {
         patch -p1 -d "$out/src" --batch --forward <"$p" >>"$out/build.log" 2>&1 || die "patch $(basename "$p") did not apply (see $out/build.log)"
     done
     kernel_build_tree
-    gcc -O2 -I "$out/src/include" -o "$KH/scripts/asn1_compiler" "$out/src/scripts/asn1_compiler.c" >>"$out/build.log" 2>&1 ||
+    gcc-12 -O2 -I "$out/src/include" -o "$KH/scripts/asn1_compiler" "$out/src/scripts/asn1_compiler.c" >>"$out/build.log" 2>&1 ||
         die "asn1_compiler build failed (see $out/build.log)"
     # CONFIG_SMB_SERVER_SMBDIRECT is tested with IS_ENABLED() in the sources and Debian's autoconf.h
     # does not define it: hence the -D besides the make variable (which adds transport_rdma.o)
@@ -268,7 +268,7 @@ build_ksmbd() {
     modinfo "$out/ksmbd.ko" | grep -q "vermagic: *$KABI " || die "ksmbd.ko vermagic mismatch"
     modinfo -F depends "$out/ksmbd.ko" | grep -q rdma_cm || die "ksmbd.ko was built without SMB Direct (no rdma_cm dependency)"
     # ksmbd-tools 3.4.7 + payload_sz (interop/ksmbd_payload_sz.c), against this kernel's IPC header
-    gcc -O2 -Wall -Wno-pointer-sign -shared -fPIC -I "$sd" -o "$out/ksmbd_payload_sz.so" \
+    gcc-12 -O2 -Wall -Wno-pointer-sign -shared -fPIC -I "$sd" -o "$out/ksmbd_payload_sz.so" \
         "$REPO/interop/ksmbd_payload_sz.c" -ldl >>"$out/build.log" 2>&1 || die "ksmbd_payload_sz.so build failed (see $out/build.log)"
     rm -rf "$out/src"
     ksmbd_key >"$out/.key"
