@@ -10,7 +10,9 @@
 #                                           over SMB Direct with OPENNDK_MPA_PROFILE=PROFILE: cmp on
 #                                           the host, md5sum in the guest; then `ls` lists them; the
 #                                           capture (host lo) shows the server's RDMA Read Requests
-#                                           (WRITE) and RDMA Writes (READ), nothing malformed
+#                                           (WRITE) and RDMA Writes (READ), nothing malformed.
+#                                           PROFILE tcp: the same over SMB2 on TCP (`ndk smb --tcp`,
+#                                           host port 10445 -> guest 445), the control; no wire check
 #
 # The `ndk smb` cases exit 77 (ctest SKIP_RETURN_CODE) while `ndk --help` lists no `smb` subcommand.
 # The VM is the rping matrix's (user network; its forwards come from vm_env.sh: host 127.0.0.1:5445
@@ -120,25 +122,34 @@ transfer)
     ndk_has_smb || skip "'ndk smb' not in this build ($NDK_TOOL)"
     D=$INTEROP_OUT/smb-transfer-$prof; rm -rf "$D"; mkdir -p "$D"
     case $prof in windows) smb_vm 1 1;; default) smb_vm 0 1;; *) smb_vm 0 0;; esac
-    export OPENNDK_MPA_PROFILE=$prof
-    url=//127.0.0.1:$SMB_RDMA_PORT/$SMB_SHARE
+    if [ "$prof" = tcp ]; then
+        port=$SMB_TCP_PORT opts=(--tcp)
+    else
+        port=$SMB_RDMA_PORT opts=(--profile "$prof"); export OPENNDK_MPA_PROFILE=$prof
+    fi
+    url=//127.0.0.1:$port/$SMB_SHARE
     command -v dumpcap >/dev/null && command -v tshark >/dev/null || die "tshark/dumpcap not installed"
-    cap_start $SMB_RDMA_PORT "$D/cap.pcap" || die "capture did not start: $(cat "$D/cap.pcap.log")"
+    cap_start "$port" "$D/cap.pcap" || die "capture did not start: $(cat "$D/cap.pcap.log")"
     for size in "$@"; do
         f=f$size.bin
         random_file "$D/$f" "$size"
-        timeout 300 "$NDK_TOOL" smb --profile "$prof" "$url" put "$D/$f" "$f" >"$D/put-$size.txt" 2>&1 ||
+        timeout 300 "$NDK_TOOL" smb "${opts[@]}" "$url" put "$D/$f" "$f" >"$D/put-$size.txt" 2>&1 ||
             die "ndk smb put of $size bytes failed: $(tail -5 "$D/put-$size.txt")"
         [ "$(guest_md5 "$f")" = "$(md5sum <"$D/$f" | awk '{print $1}')" ] ||
             die "size $size: md5 in the guest differs from the file put"
-        timeout 300 "$NDK_TOOL" smb --profile "$prof" "$url" get "$f" "$D/$f.back" >"$D/get-$size.txt" 2>&1 ||
+        timeout 300 "$NDK_TOOL" smb "${opts[@]}" "$url" get "$f" "$D/$f.back" >"$D/get-$size.txt" 2>&1 ||
             die "ndk smb get of $size bytes failed: $(tail -5 "$D/get-$size.txt")"
         cmp "$D/$f" "$D/$f.back" || die "size $size: the file read back differs"
         note "size $size: put, md5 in the guest, get, cmp: ok"
     done
-    timeout 120 "$NDK_TOOL" smb --profile "$prof" "$url" ls >"$D/ls.txt" 2>&1 || die "ndk smb ls failed: $(tail -5 "$D/ls.txt")"
+    timeout 120 "$NDK_TOOL" smb "${opts[@]}" "$url" ls >"$D/ls.txt" 2>&1 || die "ndk smb ls failed: $(tail -5 "$D/ls.txt")"
     for size in "$@"; do grep -q "f$size.bin" "$D/ls.txt" || die "ndk smb ls does not list f$size.bin: $(cat "$D/ls.txt")"; done
     cap_stop $((2 * (2 * $# + 1)))   # one connection per put, get and ls
+    if [ "$prof" = tcp ]; then
+        guest_kernel_clean
+        echo "PASS smb transfer over TCP sizes: $*"
+        exit 0
+    fi
     # on the wire: the server (source port = the forward's) RDMA-Reads our buffers for WRITE and
     # RDMA-Writes into them for READ (RDMAP opcodes 1 = Read Request, 0 = Write), and every frame
     # decodes, except ksmbd's NEGOTIATE response: tshark 4.0 finds a BER error in ksmbd's SPNEGO
