@@ -33,47 +33,17 @@ mode=${1:?mode}; test=${2:?test}; size=${3:?size}; iters=${4:?iters}
 die() { echo "PERFTEST FAIL: $*" >&2; exit 1; }
 # shellcheck source=retry_policy.sh
 . "$(dirname "$0")/retry_policy.sh"
+# shellcheck source=vm_env.sh
+. "$(dirname "$0")/vm_env.sh"
 key="perftest $mode $test $size $iters"
 note() { echo "[perftest] $*" >&2; }
-wait_until() { # seconds command...  (bounded polling of a condition)
-    local end=$((SECONDS + $1)); shift
-    until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.05; done
-}
 case $test in send|write|read) ;; *) die "unknown test $test";; esac
 [ -x "$NDK_TOOL" ] || die "the ndk tool is not built ($NDK_TOOL)"
 command -v tshark >/dev/null && command -v dumpcap >/dev/null || die "tshark/dumpcap not installed"
 "$SIWVM" status | grep -q '^running' || die "the siw VM is not running (interop.vm_start failed?)"
-# The matrix's VM may have been switched to the tap network by an rping case (interop_case.sh
-# records it in $INTEROP_OUT/vm-net): these cases need user networking, restart it the same way.
-if [ "$(cat "$INTEROP_OUT/vm-net" 2>/dev/null || echo user)" != user ]; then
-    note "restarting the VM with net=user"
-    "$SIWVM" stop >/dev/null 2>&1
-    SIWVM_NET=user SIWVM_FWD="7174 18515" "$SIWVM" start >>"$INTEROP_OUT/vm-start.log" 2>&1 ||
-        die "siw VM (net=user) did not start: $(tail -5 "$INTEROP_OUT/vm-start.log")"
-    echo user >"$INTEROP_OUT/vm-net"
-fi
+vm_user_net || die "the VM is not on the user network"
 guest() { SIWVM_EXEC_TIMEOUT=${SIWVM_EXEC_TIMEOUT:-150} "$SIWVM" exec "$@"; }
 
-T=(tshark -n -o tcp.try_heuristic_first:TRUE --disable-protocol rpcordma)
-CAP_PID=""
-cap_start() { # port file
-    CAP_FILE=$2
-    dumpcap -q -i lo -f "tcp port $1 or udp port 9" -w "$CAP_FILE" >"$CAP_FILE.log" 2>&1 &
-    CAP_PID=$!
-    wait_until 15 grep -qs "Capturing on" "$CAP_FILE.log" || { kill "$CAP_PID"; CAP_PID=""; return 1; }
-    # "Capturing on" can precede the capture proper: probe until a UDP packet is in the file
-    wait_until 20 cap_live || { kill "$CAP_PID"; CAP_PID=""; return 1; }
-}
-cap_live() {
-    python3 -c 'import socket; socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(b"probe",("127.0.0.1",9))' 2>/dev/null
-    [ "$(tshark -n -r "$CAP_FILE" -Y udp 2>/dev/null | wc -l)" -ge 1 ]
-}
-cap_fins() { [ "$(tshark -n -r "$CAP_FILE" -Y 'tcp.flags.fin == 1 || tcp.flags.reset == 1' 2>/dev/null | wc -l)" -ge 4 ]; }
-cap_stop() {
-    [ -n "$CAP_PID" ] || return 0
-    wait_until 15 cap_fins || note "capture: not all FIN/RST of the two connections showed up within 15 s"
-    kill -INT "$CAP_PID" 2>/dev/null; wait "$CAP_PID" 2>/dev/null; CAP_PID=""
-}
 # opcode counts over every FPDU with the Last flag: "send write readreq readresp terminate"
 cap_ops() {
     "${T[@]}" -r "$1" -T fields -e iwarp_rdma.opcode -e iwarp_ddp.last_flag 2>/dev/null | python3 -c '
