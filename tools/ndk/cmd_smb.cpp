@@ -31,6 +31,7 @@ struct SmbArgs {
   unsigned depth = 4;
   unsigned timeoutS = 60;
   unsigned tcpPort = kTcpPort;
+  unsigned firstFpduDelayMs = 0;
   std::string local, remote, dir;
   std::string benchSize = "1M";
   double benchSeconds = 5;
@@ -59,6 +60,7 @@ Session open(const SmbArgs& a, const UncPath& u, bool tcp, std::uint32_t slotByt
     p.rdmaSlots = slots;
     p.rdmaSlotBytes = slotBytes;
     p.timeoutMs = timeoutMs;
+    p.firstFpduDelayMs = a.firstFpduDelayMs;
     s.transport = std::make_unique<SmbdTransport>(u.host, u.port.value_or(kSmbDirectPort), p);
   }
   s.client = std::make_unique<Client>(*s.transport, timeoutMs);
@@ -153,6 +155,10 @@ void addSmbCommand(CLI::App& app, int* exitCode) {
   sub->add_flag("--tcp", a->tcp, "SMB2 over plain TCP (port 445), no RDMA");
   sub->add_option("--profile", a->profile, "MPA profile (default, siw-compatible, windows)")
       ->check(CLI::IsMember({"default", "siw-compatible", "windows"}));
+  sub->add_option("--first-fpdu-delay", a->firstFpduDelayMs,
+                  "ms between the MPA exchange and the SMBD negotiate (siw's passive-side race; the siw-compatible "
+                  "profile paces by itself)")
+      ->capture_default_str();
   sub->add_option("--chunk", a->chunk, "bytes per READ/WRITE (capped by the server's maximum)")->capture_default_str();
   sub->add_option("-q,--depth", a->depth, "requests in flight")->capture_default_str();
   sub->add_option("--timeout", a->timeoutS, "seconds to wait for any answer")->capture_default_str();

@@ -194,7 +194,8 @@ void Client::disconnect() {
 smb2::FileId Client::open(const std::string& remote, bool write) {
   smb2::CreateRequest c;
   c.name = remoteName(remote);
-  c.desiredAccess = write ? smb2::kAccessGenericWrite | smb2::kAccessGenericRead
+  c.desiredAccess = write ? smb2::kAccessReadData | smb2::kAccessWriteData | smb2::kAccessReadAttributes |
+                                smb2::kAccessWriteAttributes | smb2::kAccessSynchronize
                           : smb2::kAccessGenericRead | smb2::kAccessSynchronize;
   c.disposition = write ? smb2::kDispositionOverwriteIf : smb2::kDispositionOpen;
   c.options = smb2::kOptionNonDirectory;

@@ -89,7 +89,8 @@ Bytes emptyRequest(const Header& h);
 void parseEmptyResponse(ByteView msg);
 
 inline constexpr std::uint32_t kAccessReadData = 0x00000001, kAccessWriteData = 0x00000002,
-                               kAccessReadAttributes = 0x00000080, kAccessSynchronize = 0x00100000,
+                               kAccessReadAttributes = 0x00000080,
+                               kAccessWriteAttributes = 0x00000100, kAccessSynchronize = 0x00100000,
                                kAccessGenericRead = 0x80000000, kAccessGenericWrite = 0x40000000;
 inline constexpr std::uint32_t kDispositionOpen = 1, kDispositionOverwriteIf = 5;
 inline constexpr std::uint32_t kOptionDirectory = 0x00000001, kOptionNonDirectory = 0x00000040;

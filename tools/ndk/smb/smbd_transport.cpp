@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "perf/ndk_endpoint.h"
 
@@ -42,6 +44,7 @@ SmbdTransport::SmbdTransport(const std::string& host, std::uint16_t port, const 
     ep_ = std::make_unique<ndkperf::NdkEndpoint>(ifx, ep);
     for (std::size_t k = 0; k < p_.receiveCredits; ++k) postReceive(k);
     ep_->connect(dest, nullptr, 0);
+    if (p_.firstFpduDelayMs) std::this_thread::sleep_for(std::chrono::milliseconds(p_.firstFpduDelayMs));
     // The negotiate request needs no credit: it is the first message of the connection.
     request_.creditsRequested = p_.receiveCredits;
     request_.preferredSendSize = p_.preferredSendSize;

@@ -27,6 +27,10 @@ struct SmbdParams {
   std::size_t rdmaSlotBytes = 1u << 20;
   unsigned ird = 8, ord = 1;
   int timeoutMs = 30000;
+  // Pause between the MPA exchange and the SMBD negotiate request: siw 6.1's passive side can miss
+  // an initiator's first FPDU that comes at once (docs/interop.md "siw passive-side race"); the
+  // siw-compatible profile paces by itself, `default` and `windows` do not.
+  unsigned firstFpduDelayMs = 0;
 };
 
 class SmbdTransport : public Transport {
