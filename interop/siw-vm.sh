@@ -9,6 +9,9 @@
 #     linux-headers-<abi>-amd64 / linux-kbuild-6.1 (all extracted into the cache)
 #   * userspace: busybox-static, libibverbs1, librdmacm1, ibverbs-providers,
 #     rdmacm-utils, ibverbs-utils, perftest, iproute2 (rdma tool), tcpdump + libs
+#   * SMB Direct server (interop/SMB-HARNESS.md): ksmbd.ko (CONFIG_SMB_SERVER_SMBDIRECT is not
+#     set in Debian's kernel) compiled out-of-tree from the same linux-source-6.1 with
+#     interop/patches/*.patch, and ksmbd-tools 3.4.7 with interop/ksmbd_payload_sz.c preloaded
 #
 # Usage: siw-vm.sh COMMAND [ARG]
 #   prepare          install host packages, download .debs, build siw.ko and the initramfs (idempotent)
@@ -43,6 +46,11 @@
 #                                   "mpa_crc_required=1 peer_to_peer=1 mpa_version=1"
 #   SIWVM_LINKS="siw0:eth0"         siw links to create (NAME:NETDEV ...), e.g. "siw0:eth0 siw_lo:lo"
 #   SIWVM_SHARE=/some/dir           share a host folder into the guest at /mnt/host (9p)
+#   SIWVM_SMB=1                     start the SMB server at boot (guest `smb-server start`: ksmbd.ko
+#                                   + ksmbd.mountd, share //GUEST/share = /srv/share, guest access;
+#                                   SMB Direct on iWARP port 5445, SMB2 on TCP 445) and, user net,
+#                                   forward $SIWVM_SMB_FWD as well
+#   SIWVM_SMB_FWD="5445 10445:445"  host 127.0.0.1:5445 -> guest 5445 (SMB Direct), 10445 -> 445 (TCP)
 #   SIWVM_READY_FILE=/path          touched when the guest is ready (for `run` in the background)
 #   SIWVM_VERBOSE=1                 also print the guest console (kernel + init log) to stderr
 #   SIWVM_KEEP_DEBS=1               keep the large kernel .debs after the build
@@ -69,16 +77,19 @@ SIW_PARAMS=${SIWVM_SIW_PARAMS:-}
 LINKS=${SIWVM_LINKS:-siw0:eth0}
 SHARE=${SIWVM_SHARE:-}
 VERBOSE=${SIWVM_VERBOSE:-0}
+SMB=${SIWVM_SMB:-0}
+SMB_FWD=${SIWVM_SMB_FWD-5445 10445:445}
+[ "$SMB" = 1 ] && FWD="$FWD $SMB_FWD"
 ARCH_TRIPLET=x86_64-linux-gnu
 # Bump when the initramfs layout/init changes, so caches rebuild.
-LAYOUT_VERSION=5
+LAYOUT_VERSION=6
 
 log() { echo "[siw-vm] $*" >&2; }
 die() { echo "[siw-vm] ERROR: $*" >&2; exit 125; }
 
 # ---------------------------------------------------------------- host packages
 HOST_PKGS="qemu-system-x86 qemu-system-data seabios ipxe-qemu cpio kmod make gcc-12 binutils
- libelf1 libssl3 python3 xz-utils iproute2 coreutils util-linux"
+ libelf1 libssl3 python3 xz-utils iproute2 coreutils util-linux patch"
 
 ensure_host_pkgs() {
     local missing=() p
@@ -122,7 +133,8 @@ resolve_kernel() {
 USER_PKGS="busybox-static libibverbs1 librdmacm1 ibverbs-providers rdmacm-utils ibverbs-utils perftest
  iproute2 libnl-3-200 libnl-route-3-200 libibumad3 libpci3 libudev1 libmnl0 libbpf1 libelf1 libbsd0 libmd0
  libcap2 zlib1g libc6 tcpdump libpcap0.8 libssl3 libdbus-1-3 libsystemd0 libgcrypt20 libgpg-error0
- liblzma5 libzstd1 liblz4-1 libgcc-s1"
+ liblzma5 libzstd1 liblz4-1 libgcc-s1
+ ksmbd-tools libglib2.0-0 libnl-genl-3-200 libpcre2-8-0 libffi8 libmount1 libselinux1 libblkid1"
 
 # binaries copied into the guest (paths inside the extracted packages)
 USER_BINS="usr/bin/rping usr/bin/ucmatose usr/bin/udaddy usr/bin/mckey usr/bin/rdma_client usr/bin/rdma_server
@@ -131,13 +143,16 @@ USER_BINS="usr/bin/rping usr/bin/ucmatose usr/bin/udaddy usr/bin/mckey usr/bin/r
  usr/bin/ibv_uc_pingpong usr/bin/ibv_ud_pingpong usr/bin/ibv_xsrq_pingpong usr/bin/ibv_asyncwatch
  usr/bin/ib_write_bw usr/bin/ib_write_lat usr/bin/ib_read_bw usr/bin/ib_read_lat usr/bin/ib_send_bw
  usr/bin/ib_send_lat usr/bin/ib_atomic_bw usr/bin/ib_atomic_lat usr/bin/rdma bin/ip bin/ss
- usr/bin/tcpdump"
+ usr/bin/tcpdump usr/libexec/ksmbd.tools"
 PROVIDERS="libsiw-rdmav34.so librxe-rdmav34.so"
 # libraries that are dlopen()ed (glibc needs libgcc_s for pthread_exit/cancellation, used by rping)
 DLOPEN_LIBS="lib/$ARCH_TRIPLET/libgcc_s.so.1"
 
 GUEST_MODULES="virtio_pci virtio_net qemu_fw_cfg configfs crc32c_generic libcrc32c ib_core ib_cm iw_cm
  rdma_cm ib_uverbs rdma_ucm 9pnet_virtio 9p"
+# Debian's own ksmbd.ko is not used (ours replaces it), but its dependencies are, and so are the
+# algorithms ksmbd asks the crypto API for by name and the utf8 code page it loads.
+KSMBD_MODULES="ksmbd nls_utf8 ecb ccm gcm cmac sha512_generic ctr ghash_generic md4 des_generic libdes"
 
 # ---------------------------------------------------------------- download / extract
 download() { # pkg... -> $CACHE/debs
@@ -168,25 +183,42 @@ patch_tunable() { # dir: turn siw's compile-time knobs into module parameters (s
     grep -q 'module_param(mpa_version' "$d/siw_main.c" || die "tunable patch did not apply (mpa_version)"
 }
 
+# kernel_build_tree: the kbuild tree of $KABI (headers + kbuild, extracted into the cache; removed
+# by prepare when the modules are built) -> sets KH
+kernel_build_tree() {
+    KH=$CACHE/build/kh/usr/src/linux-headers-$KABI
+    [ -f "$KH/.siwvm-ready" ] && return 0
+    rm -rf "$CACHE/build/kh"; mkdir -p "$CACHE/build/kh"
+    download "linux-headers-$KABI" "$KCOMMON" "$KBUILD"
+    local p
+    for p in "linux-headers-$KABI" "$KCOMMON" "$KBUILD"; do dpkg-deb -x "$(deb_of "$p")" "$CACHE/build/kh"; done
+    sed -i "s|^include /usr/src/|include $CACHE/build/kh/usr/src/|" "$KH/Makefile"
+    touch "$KH/.siwvm-ready"
+}
+
+# kernel_source_extract DIR STRIP PATTERN...: files of linux-source-6.1 (same version as the kernel)
+kernel_source_extract() {
+    local dir=$1 strip=$2; shift 2
+    download "$KSRC"
+    local srcver; srcver=$(dpkg-deb -f "$(deb_of "$KSRC")" Version)
+    [ "$srcver" = "$KVER" ] || log "warning: $KSRC is $srcver but $KPKG is $KVER"
+    mkdir -p "$dir"
+    dpkg-deb --fsys-tarfile "$(deb_of "$KSRC")" | tar -xO "./usr/src/$KSRC.tar.xz" |
+        tar -xJ -C "$dir" --strip-components="$strip" --wildcards "$@"
+}
+
 build_siw() {
     local out=$CACHE/build/siw
     if [ -f "$out/stock/siw.ko" ] && [ -f "$out/tunable/siw.ko" ] && [ -f "$out/.abi" ] && [ "$(cat "$out/.abi")" = "$KABI $KVER" ]; then
         return 0
     fi
     log "building siw.ko for $KABI from $KSRC $KVER (CONFIG_RDMA_SIW is not set in Debian's kernel)"
-    rm -rf "$out" "$CACHE/build/kh"
-    mkdir -p "$out/src" "$CACHE/build/kh"
-    download "$KSRC" "linux-headers-$KABI" "$KCOMMON" "$KBUILD"
-    local srcver; srcver=$(dpkg-deb -f "$(deb_of "$KSRC")" Version)
-    [ "$srcver" = "$KVER" ] || log "warning: $KSRC is $srcver but $KPKG is $KVER"
+    rm -rf "$out"
+    mkdir -p "$out/src"
     # only drivers/infiniband/sw/siw is taken out of the source tarball
-    dpkg-deb --fsys-tarfile "$(deb_of "$KSRC")" | tar -xO "./usr/src/$KSRC.tar.xz" |
-        tar -xJ -C "$out/src" --strip-components=5 --wildcards "$KSRC/drivers/infiniband/sw/siw/*"
+    kernel_source_extract "$out/src" 5 "$KSRC/drivers/infiniband/sw/siw/*"
     [ -f "$out/src/siw_main.c" ] || die "siw sources not found in $KSRC"
-    local p
-    for p in "linux-headers-$KABI" "$KCOMMON" "$KBUILD"; do dpkg-deb -x "$(deb_of "$p")" "$CACHE/build/kh"; done
-    local KH=$CACHE/build/kh/usr/src/linux-headers-$KABI
-    sed -i "s|^include /usr/src/|include $CACHE/build/kh/usr/src/|" "$KH/Makefile"
+    kernel_build_tree
     local kind
     for kind in stock tunable; do
         mkdir -p "$out/$kind"
@@ -200,14 +232,52 @@ build_siw() {
         modinfo "$out/$kind/siw.ko" | grep -q "vermagic: *$KABI " || die "siw.ko vermagic mismatch"
     done
     echo "$KABI $KVER" >"$out/.abi"
-    rm -rf "$CACHE/build/kh"
-    [ "${SIWVM_KEEP_DEBS:-0}" = 1 ] || rm -f "$CACHE/debs/${KSRC}_"*.deb
+}
+
+# ---------------------------------------------------------------- ksmbd.ko + ksmbd-tools shim
+ksmbd_key() { # what the ksmbd build depends on besides the kernel
+    echo "$KABI $KVER $(cat "$REPO"/interop/patches/ksmbd-*.patch "$REPO/interop/ksmbd_payload_sz.c" | sha256sum | cut -c1-16)"
+}
+
+build_ksmbd() {
+    local out=$CACHE/build/ksmbd
+    if [ -f "$out/ksmbd.ko" ] && [ -f "$out/ksmbd_payload_sz.so" ] && [ "$(cat "$out/.key" 2>/dev/null)" = "$(ksmbd_key)" ]; then
+        return 0
+    fi
+    log "building ksmbd.ko with SMB Direct for $KABI from $KSRC $KVER (CONFIG_SMB_SERVER_SMBDIRECT is not set in Debian's kernel)"
+    rm -rf "$out"; mkdir -p "$out/src"
+    # fs/smb/{server,common}, fs/internal.h (vfs.c includes ../../internal.h), and the ASN.1
+    # compiler with its header: the kbuild package lacks scripts/asn1_compiler
+    kernel_source_extract "$out/src" 1 "$KSRC/fs/smb/server/*" "$KSRC/fs/smb/common/*" "$KSRC/fs/internal.h" \
+        "$KSRC/scripts/asn1_compiler.c" "$KSRC/include/linux/asn1*.h"
+    local sd=$out/src/fs/smb/server p
+    [ -f "$sd/transport_rdma.c" ] || die "ksmbd sources not found in $KSRC"
+    for p in "$REPO"/interop/patches/ksmbd-*.patch; do
+        patch -p1 -d "$out/src" --batch --forward <"$p" >>"$out/build.log" 2>&1 || die "patch $(basename "$p") did not apply (see $out/build.log)"
+    done
+    kernel_build_tree
+    gcc -O2 -I "$out/src/include" -o "$KH/scripts/asn1_compiler" "$out/src/scripts/asn1_compiler.c" >>"$out/build.log" 2>&1 ||
+        die "asn1_compiler build failed (see $out/build.log)"
+    # CONFIG_SMB_SERVER_SMBDIRECT is tested with IS_ENABLED() in the sources and Debian's autoconf.h
+    # does not define it: hence the -D besides the make variable (which adds transport_rdma.o)
+    make -C "$KH" M="$sd" CONFIG_SMB_SERVER=m CONFIG_SMB_SERVER_SMBDIRECT=y KCFLAGS=-DCONFIG_SMB_SERVER_SMBDIRECT=1 \
+        -j"$(nproc)" modules >>"$out/build.log" 2>&1 || { tail -20 "$out/build.log" >&2; die "ksmbd.ko build failed"; }
+    cp "$sd/ksmbd.ko" "$out/ksmbd.ko"
+    strip --strip-debug "$out/ksmbd.ko"
+    modinfo "$out/ksmbd.ko" | grep -q "vermagic: *$KABI " || die "ksmbd.ko vermagic mismatch"
+    modinfo -F depends "$out/ksmbd.ko" | grep -q rdma_cm || die "ksmbd.ko was built without SMB Direct (no rdma_cm dependency)"
+    # ksmbd-tools 3.4.7 + payload_sz (interop/ksmbd_payload_sz.c), against this kernel's IPC header
+    gcc -O2 -Wall -Wno-pointer-sign -shared -fPIC -I "$sd" -o "$out/ksmbd_payload_sz.so" \
+        "$REPO/interop/ksmbd_payload_sz.c" -ldl >>"$out/build.log" 2>&1 || die "ksmbd_payload_sz.so build failed (see $out/build.log)"
+    rm -rf "$out/src"
+    ksmbd_key >"$out/.key"
 }
 
 # ---------------------------------------------------------------- kernel + modules
 extract_kernel() {
     local kd=$CACHE/kernel
-    if [ -f "$kd/vmlinuz" ] && [ -f "$kd/.abi" ] && [ "$(cat "$kd/.abi")" = "$KABI $KVER" ] && [ -d "$kd/modules" ]; then
+    if [ -f "$kd/vmlinuz" ] && [ -f "$kd/.abi" ] && [ "$(cat "$kd/.abi")" = "$KABI $KVER" ] && [ -d "$kd/modules" ] &&
+       [ "$(cat "$kd/.modules" 2>/dev/null)" = "$GUEST_MODULES $KSMBD_MODULES" ]; then
         return 0
     fi
     download "$KPKG"
@@ -222,11 +292,11 @@ extract_kernel() {
     # dependency closure of the wanted modules
     local m f
     mkdir -p "$kd/modules"
-    for m in $GUEST_MODULES siw crc32c-intel; do
+    for m in $GUEST_MODULES siw crc32c-intel $KSMBD_MODULES; do
         modprobe -d "$CACHE/tmp-kimg" -S "$KABI" --show-depends "$m" 2>/dev/null | awk '$1=="insmod"{print $2}'
     done | sort -u | while read -r f; do
         local rel=${f#"$mroot"/}
-        [ "$rel" = extra/siw.ko ] && continue
+        case "$rel" in extra/siw.ko|*/ksmbd.ko) continue;; esac   # ours are added to the initramfs
         mkdir -p "$kd/modules/$(dirname "$rel")"; cp "$f" "$kd/modules/$rel"
     done
     cp "$mroot"/modules.builtin* "$mroot/modules.order" "$kd/modules/" 2>/dev/null || true
@@ -240,6 +310,7 @@ if out[:4] == b'\x7fELF':
     open(sys.argv[2], 'wb').write(out)
 EOF
     echo "$KABI $KVER" >"$kd/.abi"
+    echo "$GUEST_MODULES $KSMBD_MODULES" >"$kd/.modules"
     rm -rf "$CACHE/tmp-kimg"
     [ "${SIWVM_KEEP_DEBS:-0}" = 1 ] || rm -f "$CACHE/debs/${KPKG}_"*.deb
 }
@@ -270,6 +341,70 @@ copy_into() { # stage-path rootfs-relative
     cp -L "$src" "$r/$rel"
 }
 
+# ---------------------------------------------------------------- guest SMB server
+# ksmbd's configuration (shared/interop/smbdirect/NOTES.md): one share, guest access (an empty user
+# name in NTLMSSP maps to the guest account), no signing or encryption unless the client asks.
+write_ksmbd_conf() {
+    cat >"$1" <<'CONF'
+[global]
+	map to guest = bad user
+	guest account = nobody
+	server signing = disabled
+	smb3 encryption = disabled
+[share]
+	path = /srv/share
+	guest ok = yes
+	read only = no
+CONF
+}
+
+# /usr/sbin/smb-server in the guest: start | stop | status (interop/SMB-HARNESS.md)
+write_smb_server() {
+    cat >"$1" <<'SMB'
+#!/bin/sh
+# smb-server start|stop|status: ksmbd (SMB Direct on iWARP port 5445, SMB2 on TCP 445) serving
+# //GUEST/share = /srv/share to guests. Start it after `rdma link add` (init does): ksmbd chooses
+# its SMB Direct port when ksmbd.mountd starts the server. User: smbuser, password smbpass (NTLMv2).
+LOG=/tmp/ksmbd-mountd.log
+listening() { ss -Hltn 2>/dev/null | awk '{print $4}' | grep -q "[:.]$1\$"; }
+status() {
+  pid=$(pidof ksmbd.mountd)
+  r=0
+  if [ -n "$pid" ]; then echo "ksmbd.mountd: running (pid $pid)"; else echo "ksmbd.mountd: not running"; r=1; fi
+  if listening 5445; then echo "SMB Direct: listening on 5445 (iWARP)"; else echo "SMB Direct: no listener on 5445"; r=1; fi
+  if listening 445; then echo "SMB2 TCP: listening on 445"; else echo "SMB2 TCP: no listener on 445"; r=1; fi
+  return $r
+}
+case "${1:-status}" in
+start)
+  if pidof ksmbd.mountd >/dev/null; then status; exit $?; fi
+  [ -e /sys/class/infiniband/siw0 ] || echo "warning: no siw0 link (rdma link add): no SMB Direct listener"
+  mkdir -p /srv/share /run && chmod 0777 /srv/share
+  for m in nls_utf8 ecb ccm gcm cmac sha512_generic ctr ghash_generic md4 des_generic libdes; do modprobe -q $m 2>/dev/null; done
+  modprobe ksmbd || { echo "modprobe ksmbd failed"; dmesg | tail -5; exit 1; }
+  export LD_PRELOAD=/usr/lib/ksmbd/ksmbd_payload_sz.so
+  grep -qs '^smbuser:' /etc/ksmbd/ksmbdpwd.db ||
+    ksmbd.adduser -a smbuser -p smbpass >/tmp/ksmbd-adduser.log 2>&1 || echo "ksmbd.adduser failed: $(cat /tmp/ksmbd-adduser.log)"
+  ksmbd.mountd -n >$LOG 2>&1 </dev/null &
+  i=0
+  until listening 445 && listening 5445; do
+    i=$((i+1)); [ $i -gt 300 ] && { echo "ksmbd did not listen within 30 s"; status; tail -20 $LOG; dmesg | tail -10; exit 1; }
+    sleep 0.1
+  done
+  status;;
+stop)
+  ksmbd.control -s >/dev/null 2>&1
+  for p in $(pidof ksmbd.mountd); do kill $p 2>/dev/null; done
+  i=0; while pidof ksmbd.mountd >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  rmmod ksmbd 2>/dev/null
+  status >/dev/null; [ $? != 0 ] && echo "stopped";;
+status) status;;
+*) echo "usage: smb-server start|stop|status"; exit 2;;
+esac
+SMB
+    chmod +x "$1"
+}
+
 # ---------------------------------------------------------------- guest init
 write_init() {
     cat >"$1" <<'INIT'
@@ -282,12 +417,12 @@ mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /dev/shm; mount -t tmpfs t
 up() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "SIWVM[$(up)] $*"; }
 fail() { say "FAILED: $*"; echo "SIWVM-EXIT:125"; sync; poweroff -f; sleep 5; }
-mode=run ip=10.0.2.15/24 gw= links=siw0:eth0 siw=tunable share=0
+mode=run ip=10.0.2.15/24 gw= links=siw0:eth0 siw=tunable share=0 smb=0
 for w in $(cat /proc/cmdline); do
   case "$w" in
     siwvm.mode=*) mode=${w#*=};; siwvm.ip=*) ip=${w#*=};; siwvm.gw=*) gw=${w#*=};;
     siwvm.links=*) links=$(echo "${w#*=}" | tr , ' ');; siwvm.siw=*) siw=${w#*=};;
-    siwvm.share=*) share=${w#*=};;
+    siwvm.share=*) share=${w#*=};; siwvm.smb=*) smb=${w#*=};;
   esac
 done
 say "init start, mode=$mode"
@@ -327,6 +462,11 @@ else
 fi
 rdma link show | sed 's/^/SIWVM-INFO /'
 ip -4 -o addr show | sed 's/^/SIWVM-INFO /'
+# the SMB server after `rdma link add`: ksmbd picks its SMB Direct port (5445 on iWARP) at start
+if [ "$smb" = 1 ]; then
+  smb-server start 2>&1 | sed 's/^/SIWVM-SMB /' || fail "smb-server start"
+  smb-server status >/dev/null 2>&1 || fail "smb-server start: not serving (see SIWVM-SMB lines)"
+fi
 say "READY"
 echo "SIWVM-READY $(up)"
 case "$mode" in
@@ -395,10 +535,18 @@ build_initramfs() {
     cp -a "$CACHE/kernel/modules/." "$r/lib/modules/$KABI/"
     cp "$CACHE/build/siw/tunable/siw.ko" "$r/lib/modules/$KABI/extra/siw.ko"
     cp "$CACHE/build/siw/stock/siw.ko" "$r/lib/siw-stock/siw.ko"
+    cp "$CACHE/build/ksmbd/ksmbd.ko" "$r/lib/modules/$KABI/extra/ksmbd.ko"
     depmod -b "$r" "$KABI"
+    # SMB server: ksmbd-tools (one binary, named by its link) with the payload_sz shim, guest share
+    for b in ksmbd.mountd ksmbd.control ksmbd.adduser ksmbd.addshare; do ln -sf ../libexec/ksmbd.tools "$r/usr/sbin/$b"; done
+    mkdir -p "$r/usr/lib/ksmbd" "$r/etc/ksmbd" "$r/srv/share"
+    cp "$CACHE/build/ksmbd/ksmbd_payload_sz.so" "$r/usr/lib/ksmbd/"
+    chmod 0777 "$r/srv/share"
+    write_ksmbd_conf "$r/etc/ksmbd/ksmbd.conf"
+    write_smb_server "$r/usr/sbin/smb-server"
     # etc
-    printf 'root:x:0:0:root:/root:/bin/sh\ntcpdump:x:0:0::/:/bin/false\n' >"$r/etc/passwd"
-    printf 'root:x:0:\ntcpdump:x:0:\n' >"$r/etc/group"
+    printf 'root:x:0:0:root:/root:/bin/sh\ntcpdump:x:0:0::/:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$r/etc/passwd"
+    printf 'root:x:0:\ntcpdump:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
     printf '127.0.0.1 localhost\n10.0.2.2 host\n' >"$r/etc/hosts"
     printf 'hosts: files\nnetworks: files\nprotocols: files\nservices: files\n' >"$r/etc/nsswitch.conf"
     printf 'tcp 6 TCP\nudp 17 UDP\n' >"$r/etc/protocols"
@@ -411,7 +559,7 @@ build_initramfs() {
 
 initramfs_key() {
     # rebuild when the package set, the guest init or the assembly code changes
-    echo "$LAYOUT_VERSION|$KABI|$KVER|$USER_PKGS|$USER_BINS|$GUEST_MODULES|$(declare -f write_init build_initramfs | sha256sum | cut -c1-16)"
+    echo "$LAYOUT_VERSION|$KABI|$KVER|$USER_PKGS|$USER_BINS|$GUEST_MODULES|$KSMBD_MODULES|$(ksmbd_key)|$(declare -f write_init build_initramfs write_ksmbd_conf write_smb_server | sha256sum | cut -c1-16)"
 }
 
 prepare() {
@@ -420,10 +568,13 @@ prepare() {
     ensure_host_pkgs
     resolve_kernel
     if [ -f "$CACHE/initramfs.cpio" ] && [ -f "$CACHE/initramfs.key" ] && [ "$(cat "$CACHE/initramfs.key")" = "$(initramfs_key)" ] &&
-       [ -f "$CACHE/kernel/vmlinuz" ] && [ -f "$CACHE/build/siw/tunable/siw.ko" ]; then
+       [ -f "$CACHE/kernel/vmlinuz" ] && [ -f "$CACHE/build/siw/tunable/siw.ko" ] && [ -f "$CACHE/build/ksmbd/ksmbd.ko" ]; then
         flock -u 9; return 0                      # cache is current
     fi
     build_siw
+    build_ksmbd
+    rm -rf "$CACHE/build/kh"                      # the kbuild tree, re-extracted from $CACHE/debs if needed
+    [ "${SIWVM_KEEP_DEBS:-0}" = 1 ] || rm -f "$CACHE/debs/${KSRC}_"*.deb
     extract_kernel
     stage_userspace
     build_initramfs
@@ -509,6 +660,7 @@ boot_vm() {
     [ "$NET" = tap ] && { ip=$TAP_GUEST_IP/24; setup_tap_netns; }
     local append="console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init siwvm.mode=$mode siwvm.ip=$ip siwvm.siw=$SIWKIND siwvm.links=$(echo "$LINKS" | tr ' ' ,)"
     [ -n "$SHARE" ] && append="$append siwvm.share=1"
+    [ "$SMB" = 1 ] && append="$append siwvm.smb=1"
     # Under TCG the kernel marks the TSC unstable and falls back to the HPET clocksource, which
     # makes gettimeofday slow and jittery (perftest then fails its clock calibration).
     # tsc=reliable keeps the TSC clocksource (and the vDSO). Extra arguments: SIWVM_APPEND.

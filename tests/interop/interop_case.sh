@@ -29,7 +29,8 @@ NDK_RPING=${NDK_RPING:-}
 NDK_TOOL=${NDK_TOOL:-}
 GUEST_PORT=7174        # forwarded host 127.0.0.1:7174 -> guest 7174 (guest-server cases)
 HOST_PORT=17174        # not forwarded: the guest reaches it as 10.0.2.2:17174 (guest-client cases)
-export SIWVM_FWD="$GUEST_PORT 18515"   # 18515: perftest's default port
+# shellcheck source=vm_env.sh
+. "$(dirname "$0")/vm_env.sh"   # SIWVM_FWD: $GUEST_PORT, perftest's 18515, the SMB ports
 mode=${1:?mode}; shift
 
 # One bounded retry for the cases against the VM (docs/interop.md "CI"). A failed case is run

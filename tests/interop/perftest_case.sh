@@ -33,6 +33,8 @@ mode=${1:?mode}; test=${2:?test}; size=${3:?size}; iters=${4:?iters}
 die() { echo "PERFTEST FAIL: $*" >&2; exit 1; }
 # shellcheck source=retry_policy.sh
 . "$(dirname "$0")/retry_policy.sh"
+# shellcheck source=vm_env.sh
+. "$(dirname "$0")/vm_env.sh"
 key="perftest $mode $test $size $iters"
 note() { echo "[perftest] $*" >&2; }
 wait_until() { # seconds command...  (bounded polling of a condition)
@@ -43,15 +45,7 @@ case $test in send|write|read) ;; *) die "unknown test $test";; esac
 [ -x "$NDK_TOOL" ] || die "the ndk tool is not built ($NDK_TOOL)"
 command -v tshark >/dev/null && command -v dumpcap >/dev/null || die "tshark/dumpcap not installed"
 "$SIWVM" status | grep -q '^running' || die "the siw VM is not running (interop.vm_start failed?)"
-# The matrix's VM may have been switched to the tap network by an rping case (interop_case.sh
-# records it in $INTEROP_OUT/vm-net): these cases need user networking, restart it the same way.
-if [ "$(cat "$INTEROP_OUT/vm-net" 2>/dev/null || echo user)" != user ]; then
-    note "restarting the VM with net=user"
-    "$SIWVM" stop >/dev/null 2>&1
-    SIWVM_NET=user SIWVM_FWD="7174 18515" "$SIWVM" start >>"$INTEROP_OUT/vm-start.log" 2>&1 ||
-        die "siw VM (net=user) did not start: $(tail -5 "$INTEROP_OUT/vm-start.log")"
-    echo user >"$INTEROP_OUT/vm-net"
-fi
+vm_user_net || die "the VM is not on the user network"
 guest() { SIWVM_EXEC_TIMEOUT=${SIWVM_EXEC_TIMEOUT:-150} "$SIWVM" exec "$@"; }
 
 T=(tshark -n -o tcp.try_heuristic_first:TRUE --disable-protocol rpcordma)
