@@ -9,6 +9,13 @@
 #   smb_case.sh transfer PROFILE SIZE...    `ndk smb` put then get of random files of these sizes
 #                                           over SMB Direct with OPENNDK_MPA_PROFILE=PROFILE: cmp on
 #                                           the host, md5sum in the guest; then `ls` lists them
+#   smb_case.sh tcp SIZE...                 the same over SMB2 on plain TCP (port 445; the control)
+#   smb_case.sh wire                        a 1 MiB put and get captured on lo: tshark must show the
+#                                           server's RDMA Read Request (WRITE) and its tagged RDMA
+#                                           Writes (READ) on the SMB Direct connection
+#   smb_case.sh disconnect                  ksmbd stopped in the middle of a 32 MiB get: `ndk smb`
+#                                           exits 1 with a reason (no signal, no hang); the server
+#                                           then serves again
 #
 # The `ndk smb` cases exit 77 (ctest SKIP_RETURN_CODE) while `ndk --help` lists no `smb` subcommand.
 # The VM is the rping matrix's (user network; its forwards come from vm_env.sh: host 127.0.0.1:5445
@@ -57,6 +64,31 @@ guest_md5() { # name -> md5 of /srv/share/name
 random_file() { # path size
     head -c "$2" /dev/urandom >"$1"
 }
+# put, md5sum in the guest, get, cmp, for every size; then ls lists them all. Args: url size... ;
+# SMB_OPTS: options of `ndk smb` before the action.
+put_get_ls() {
+    local url=$1 size f; shift
+    for size in "$@"; do
+        f=f$size.bin
+        random_file "$D/$f" "$size"
+        timeout 300 "$NDK_TOOL" smb "$url" "${SMB_OPTS[@]}" -v put "$D/$f" "$f" >"$D/put-$size.txt" 2>&1 ||
+            die "ndk smb put of $size bytes failed: $(tail -5 "$D/put-$size.txt")"
+        [ "$(guest_md5 "$f")" = "$(md5sum <"$D/$f" | awk '{print $1}')" ] ||
+            die "size $size: md5 in the guest differs from the file put"
+        timeout 300 "$NDK_TOOL" smb "$url" "${SMB_OPTS[@]}" -v get "$f" "$D/$f.back" >"$D/get-$size.txt" 2>&1 ||
+            die "ndk smb get of $size bytes failed: $(tail -5 "$D/get-$size.txt")"
+        cmp "$D/$f" "$D/$f.back" || die "size $size: the file read back differs"
+        note "size $size: put, md5 in the guest, get, cmp: ok ($(cat "$D/put-$size.txt" "$D/get-$size.txt" | tr '\n' ' '))"
+    done
+    timeout 120 "$NDK_TOOL" smb "$url" "${SMB_OPTS[@]}" ls >"$D/ls.txt" 2>&1 || die "ndk smb ls failed: $(tail -5 "$D/ls.txt")"
+    for size in "$@"; do grep -q "f$size.bin" "$D/ls.txt" || die "ndk smb ls does not list f$size.bin: $(cat "$D/ls.txt")"; done
+}
+# The siw passive-side race (docs/interop.md): the siw-compatible profile paces its first FPDU,
+# the others get the tool's delay, as the rping matrix does.
+profile_opts() { # profile
+    SMB_OPTS=()
+    [ "$1" = siw-compatible ] || SMB_OPTS=(--first-fpdu-delay 500)
+}
 
 D=""
 case "$mode" in
@@ -103,23 +135,75 @@ transfer)
     D=$INTEROP_OUT/smb-transfer-$prof; rm -rf "$D"; mkdir -p "$D"
     smb_vm
     export OPENNDK_MPA_PROFILE=$prof
-    url=//127.0.0.1:$SMB_RDMA_PORT/$SMB_SHARE
-    for size in "$@"; do
-        f=f$size.bin
-        random_file "$D/$f" "$size"
-        timeout 300 "$NDK_TOOL" smb "$url" put "$D/$f" "$f" >"$D/put-$size.txt" 2>&1 ||
-            die "ndk smb put of $size bytes failed: $(tail -5 "$D/put-$size.txt")"
-        [ "$(guest_md5 "$f")" = "$(md5sum <"$D/$f" | awk '{print $1}')" ] ||
-            die "size $size: md5 in the guest differs from the file put"
-        timeout 300 "$NDK_TOOL" smb "$url" get "$f" "$D/$f.back" >"$D/get-$size.txt" 2>&1 ||
-            die "ndk smb get of $size bytes failed: $(tail -5 "$D/get-$size.txt")"
-        cmp "$D/$f" "$D/$f.back" || die "size $size: the file read back differs"
-        note "size $size: put, md5 in the guest, get, cmp: ok"
-    done
-    timeout 120 "$NDK_TOOL" smb "$url" ls >"$D/ls.txt" 2>&1 || die "ndk smb ls failed: $(tail -5 "$D/ls.txt")"
-    for size in "$@"; do grep -q "f$size.bin" "$D/ls.txt" || die "ndk smb ls does not list f$size.bin: $(cat "$D/ls.txt")"; done
+    profile_opts "$prof"
+    put_get_ls "//127.0.0.1:$SMB_RDMA_PORT/$SMB_SHARE" "$@"
     guest_kernel_clean
     echo "PASS smb transfer profile=$prof sizes: $*"
+    ;;
+tcp)
+    [ $# -ge 1 ] || die "usage: smb_case.sh tcp SIZE..."
+    ndk_has_smb || skip "'ndk smb' not in this build ($NDK_TOOL)"
+    D=$INTEROP_OUT/smb-tcp; rm -rf "$D"; mkdir -p "$D"
+    smb_vm
+    SMB_OPTS=(--tcp)
+    put_get_ls "//127.0.0.1:$SMB_TCP_PORT/$SMB_SHARE" "$@"
+    guest_kernel_clean
+    echo "PASS smb tcp sizes: $*"
+    ;;
+wire)
+    ndk_has_smb || skip "'ndk smb' not in this build ($NDK_TOOL)"
+    command -v dumpcap >/dev/null && command -v tshark >/dev/null || die "dumpcap/tshark not installed"
+    D=$INTEROP_OUT/smb-wire; rm -rf "$D"; mkdir -p "$D"
+    smb_vm
+    cap=$D/cap.pcap
+    dumpcap -q -i lo -f "tcp port $SMB_RDMA_PORT or udp port 9" -w "$cap" >"$cap.log" 2>&1 &
+    cap_pid=$!
+    # Running once a probe datagram is in the file ("Capturing on" can precede real capture).
+    for _ in $(seq 400); do
+        python3 -c 'import socket; socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(b"probe",("127.0.0.1",9))'
+        [ "$(tshark -n -r "$cap" -Y udp 2>/dev/null | wc -l)" -ge 1 ] && break
+        sleep 0.05
+    done
+    [ "$(tshark -n -r "$cap" -Y udp 2>/dev/null | wc -l)" -ge 1 ] || { kill $cap_pid; die "dumpcap did not start: $(cat "$cap.log")"; }
+    export OPENNDK_MPA_PROFILE=siw-compatible
+    SMB_OPTS=()
+    put_get_ls "//127.0.0.1:$SMB_RDMA_PORT/$SMB_SHARE" 1048576
+    kill -INT $cap_pid; wait $cap_pid 2>/dev/null
+    T=(tshark -n -r "$cap" -o tcp.try_heuristic_first:TRUE --disable-protocol rpcordma)
+    from_server="tcp.srcport == $SMB_RDMA_PORT"
+    reads=$("${T[@]}" -Y "$from_server && iwarp_rdma.opcode == 1" 2>/dev/null | wc -l)
+    writes=$("${T[@]}" -Y "$from_server && iwarp_rdma.opcode == 0 && iwarp_ddp.tagged_flag == 1" 2>/dev/null | wc -l)
+    responses=$("${T[@]}" -Y "tcp.dstport == $SMB_RDMA_PORT && iwarp_rdma.opcode == 2" 2>/dev/null | wc -l)
+    note "on the wire: $reads RDMA Read Request(s) from ksmbd, $responses Read Response segment(s) from us, $writes tagged RDMA Write segment(s) from ksmbd"
+    [ "$reads" -ge 1 ] || die "tshark shows no RDMA Read Request from the server (WRITE through the channel)"
+    [ "$responses" -ge 1 ] || die "tshark shows no RDMA Read Response from our side"
+    [ "$writes" -ge 1 ] || die "tshark shows no tagged RDMA Write from the server (READ through the channel)"
+    guest_kernel_clean
+    echo "PASS smb wire: WRITE as server RDMA Read ($reads requests), READ as tagged RDMA Writes ($writes segments)"
+    ;;
+disconnect)
+    ndk_has_smb || skip "'ndk smb' not in this build ($NDK_TOOL)"
+    D=$INTEROP_OUT/smb-disconnect; rm -rf "$D"; mkdir -p "$D"
+    smb_vm
+    url=//127.0.0.1:$SMB_RDMA_PORT/$SMB_SHARE
+    export OPENNDK_MPA_PROFILE=siw-compatible
+    big=$((32 << 20))
+    random_file "$D/big.bin" $big
+    timeout 300 "$NDK_TOOL" smb "$url" put "$D/big.bin" big.bin >"$D/put.txt" 2>&1 || die "put failed: $(cat "$D/put.txt")"
+    # One 64 KiB READ at a time: the transfer lasts long enough to stop the server in its middle.
+    timeout 300 "$NDK_TOOL" smb "$url" --timeout 30 -q 1 --chunk 64K get big.bin "$D/big.back" >"$D/get.txt" 2>&1 &
+    pid=$!
+    for _ in $(seq 600); do [ -s "$D/big.back" ] && break; sleep 0.05; done
+    [ -s "$D/big.back" ] || { kill $pid; die "the get never started: $(cat "$D/get.txt")"; }
+    guest 'smb-server stop' >"$D/stop.txt" 2>&1
+    wait $pid; rc=$?
+    cat "$D/get.txt"
+    [ $rc = 1 ] || die "ndk smb get ended with status $rc when the server went away (expected 1)"
+    grep -q '^ndk smb: error: ' "$D/get.txt" || die "no reason printed: $(cat "$D/get.txt")"
+    cmp -s "$D/big.bin" "$D/big.back" && die "the whole file arrived before the server stopped; nothing tested"
+    guest 'smb-server start' >"$D/restart.txt" 2>&1 || die "ksmbd did not start again: $(cat "$D/restart.txt")"
+    timeout 120 "$NDK_TOOL" smb "$url" ls >"$D/ls.txt" 2>&1 || die "ls after the restart failed: $(cat "$D/ls.txt")"
+    echo "PASS smb disconnect: $(tail -1 "$D/get.txt")"
     ;;
 *) die "unknown mode $mode";;
 esac

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -13,6 +14,7 @@ namespace ndksmb {
 namespace {
 constexpr std::size_t kSlotStride = 2048;  // holds a receive / send of up to kSlotStride bytes
 constexpr std::size_t kPage = 4096;
+constexpr int kLingerMs = 500;
 
 std::uint64_t context(std::uint64_t kind, std::size_t slot) { return kind << 56 | slot; }
 
@@ -67,7 +69,18 @@ SmbdTransport::SmbdTransport(const std::string& host, std::uint16_t port, const 
   pendingGrant_ = p_.receiveCredits;
 }
 
-SmbdTransport::~SmbdTransport() = default;  // the endpoint disconnects and deregisters everything
+SmbdTransport::~SmbdTransport() {
+  // ksmbd answers every message with a credit grant of its own once it reposted the receive;
+  // disconnecting before that Send completes makes it log a Send error. Linger briefly for it; the
+  // endpoint then disconnects and deregisters everything.
+  try {
+    const std::uint64_t before = emptyReceived_;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(kLingerMs);
+    while (emptyReceived_ == before && !ep_->peerDisconnected() && std::chrono::steady_clock::now() < end)
+      if (!progress(false, 0)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } catch (const std::exception&) {
+  }
+}
 
 std::uint8_t* SmbdTransport::recvSlot(std::size_t k) const {
   return reinterpret_cast<std::uint8_t*>(ep_->buf()) + k * kSlotStride;
@@ -96,11 +109,17 @@ void SmbdTransport::postReceive(std::size_t k) {
 bool SmbdTransport::progress(bool block, int timeoutMs) {
   NDK_RESULT_EX r{};
   if (block) {
-    try {
-      r = ep_->next(timeoutMs);
-    } catch (const ndkperf::PerfError&) {
+    // In slices: NDK does not flush our receives when the peer disconnects (R80), so the
+    // connector's disconnect event is looked at between them.
+    constexpr int kSliceMs = 200;
+    for (int waited = 0;; waited += kSliceMs) {
       if (ep_->peerDisconnected()) throw SmbError(disconnectedMessage());
-      throw SmbError("SMB Direct: the server did not answer in time");
+      if (waited >= timeoutMs) throw SmbError("SMB Direct: the server did not answer in time");
+      try {
+        r = ep_->next(std::min(kSliceMs, timeoutMs - waited));
+        break;
+      } catch (const ndkperf::PerfError&) {
+      }
     }
   } else if (!ep_->tryNext(&r)) {
     return false;
@@ -144,6 +163,7 @@ void SmbdTransport::handleReceive(std::size_t slot, std::uint32_t bytes) {
   postReceive(slot);
   ++pendingGrant_;
   if (done) ready_.push_back(std::move(*done));
+  if (payload.empty()) ++emptyReceived_;
 }
 
 int SmbdTransport::freeSendSlot() const {

@@ -75,6 +75,7 @@ class SmbdTransport : public Transport {
   std::uint32_t grantedOutstanding_ = 0; // granted to the server, not yet used by it
   std::uint32_t pendingGrant_ = 0;       // receives posted but not yet granted
   bool responseRequested_ = false;
+  std::uint64_t emptyReceived_ = 0;  // credit grants / keep-alives received
   std::vector<bool> sendBusy_;
   smbd::Reassembler reassembler_;
   std::deque<Bytes> ready_;
