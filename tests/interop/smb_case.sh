@@ -11,8 +11,8 @@
 #                                           the host, md5sum in the guest; then `ls` lists them
 #   smb_case.sh tcp SIZE...                 the same over SMB2 on plain TCP (port 445; the control)
 #   smb_case.sh wire                        a 1 MiB put and get captured on lo: tshark must show the
-#                                           server's RDMA Read Request (WRITE) and its tagged RDMA
-#                                           Writes (READ) on the SMB Direct connection
+#                                           server's RDMA Read Request (WRITE), its tagged RDMA
+#                                           Writes (READ) and its Sends with Invalidate (responses)
 #   smb_case.sh disconnect                  ksmbd stopped in the middle of a 32 MiB get: `ndk smb`
 #                                           exits 1 with a reason (no signal, no hang); the server
 #                                           then serves again
@@ -174,10 +174,14 @@ wire)
     reads=$("${T[@]}" -Y "$from_server && iwarp_rdma.opcode == 1" 2>/dev/null | wc -l)
     writes=$("${T[@]}" -Y "$from_server && iwarp_rdma.opcode == 0 && iwarp_ddp.tagged_flag == 1" 2>/dev/null | wc -l)
     responses=$("${T[@]}" -Y "tcp.dstport == $SMB_RDMA_PORT && iwarp_rdma.opcode == 2" 2>/dev/null | wc -l)
-    note "on the wire: $reads RDMA Read Request(s) from ksmbd, $responses Read Response segment(s) from us, $writes tagged RDMA Write segment(s) from ksmbd"
+    # RDMA_V1_INVALIDATE (the tool's default on 3.0.2): the WRITE and READ responses come as Send
+    # with Invalidate (opcode 4, or 6 with Solicited Event)
+    invals=$("${T[@]}" -Y "$from_server && (iwarp_rdma.opcode == 4 || iwarp_rdma.opcode == 6)" 2>/dev/null | wc -l)
+    note "on the wire: $reads RDMA Read Request(s) from ksmbd, $responses Read Response segment(s) from us, $writes tagged RDMA Write segment(s) from ksmbd, $invals Send with Invalidate from ksmbd"
     [ "$reads" -ge 1 ] || die "tshark shows no RDMA Read Request from the server (WRITE through the channel)"
     [ "$responses" -ge 1 ] || die "tshark shows no RDMA Read Response from our side"
     [ "$writes" -ge 1 ] || die "tshark shows no tagged RDMA Write from the server (READ through the channel)"
+    [ "$invals" -ge 2 ] || die "tshark shows $invals Send with Invalidate from the server (RDMA_V1_INVALIDATE: one per WRITE and READ)"
     guest_kernel_clean
     echo "PASS smb wire: WRITE as server RDMA Read ($reads requests), READ as tagged RDMA Writes ($writes segments)"
     ;;

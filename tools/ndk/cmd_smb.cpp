@@ -32,6 +32,7 @@ struct SmbArgs {
   unsigned timeoutS = 60;
   unsigned tcpPort = kTcpPort;
   unsigned firstFpduDelayMs = 0;
+  bool noInvalidate = false;
   std::string local, remote, dir;
   std::string benchSize = "1M";
   double benchSeconds = 5;
@@ -61,6 +62,7 @@ Session open(const SmbArgs& a, const UncPath& u, bool tcp, std::uint32_t slotByt
     p.rdmaSlotBytes = slotBytes;
     p.timeoutMs = timeoutMs;
     p.firstFpduDelayMs = a.firstFpduDelayMs;
+    p.invalidate = !a.noInvalidate;
     s.transport = std::make_unique<SmbdTransport>(u.host, u.port.value_or(kSmbDirectPort), p);
   }
   s.client = std::make_unique<Client>(*s.transport, timeoutMs);
@@ -69,9 +71,12 @@ Session open(const SmbArgs& a, const UncPath& u, bool tcp, std::uint32_t slotByt
 }
 
 std::string transportLine(const Session& s) {
+  const char* channel = !s.client->rdma() ? ""
+                        : s.transport->rdmaChannel() == smb2::kChannelRdmaV1Invalidate ? ", RDMA channel V1_INVALIDATE"
+                                                                                        : ", RDMA channel V1";
   return fmt::format("{} (dialect {}.{}{}{})", s.transport->name(), s.client->dialect() >> 8,
                      (s.client->dialect() >> 4) & 0xF, s.client->dialect() & 0xF ? fmt::format(".{}", s.client->dialect() & 0xF) : "",
-                     s.client->rdma() ? ", RDMA channel" : "");
+                     channel);
 }
 
 void report(const SmbArgs& a, const char* what, const Session& s, std::uint64_t bytes, Clock::time_point start) {
@@ -159,6 +164,8 @@ void addSmbCommand(CLI::App& app, int* exitCode) {
                   "ms between the MPA exchange and the SMBD negotiate (siw's passive-side race; the siw-compatible "
                   "profile paces by itself)")
       ->capture_default_str();
+  sub->add_flag("--no-invalidate", a->noInvalidate,
+                "SMB2_CHANNEL_RDMA_V1 over one MR instead of RDMA_V1_INVALIDATE over a fast-register MR per request");
   sub->add_option("--chunk", a->chunk, "bytes per READ/WRITE (capped by the server's maximum)")->capture_default_str();
   sub->add_option("-q,--depth", a->depth, "requests in flight")->capture_default_str();
   sub->add_option("--timeout", a->timeoutS, "seconds to wait for any answer")->capture_default_str();

@@ -167,6 +167,8 @@ void Client::connect(const std::string& host, const std::string& share) {
   negotiated_ = smb2::parseNegotiateResponse(
       call(smb2::negotiateRequest(header(smb2::kNegotiate, 0), {smb2::kDialect300, smb2::kDialect302}, guid)));
 
+  if (rdma() && t_.rdmaChannel() == smb2::kChannelRdmaV1Invalidate && negotiated_.dialect < smb2::kDialect302)
+    throw SmbError("the server chose dialect 3.0: RDMA_V1_INVALIDATE needs 3.0.2 (use --no-invalidate)");
   Bytes rsp = call(smb2::sessionSetupRequest(header(smb2::kSessionSetup, 0), ntlmssp::negotiateMessage()),
                    {smb2::kStatusMoreProcessing});
   sessionId_ = smb2::parseHeader(rsp).sessionId;
@@ -251,6 +253,7 @@ void Client::pipeline(std::uint64_t total, std::uint32_t chunk, unsigned depth,
     inflight.pop_front();
     const Bytes rsp = await(f.id);
     check(rsp, {smb2::kStatusSuccess});
+    if (rdma()) t_.rdmaDone(f.c.slot);
     done(f.c, rsp);
     busy[f.c.slot] = false;
   };
@@ -291,7 +294,7 @@ std::uint64_t Client::put(const std::string& local, const std::string& remote, c
         const smb2::Header h = header(smb2::kWrite, c.length);
         if (rdma()) {
           in.readAt(t_.rdmaSlot(c.slot), c.length, c.offset);
-          return smb2::writeRequestRdma(h, f, c.offset, smb2::kChannelRdmaV1, t_.rdmaDescriptor(c.slot, c.length));
+          return smb2::writeRequestRdma(h, f, c.offset, t_.rdmaChannel(), t_.rdmaDescriptor(c.slot, c.length));
         }
         staging.resize(c.length);
         in.readAt(staging.data(), c.length, c.offset);
@@ -320,7 +323,7 @@ std::uint64_t Client::get(const std::string& remote, const std::string& local, c
       [&](const Chunk& c) {
         const smb2::Header h = header(smb2::kRead, c.length);
         if (rdma())
-          return smb2::readRequestRdma(h, created.fileId, c.offset, smb2::kChannelRdmaV1, t_.rdmaDescriptor(c.slot, c.length));
+          return smb2::readRequestRdma(h, created.fileId, c.offset, t_.rdmaChannel(), t_.rdmaDescriptor(c.slot, c.length));
         return smb2::readRequest(h, created.fileId, c.offset, c.length);
       },
       [&](const Chunk& c, ByteView rsp) {
@@ -346,8 +349,8 @@ std::uint64_t Client::run(const smb2::FileId& f, bool write, std::uint32_t size,
         const smb2::Header h = header(write ? smb2::kWrite : smb2::kRead, c.length);
         if (rdma()) {
           const smb2::BufferDescriptor d = t_.rdmaDescriptor(c.slot, c.length);
-          return write ? smb2::writeRequestRdma(h, f, c.offset, smb2::kChannelRdmaV1, d)
-                       : smb2::readRequestRdma(h, f, c.offset, smb2::kChannelRdmaV1, d);
+          return write ? smb2::writeRequestRdma(h, f, c.offset, t_.rdmaChannel(), d)
+                       : smb2::readRequestRdma(h, f, c.offset, t_.rdmaChannel(), d);
         }
         return write ? smb2::writeRequest(h, f, c.offset, ByteView(inlineData).first(c.length))
                      : smb2::readRequest(h, f, c.offset, c.length);

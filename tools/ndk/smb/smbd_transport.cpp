@@ -37,13 +37,18 @@ SmbdTransport::SmbdTransport(const std::string& host, std::uint16_t port, const 
   ndkperf::NdkEndpoint::Params ep;
   ep.bufBytes = rdmaBase_ + p_.rdmaSlots * p_.rdmaSlotBytes;
   ep.rqDepth = p_.receiveCredits;
-  ep.iqDepth = p_.sendSlots + 2u;
+  ep.iqDepth = static_cast<ULONG>(p_.sendSlots + 2u + p_.rdmaSlots);
   ep.ird = p_.ird;
   ep.ord = p_.ord;
   ep.poll = false;
   sendBusy_.assign(p_.sendSlots, false);
   try {
     ep_ = std::make_unique<ndkperf::NdkEndpoint>(ifx, ep);
+    if (p_.invalidate) {
+      channels_.resize(p_.rdmaSlots);
+      for (std::size_t k = 0; k < p_.rdmaSlots; ++k)
+        channels_[k].region = &ep_->addFastRegion(reinterpret_cast<char*>(rdmaSlot(k)), p_.rdmaSlotBytes);
+    }
     for (std::size_t k = 0; k < p_.receiveCredits; ++k) postReceive(k);
     ep_->connect(dest, nullptr, 0);
     if (p_.firstFpduDelayMs) std::this_thread::sleep_for(std::chrono::milliseconds(p_.firstFpduDelayMs));
@@ -93,13 +98,41 @@ std::uint8_t* SmbdTransport::rdmaSlot(std::size_t k) {
   return reinterpret_cast<std::uint8_t*>(ep_->buf()) + rdmaBase_ + k * p_.rdmaSlotBytes;
 }
 
-smb2::BufferDescriptor SmbdTransport::rdmaDescriptor(std::size_t k, std::uint32_t len) const {
+smb2::BufferDescriptor SmbdTransport::rdmaDescriptor(std::size_t k, std::uint32_t len) {
   if (k >= p_.rdmaSlots || len > p_.rdmaSlotBytes) throw SmbError("SMB Direct: RDMA descriptor outside its slot");
   smb2::BufferDescriptor d;
   d.offset = ep_->bufAddr() + rdmaBase_ + k * p_.rdmaSlotBytes;
   d.token = ep_->remoteToken();
   d.length = len;
+  if (p_.invalidate) {
+    Channel& c = channels_[k];
+    if (c.registered) throw SmbError("SMB Direct: an RDMA buffer reused while its token is still valid");
+    // The registration is a work request ahead of the request's Send on the same queue: in force
+    // before the server can see the token.
+    try {
+      c.token = ep_->postFastRegister(context(kFastRegister, k),
+                                      *static_cast<ndkperf::NdkEndpoint::FastRegion*>(c.region));
+    } catch (const ndkperf::PerfError& e) {
+      throw SmbError(fmt::format("SMB Direct: {}", e.what()));
+    }
+    c.registered = true;
+    c.invalidated = false;
+    d.token = c.token;
+  }
   return d;
+}
+
+std::uint32_t SmbdTransport::rdmaChannel() const {
+  return p_.invalidate ? smb2::kChannelRdmaV1Invalidate : smb2::kChannelRdmaV1;
+}
+
+void SmbdTransport::rdmaDone(std::size_t k) {
+  if (!p_.invalidate) return;
+  Channel& c = channels_.at(k);
+  if (!c.invalidated)
+    throw SmbError(fmt::format("SMB Direct: the server answered without invalidating token {:#010x} "
+                               "(RDMA_V1_INVALIDATE asks for a Send with Invalidate)", c.token));
+  c.registered = false;
 }
 
 void SmbdTransport::postReceive(std::size_t k) {
@@ -136,16 +169,26 @@ bool SmbdTransport::progress(bool block, int timeoutMs) {
   }
   if (kind == kSend && slot < sendBusy_.size()) {
     sendBusy_[slot] = false;
+  } else if (kind == kFastRegister && slot < channels_.size()) {
+    // in force; nothing to do
   } else if (kind == kRecv && slot < p_.receiveCredits) {
-    handleReceive(slot, r.BytesTransferred);
+    handleReceive(slot, r.BytesTransferred, r);
   } else {
     throw SmbError("SMB Direct: a completion of no request of ours");
   }
   return true;
 }
 
-void SmbdTransport::handleReceive(std::size_t slot, std::uint32_t bytes) {
+void SmbdTransport::handleReceive(std::size_t slot, std::uint32_t bytes, const NDK_RESULT_EX& r) {
   if (bytes > p_.receiveSize) throw SmbError("SMB Direct: a receive longer than posted");
+  if (r.Type == NdkOperationTypeReceiveAndInvalidate) {
+    const auto token = static_cast<UINT32>(r.TypeSpecificCompletionOutput);
+    auto it = std::find_if(channels_.begin(), channels_.end(),
+                           [&](const Channel& c) { return c.registered && !c.invalidated && c.token == token; });
+    if (it == channels_.end())
+      throw SmbError(fmt::format("SMB Direct: the server invalidated token {:#010x}, which it was not given", token));
+    it->invalidated = true;
+  }
   const ByteView msg(recvSlot(slot), bytes);
   if (negotiating_) {
     negotiateResponse_.assign(msg.begin(), msg.end());

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include <ndk/ndk.h>
+
 #include "smbd_wire.h"
 #include "transport.h"
 
@@ -31,6 +33,9 @@ struct SmbdParams {
   // an initiator's first FPDU that comes at once (docs/interop.md "siw passive-side race"); the
   // siw-compatible profile paces by itself, `default` and `windows` do not.
   unsigned firstFpduDelayMs = 0;
+  // SMB2_CHANNEL_RDMA_V1_INVALIDATE: each request's buffer fast-registered anew, its token
+  // invalidated by the server's Send with Invalidate (checked). Off: RDMA_V1 over one MR.
+  bool invalidate = true;
 };
 
 class SmbdTransport : public Transport {
@@ -45,18 +50,20 @@ class SmbdTransport : public Transport {
   std::size_t rdmaSlots() const override { return p_.rdmaSlots; }
   std::size_t rdmaSlotBytes() const override { return p_.rdmaSlotBytes; }
   std::uint8_t* rdmaSlot(std::size_t k) override;
-  smb2::BufferDescriptor rdmaDescriptor(std::size_t k, std::uint32_t len) const override;
+  smb2::BufferDescriptor rdmaDescriptor(std::size_t k, std::uint32_t len) override;
+  std::uint32_t rdmaChannel() const override;
+  void rdmaDone(std::size_t k) override;
   std::uint32_t maxReadWrite() const override { return negotiated_.maxReadWriteSize; }
   const smbd::NegotiateResponse& negotiated() const { return negotiated_; }
 
  private:
-  enum Kind : std::uint64_t { kRecv = 1, kSend = 2 };
+  enum Kind : std::uint64_t { kRecv = 1, kSend = 2, kFastRegister = 3 };
   std::uint8_t* recvSlot(std::size_t k) const;
   std::uint8_t* sendSlot(std::size_t k) const;
   void postReceive(std::size_t k);
   // Handles one completion; false when the CQ was empty (and `block` false).
   bool progress(bool block, int timeoutMs);
-  void handleReceive(std::size_t slot, std::uint32_t bytes);
+  void handleReceive(std::size_t slot, std::uint32_t bytes, const NDK_RESULT_EX& r);
   // Sends one SMBD message (a fragment or an empty credit grant) from a free send slot.
   void sendMessage(ByteView fragment, std::uint32_t remaining);
   void waitSendable(int timeoutMs);
@@ -79,6 +86,14 @@ class SmbdTransport : public Transport {
   std::vector<bool> sendBusy_;
   smbd::Reassembler reassembler_;
   std::deque<Bytes> ready_;
+  // Remote invalidation: per RDMA slot, its fast-register region, the token of its current
+  // registration, and whether the server invalidated it.
+  struct Channel {
+    void* region = nullptr;  // ndkperf::NdkEndpoint::FastRegion
+    UINT32 token = 0;
+    bool registered = false, invalidated = false;
+  };
+  std::vector<Channel> channels_;
 };
 
 }  // namespace ndksmb

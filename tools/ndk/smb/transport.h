@@ -22,7 +22,14 @@ class Transport {
   virtual std::size_t rdmaSlots() const { return 0; }
   virtual std::size_t rdmaSlotBytes() const { return 0; }
   virtual std::uint8_t* rdmaSlot(std::size_t) { return nullptr; }
-  virtual smb2::BufferDescriptor rdmaDescriptor(std::size_t, std::uint32_t) const { return {}; }
+  // The descriptor of slot k's first `len` bytes for one request (with remote invalidation, a
+  // fresh fast registration whose token the server is to invalidate).
+  virtual smb2::BufferDescriptor rdmaDescriptor(std::size_t, std::uint32_t) { return {}; }
+  // The channel the requests name: SMB2_CHANNEL_RDMA_V1, or _V1_INVALIDATE.
+  virtual std::uint32_t rdmaChannel() const { return smb2::kChannelRdmaV1; }
+  // After the response to a request on slot k: throws SmbError if the server should have
+  // invalidated the slot's token (Send with Invalidate) and did not.
+  virtual void rdmaDone(std::size_t) {}
   // The largest READ / WRITE the transport carries through its channel (SMBD MaxReadWriteSize).
   virtual std::uint32_t maxReadWrite() const { return 0; }
 };
