@@ -9,7 +9,8 @@
 #   smb_case.sh transfer PROFILE SIZE...    `ndk smb` put then get of random files of these sizes
 #                                           over SMB Direct with OPENNDK_MPA_PROFILE=PROFILE: cmp on
 #                                           the host, md5sum in the guest; then `ls` lists them
-#   smb_case.sh tcp SIZE...                 the same over SMB2 on plain TCP (port 445; the control)
+#   smb_case.sh tcp SIZE...                 the same over SMB2 on plain TCP (port 445; the control),
+#                                           plus an NTLMv2 logon (right and wrong password)
 #   smb_case.sh wire                        a 1 MiB put and get captured on lo: tshark must show the
 #                                           server's RDMA Read Request (WRITE), its tagged RDMA
 #                                           Writes (READ) and its Sends with Invalidate (responses)
@@ -147,8 +148,14 @@ tcp)
     smb_vm
     SMB_OPTS=(--tcp)
     put_get_ls "//127.0.0.1:$SMB_TCP_PORT/$SMB_SHARE" "$@"
+    # NTLMv2 with the harness's user: the right password lists the share, a wrong one is refused.
+    timeout 120 "$NDK_TOOL" smb "//127.0.0.1:$SMB_TCP_PORT/$SMB_SHARE" --tcp -U smbuser%smbpass ls >"$D/user.txt" 2>&1 ||
+        die "NTLMv2 logon as smbuser failed: $(cat "$D/user.txt")"
+    timeout 120 "$NDK_TOOL" smb "//127.0.0.1:$SMB_TCP_PORT/$SMB_SHARE" --tcp -U smbuser%wrong ls >"$D/wrong.txt" 2>&1 &&
+        die "a wrong password was accepted"
+    grep -q STATUS_LOGON_FAILURE "$D/wrong.txt" || die "a wrong password: $(cat "$D/wrong.txt")"
     guest_kernel_clean
-    echo "PASS smb tcp sizes: $*"
+    echo "PASS smb tcp sizes: $*; NTLMv2 logon and refusal"
     ;;
 wire)
     ndk_has_smb || skip "'ndk smb' not in this build ($NDK_TOOL)"

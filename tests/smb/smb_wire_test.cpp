@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "smb/client.h"
+#include "smb/ntlmv2.h"
 #include "smb/smb2_wire.h"
 #include "smb/smbd_wire.h"
 #include "smb/tcp_transport.h"
@@ -356,4 +357,38 @@ TEST(SmbTcp, FrameHeader) {
   EXPECT_THROW(parseTcpFrameHeader(type, kMaxTcpMessage), SmbError);
   const std::uint8_t huge[4] = {0, 0xFF, 0xFF, 0xFF};
   EXPECT_THROW(parseTcpFrameHeader(huge, kMaxTcpMessage), SmbError);
+}
+
+// [MS-NLMP] 4.2.4.1.1: NTOWFv2 of User "User", Domain "Domain", Password "Password". The whole
+// NTLMv2 exchange is checked against ksmbd in the interop stage (smb_case.sh tcp: right and wrong
+// password).
+TEST(Ntlmssp, NtowfV2MatchesTheSpecificationsExample) {
+  const auto key = ntlmssp::ntowfV2({"User", "Domain", "Password"});
+  EXPECT_EQ(Bytes(key.begin(), key.end()), hexBytes("0c868a403bfd7a93a3001ef22ef02e3f"));
+}
+
+TEST(Ntlmssp, V2ResponseCarriesTheClientBlob) {
+  ntlmssp::Challenge ch;
+  ch.targetInfo = hexBytes("02000c0044006f006d00610069006e0001000c005300650072007600650072000000000000");
+  const Bytes r = ntlmssp::ntlmV2Response({"User", "Domain", "Password"}, ch, {1, 2, 3, 4, 5, 6, 7, 8}, 0x0102030405060708ull);
+  ASSERT_EQ(r.size(), 16 + 28 + ch.targetInfo.size() + 4);
+  Reader b(r, "t");
+  EXPECT_EQ(b.u16(16), 0x0101);                     // RespType, HiRespType
+  EXPECT_EQ(b.u64(24), 0x0102030405060708ull);      // timestamp
+  EXPECT_EQ(b.u64(32), 0x0807060504030201ull);      // client challenge
+  EXPECT_EQ(Bytes(r.begin() + 44, r.begin() + 44 + static_cast<long>(ch.targetInfo.size())), ch.targetInfo);
+}
+
+TEST(Ntlmssp, V2BadTargetInfoIsRefused) {
+  ntlmssp::Challenge ch;
+  ch.targetInfo = hexBytes("0700ff00");  // a timestamp pair claiming 255 bytes
+  EXPECT_THROW(ntlmssp::authenticateV2(ch, {"u", "", "p"}), SmbError);
+}
+
+TEST(Ntlmssp, Credentials) {
+  const ntlmssp::Credentials c = ntlmssp::parseCredentials("WORK\\smbuser%smb%pass");
+  EXPECT_EQ(c.domain, "WORK");
+  EXPECT_EQ(c.user, "smbuser");
+  EXPECT_EQ(c.password, "smb%pass");
+  EXPECT_THROW(ntlmssp::parseCredentials("%secret"), SmbError);
 }

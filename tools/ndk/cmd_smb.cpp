@@ -33,6 +33,7 @@ struct SmbArgs {
   unsigned tcpPort = kTcpPort;
   unsigned firstFpduDelayMs = 0;
   bool noInvalidate = false;
+  std::string user;  // -U DOMAIN\\USER%PASSWORD: NTLMv2; empty: guest
   std::string local, remote, dir;
   std::string benchSize = "1M";
   double benchSeconds = 5;
@@ -66,7 +67,9 @@ Session open(const SmbArgs& a, const UncPath& u, bool tcp, std::uint32_t slotByt
     s.transport = std::make_unique<SmbdTransport>(u.host, u.port.value_or(kSmbDirectPort), p);
   }
   s.client = std::make_unique<Client>(*s.transport, timeoutMs);
-  s.client->connect(u.host, u.share);
+  std::optional<ntlmssp::Credentials> credentials;
+  if (!a.user.empty()) credentials = ntlmssp::parseCredentials(a.user);
+  s.client->connect(u.host, u.share, credentials);
   return s;
 }
 
@@ -164,6 +167,7 @@ void addSmbCommand(CLI::App& app, int* exitCode) {
                   "ms between the MPA exchange and the SMBD negotiate (siw's passive-side race; the siw-compatible "
                   "profile paces by itself)")
       ->capture_default_str();
+  sub->add_option("-U,--user", a->user, "[DOMAIN\\]USER%PASSWORD: NTLMv2 logon (default: guest, empty user name)");
   sub->add_flag("--no-invalidate", a->noInvalidate,
                 "SMB2_CHANNEL_RDMA_V1 over one MR instead of RDMA_V1_INVALIDATE over a fast-register MR per request");
   sub->add_option("--chunk", a->chunk, "bytes per READ/WRITE (capped by the server's maximum)")->capture_default_str();

@@ -160,7 +160,8 @@ Bytes Client::call(const Bytes& msg, std::initializer_list<std::uint32_t> ok) {
 
 // ---- session ---------------------------------------------------------------------------------
 
-void Client::connect(const std::string& host, const std::string& share) {
+void Client::connect(const std::string& host, const std::string& share,
+                     const std::optional<ntlmssp::Credentials>& credentials) {
   std::array<std::uint8_t, 16> guid{};
   std::random_device rd;
   for (auto& b : guid) b = static_cast<std::uint8_t>(rd());
@@ -173,7 +174,8 @@ void Client::connect(const std::string& host, const std::string& share) {
                    {smb2::kStatusMoreProcessing});
   sessionId_ = smb2::parseHeader(rsp).sessionId;
   const ntlmssp::Challenge challenge = ntlmssp::parseChallenge(smb2::parseSessionSetupResponse(rsp).securityBlob);
-  call(smb2::sessionSetupRequest(header(smb2::kSessionSetup, 0), ntlmssp::authenticateGuest(challenge)));
+  call(smb2::sessionSetupRequest(header(smb2::kSessionSetup, 0), credentials ? ntlmssp::authenticateV2(challenge, *credentials)
+                                                                             : ntlmssp::authenticateGuest(challenge)));
   loggedOn_ = true;
 
   rsp = call(smb2::treeConnectRequest(header(smb2::kTreeConnect, 0), fmt::format("\\\\{}\\{}", host, share)));

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "ntlmv2.h"
 #include "transport.h"
 
 namespace ndksmb {
@@ -19,8 +20,9 @@ struct TransferOptions {
 class Client {
  public:
   Client(Transport& t, int timeoutMs) : t_(t), timeoutMs_(timeoutMs) {}
-  // NEGOTIATE .. TREE_CONNECT to \\host\share.
-  void connect(const std::string& host, const std::string& share);
+  // NEGOTIATE .. TREE_CONNECT to \\host\share; a guest session without credentials, NTLMv2 with.
+  void connect(const std::string& host, const std::string& share,
+               const std::optional<ntlmssp::Credentials>& credentials = std::nullopt);
   // TREE_DISCONNECT and LOGOFF (what was connected).
   void disconnect();
 
