@@ -126,17 +126,23 @@ if(TARGET ndk OR OPENNDK_INTEROP_BIN_DIR)
 endif()
 
 # SMB Direct against ksmbd in the same VM (tests/interop/smb_case.sh, interop/SMB-HARNESS.md): the
-# server check (smbclient over TCP, MPA on 5445; needs no client of ours) and the `ndk smb` cases,
-# which ctest reports as skipped (exit 77) while the tool has no `smb` subcommand. User network,
+# server check (smbclient over TCP, MPA on 5445; needs no client of ours) and the `ndk smb` cases
+# (skipped, exit 77, in a build whose tool has no `smb` subcommand). User network,
 # same fixture and lock; ksmbd is started in the running VM by the first case (no extra boot), and
 # the cases run before the tap cases (one network switch).
 set(_smb_drv ${CMAKE_CURRENT_SOURCE_DIR}/smb_case.sh)
 set(_smb_cases interop.smb.server)
 add_test(NAME interop.smb.server COMMAND bash ${_smb_drv} server)
-foreach(_prof siw-compatible windows tcp)
+foreach(_prof siw-compatible windows)
   add_test(NAME interop.smb.${_prof}.transfer COMMAND bash ${_smb_drv} transfer ${_prof} 0 1 4095 1048576 9437184)
   list(APPEND _smb_cases interop.smb.${_prof}.transfer)
 endforeach()
+# The control (SMB2 over TCP 445, same client and server), the RDMA operations on the wire, and a
+# server that goes away in the middle of a transfer.
+add_test(NAME interop.smb.tcp.transfer COMMAND bash ${_smb_drv} tcp 0 1 4095 1048576 9437184)
+add_test(NAME interop.smb.wire COMMAND bash ${_smb_drv} wire)
+add_test(NAME interop.smb.disconnect COMMAND bash ${_smb_drv} disconnect)
+list(APPEND _smb_cases interop.smb.tcp.transfer interop.smb.wire interop.smb.disconnect)
 set_tests_properties(${_smb_cases} PROPERTIES FIXTURES_REQUIRED siwvm ENVIRONMENT "${_env}" TIMEOUT 600
   LABELS interop RESOURCE_LOCK siwvm SKIP_RETURN_CODE 77)
 get_property(_all_tests DIRECTORY PROPERTY TESTS)

@@ -37,5 +37,6 @@ void addSetStateCommand(CLI::App& app, int* exitCode);
 void addTestCommand(CLI::App& app, int* exitCode);
 void addPingCommand(CLI::App& app, int* exitCode);
 void addPerfCommand(CLI::App& app, int* exitCode, const std::string& commandLine);
+void addSmbCommand(CLI::App& app, int* exitCode);
 
 }  // namespace ndktool

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) commandLine += (i ? " " : "") + std::string(argv[i]);
   ndktool::addPingCommand(app, &exitCode);
   ndktool::addPerfCommand(app, &exitCode, commandLine);
+  ndktool::addSmbCommand(app, &exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -300,6 +300,13 @@ void NdkEndpoint::cleanup() {
   extra_.clear();
   closeObject(qp_ ? &qp_->Header : nullptr);
   qp_ = nullptr;
+  for (FastRegion& r : fastRegions_) {
+    closeObject(r.mr ? &r.mr->Header : nullptr);
+    if (r.lam) adapter_->Dispatch->NdkReleaseLAM(adapter_, r.lam);
+    std::free(r.lam);
+    if (r.mdl) IoFreeMdl(r.mdl);
+  }
+  fastRegions_.clear();
   if (registered_) {
     try {
       request("NdkDeregisterMr", [&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
@@ -413,6 +420,38 @@ void NdkEndpoint::disconnect() {
   request("NdkDisconnect", [&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
     return connector_->Dispatch->NdkDisconnect(connector_, cb, c);
   });
+}
+
+// ---- fast registration ----------------------------------------------------------------------
+
+NdkEndpoint::FastRegion& NdkEndpoint::addFastRegion(char* p, std::size_t len) {
+  FastRegion& r = fastRegions_.emplace_back();
+  r.base = p;
+  r.len = len;
+  r.mdl = IoAllocateMdl(p, static_cast<ULONG>(len), FALSE, FALSE, nullptr);
+  if (!r.mdl) throw PerfError("IoAllocateMdl failed");
+  MmBuildMdlForNonPagedPool(r.mdl);
+  ULONG lamSize = OPENNDK_LAM_SIZE(len / PAGE_SIZE + 2);
+  r.lam = static_cast<NDK_LOGICAL_ADDRESS_MAPPING*>(std::calloc(1, lamSize));
+  if (!r.lam) throw PerfError("out of memory");
+  request("NdkBuildLAM", [&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
+    return adapter_->Dispatch->NdkBuildLAM(adapter_, r.mdl, len, cb, c, r.lam, &lamSize, &r.fbo);
+  });
+  r.mr = create<NDK_MR>("NdkCreateMr", [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_MR** out) {
+    return pd_->Dispatch->NdkCreateMr(pd_, TRUE, cb, c, out);
+  });
+  request("NdkInitializeFastRegisterMr", [&](NDK_FN_REQUEST_COMPLETION cb, PVOID c) {
+    return r.mr->Dispatch->NdkInitializeFastRegisterMr(r.mr, r.lam->AdapterPageCount, TRUE, cb, c);
+  });
+  return r;
+}
+
+UINT32 NdkEndpoint::postFastRegister(std::uint64_t ctx, FastRegion& r) {
+  NTSTATUS s = qp_->Dispatch->NdkFastRegister(qp_, reinterpret_cast<PVOID>(ctx), r.mr, r.lam->AdapterPageCount,
+                                              r.lam->AdapterPageArray, r.fbo, r.len, r.base,
+                                              NDK_OP_FLAG_ALLOW_REMOTE_READ | NDK_OP_FLAG_ALLOW_REMOTE_WRITE);
+  if (!NT_SUCCESS(s)) throw NdkCallError("NdkFastRegister", s);
+  return r.mr->Dispatch->NdkGetRemoteTokenFromMr(r.mr);
 }
 
 // ---- data -----------------------------------------------------------------------------------

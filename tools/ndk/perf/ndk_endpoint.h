@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -89,6 +90,21 @@ class NdkEndpoint {
   void postWrite(std::uint64_t ctx, const char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken, ULONG extraFlags = 0);
   void postRead(std::uint64_t ctx, char* p, ULONG len, std::uint64_t raddr, UINT32 rtoken, ULONG extraFlags = 0);
 
+  // A fast-register MR over [p, p + len) of this endpoint's buffer (ndk smb: one per RDMA channel
+  // buffer), with its adapter page list; the endpoint closes it (after the QP, before the PD).
+  struct FastRegion {
+    NDK_MR* mr = nullptr;
+    NDK_LOGICAL_ADDRESS_MAPPING* lam = nullptr;
+    ULONG fbo = 0;
+    PMDL mdl = nullptr;
+    char* base = nullptr;
+    std::size_t len = 0;
+  };
+  FastRegion& addFastRegion(char* p, std::size_t len);
+  // Posts NdkFastRegister of `r` (remote read and write) addressed by its virtual address; the
+  // remote token of this registration is returned (R126). Its completion carries `ctx`.
+  UINT32 postFastRegister(std::uint64_t ctx, FastRegion& r);
+
   // Next completion (timeout: PerfError). A failed completion is returned, not thrown.
   NDK_RESULT_EX next(int timeoutMs = 20000);
   bool tryNext(NDK_RESULT_EX* r);
@@ -138,6 +154,7 @@ class NdkEndpoint {
   UINT32 localToken_ = 0, remoteToken_ = 0;
   ULONG ord_ = 0;
   std::vector<char> peerData_;
+  std::deque<FastRegion> fastRegions_;  // a deque: references stay valid as regions are added
 
   Wait cqEvent_;
   Wait connectEvent_;
