@@ -156,7 +156,7 @@ void Cq::fail() {
   std::lock_guard lock(mu_);
   if (error_.load() != STATUS_SUCCESS) return;
   error_.store(STATUS_INTERNAL_ERROR);
-  OPENNDK_PROBE2(cq_error, static_cast<void*>(this), static_cast<unsigned>(STATUS_INTERNAL_ERROR));
+  OPENNDK_PROBE2(cq_error, static_cast<void*>(this), static_cast<unsigned>(error_.load()));
   adapter()->device()->counters().cqError.fetch_add(1);
   if (arm_ != kUnarmed) fireLocked(STATUS_INTERNAL_ERROR);
 }

@@ -339,7 +339,7 @@ NTSTATUS Qp::postReceive(PVOID ctx, const NDK_SGE* sgl, ULONG nSge) {
   if (s != STATUS_SUCCESS) return s;
   std::lock_guard lock(rq_mu_);
   if (rq_.size() + rq_inflight_ >= p_.rqDepth) return reject(fn, STATUS_INSUFFICIENT_RESOURCES, "receive queue full (R67)");
-  OPENNDK_PROBE4(post, static_cast<void*>(this), ctx, static_cast<unsigned>(NdkOperationTypeReceive), static_cast<unsigned long long>(r.totalLength));
+  OPENNDK_PROBE3(post_receive, static_cast<void*>(this), ctx, static_cast<unsigned long long>(r.totalLength));
   rq_.push_back(std::move(r));  // R66 [I]: receives are accepted connected or not
   return STATUS_SUCCESS;
 }

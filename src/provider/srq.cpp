@@ -80,7 +80,7 @@ NTSTATUS Srq::post(ReceiveRequest&& r) {
   if (failed_) return reject("NdkSrqReceive", STATUS_INTERNAL_ERROR, "SRQ failed (R147)");
   if (queue_.size() >= depth_)
     return reject("NdkSrqReceive", STATUS_INSUFFICIENT_RESOURCES, "SRQ is full (R67)");
-  OPENNDK_PROBE4(post, static_cast<void*>(this), r.requestContext, static_cast<unsigned>(NdkOperationTypeReceive), static_cast<unsigned long long>(r.totalLength));
+  OPENNDK_PROBE3(post_receive, static_cast<void*>(this), r.requestContext, static_cast<unsigned long long>(r.totalLength));
   queue_.push_back(std::move(r));
   return STATUS_SUCCESS;
 }

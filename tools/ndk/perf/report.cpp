@@ -159,8 +159,10 @@ std::string renderTable(const Report& r) {
                                 r.opts.bidir ? ", bidirectional (sum of both directions)" : "",
                                 mode == Mode::Lat ? "; latency in us, one-way (RTT/2)" : "");
   const int gw = groupWidth(mode);
-  out += text("", kSizeWidth) + kSep + centered("OpenNDK", gw) + kSep + centered("TCP", gw) + kSep +
-         text(mode == Mode::Lat ? "ratio" : "", kRatioWidth) + "\n";
+  std::string groups = text("", kSizeWidth) + kSep + centered("OpenNDK", gw) + kSep + centered("TCP", gw) + kSep +
+                       text(mode == Mode::Lat ? "ratio" : "", kRatioWidth);
+  groups.erase(groups.find_last_not_of(' ') + 1);
+  out += groups + "\n";
   out += text("size", kSizeWidth) + kSep + groupHeader(mode) + kSep + groupHeader(mode) + kSep +
          text(mode == Mode::Lat ? "median" : "ratio", kRatioWidth) + "\n";
   for (const Row& row : r.rows) {
