@@ -423,7 +423,8 @@ int runPerf(PerfArgs& a) {
                              {{"--lat", a.lat}, {"-a", a.all}, {"--sweep", !a.sweep.empty()}, {"-D", a.duration > 0}, {"-b", a.bidir},
                               {"--connect-rate", a.connectRate}, {"-o", a.outstanding != 16}, {"-I", a.inlineSize != 0},
                               {"--event", a.event}, {"--baseline", !a.baseline.empty()}, {"--tcp-only", a.tcpOnly},
-                              {"--json", a.json}, {"--csv", a.csv}, {"--plot", !a.plot.empty()}, {"-H", a.histogram}}});
+                              {"--json", a.json}, {"--csv", a.csv}, {"--plot", !a.plot.empty()}, {"-H", a.histogram},
+                              {"--show-progress", a.showProgress}}});
   if (modes != 1) usage("choose exactly one of --server, -c ADDR, --loopback");
   if (a.lat && a.bw) usage("--lat and --bw are exclusive");
   if (a.poll && a.event) usage("--poll and --event are exclusive");
