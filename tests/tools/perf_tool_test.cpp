@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <vector>
 
@@ -339,6 +340,36 @@ TEST(PerfTool, ServerRefusesPeerSizedTcpRound) {
   EXPECT_NE(out.find("round size 68719476736 outside the announced maximum 65536"), std::string::npos) << out;
   EXPECT_EQ(out.find("terminate called"), std::string::npos) << out;
   EXPECT_EQ(answer.find('r'), std::string::npos) << "the server announced the round ready";
+}
+
+// A peer that is not an ndk perf server (it answers the config line with HTTP): exit 1 with the
+// reason, not an uncaught JSON parse error (SIGABRT).
+TEST(PerfTool, ClientRefusesNonPerfServer) {
+  int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(l, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(l, 1), 0);
+  ASSERT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const unsigned ctlPort = ntohs(a.sin_port);
+  std::thread server([l] {
+    const int c = ::accept(l, nullptr, nullptr);
+    if (c < 0) return;
+    char buf[512];
+    (void)!::recv(c, buf, sizeof buf, 0);  // the config line
+    const char reply[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
+    (void)!::send(c, reply, sizeof reply - 1, MSG_NOSIGNAL);
+    ::close(c);
+  });
+  ToolRun r = ndk("perf -c 127.0.0.1 -n 10 -p " + std::to_string(ctlPort - 1), true);  // control port = -p + 1
+  server.join();
+  ::close(l);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("did not answer with ndk perf's control protocol"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
 }
 
 // The parsers of perf/wire.h bound every peer-supplied number (the fuzz target fuzz_perf_wire

@@ -302,7 +302,12 @@ Report clientSession(const std::string& host, std::uint16_t ctlPort, const Optio
     cfg["reverse_ports"] = ports;
   }
   ctl.sendLine(cfg.dump());
-  auto reply = nlohmann::json::parse(ctl.recvLine(60000));
+  // The peer's first answer: a JSON object from an ndk perf server, anything else is refused
+  // with a message (never an uncaught parse error).
+  nlohmann::json reply = nlohmann::json::parse(ctl.recvLine(60000), nullptr, false);
+  if (!reply.is_object())
+    throw PerfError(fmt::format("{}:{} did not answer with ndk perf's control protocol (is it `ndk perf --server`?)", host,
+                                ctlPort));
   if (reply.contains("error")) throw PerfError(reply["error"].get<std::string>());
   Progress progress(o.progress);
   if (ndk) {
@@ -581,6 +586,9 @@ void addPerfCommand(CLI::App& app, int* exitCode, const std::string& commandLine
       *exitCode = runPerf(*a);
     } catch (const PerfError& e) {
       fmt::print(stderr, "ndk perf: {}\n", e.what());
+      *exitCode = kExitFailed;
+    } catch (const nlohmann::json::exception& e) {  // a field of the peer's answer of the wrong type
+      fmt::print(stderr, "ndk perf: protocol: malformed answer from the peer ({})\n", e.what());
       *exitCode = kExitFailed;
     }
   });
