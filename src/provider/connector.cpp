@@ -420,7 +420,7 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
     dcb = std::exchange(discCb_, nullptr);
     dctx = discCtx_;
     const bool wasConnected = state_ == State::Connected;
-    if (!wasConnected || info.terminate_received || info.error != iwarp::Error::None) failure_ = failureText(info);
+    if (info.terminate_received || info.error != iwarp::Error::None || (!wasConnected && info.net != engine::NetError::None)) failure_ = failureText(info);
     if (cb && state_ != State::Connected) adapter()->device()->counters().connectFailure.fetch_add(1);
     if (wasConnected && !localDisconnect_ && !closing()) {
       raiseEvent = true;

@@ -54,7 +54,7 @@ class Connector final : public Object {
   void linkRejected(engine::ByteSpan peerPd);
   void linkClosed(const engine::CloseInfo& info);
 
- // Why the connection could not be set up or ended abnormally (empty: it did not); see
+  // Why the connection could not be set up or ended abnormally (empty: it did not); see
   // OpenNdkGetConnectorFailure in ndk/openndk.h.
   std::string failure() const;
 
