@@ -1,6 +1,7 @@
 /*
- * ndk/openndk.h - OpenNDK's own entry points (not part of NDKPI): the library version and
- * the host-wide control plane's runtime directory (docs/tools.md "The control plane").
+ * ndk/openndk.h - OpenNDK's own entry points (not part of NDKPI): the library version, the
+ * host-wide control plane's runtime directory (docs/tools.md "The control plane") and the reason
+ * a connection failed.
  */
 #ifndef OPENNDK_NDK_OPENNDK_H
 #define OPENNDK_NDK_OPENNDK_H
@@ -28,6 +29,20 @@ OPENNDK_API const OPENNDK_VERSION_INFO* OpenNdkGetVersion(void);
  * and returns its length without the NUL; if that is >= Capacity the path was truncated.
  */
 OPENNDK_API unsigned long OpenNdkRuntimeDirectory(char* Buffer, unsigned long Capacity);
+
+/*
+ * Why the connection of Connector (an NDK_CONNECTOR* of this library) could not be set up, or
+ * ended abnormally: NDKPI completes NdkConnect/NdkAccept/NdkCompleteConnect with a status only
+ * (STATUS_CONNECTION_ABORTED for a peer that is not iWARP as for many other causes). One line of
+ * text such as "MPA exchange failed: peer sent non-MPA data (...)", "MPA exchange failed: no MPA
+ * answer from the peer in time", "Terminate received: ...", "socket: connection reset".
+ * Readable until NdkCloseConnector. Writes the NUL-terminated text into Buffer (at most Capacity
+ * bytes) and returns its length without the NUL (>= Capacity: truncated); 0 when the connection
+ * did not fail (or has not yet) or Connector is not a live connector. The NDK ABI is unchanged.
+ */
+struct _NDK_CONNECTOR;
+OPENNDK_API unsigned long OpenNdkGetConnectorFailure(const struct _NDK_CONNECTOR* Connector, char* Buffer,
+                                                     unsigned long Capacity);
 
 OPENNDK_EXTERN_C_END
 

@@ -1,6 +1,7 @@
 // The exported C entry points of ndk/ndk.h and ndk/ndk_host.h.
 #include <ndk/ndk.h>
 #include <ndk/ndk_host.h>
+#include <ndk/openndk.h>
 
 #include <algorithm>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include "base/log.h"
 #include "host/control.h"
 #include "host/host.h"
+#include "provider/connector.h"
 #include "provider/miniport.h"
 
 using openndk::host::Host;
@@ -218,6 +220,18 @@ OPENNDK_API ULONG OpenNdkQueryTunables(NDK_HOST_TUNABLE* Tunables, ULONG Capacit
     }
   }
   return static_cast<ULONG>(table.size());
+}
+
+OPENNDK_API unsigned long OpenNdkGetConnectorFailure(const struct _NDK_CONNECTOR* Connector, char* Buffer,
+                                                     unsigned long Capacity) {
+  try {
+    auto* c = openndk::provider::Object::resolveAs<openndk::provider::Connector>(Connector);
+    const std::string text = c ? c->failure() : std::string();
+    if (Buffer && Capacity > 0) copyString(Buffer, Capacity, text);
+    return static_cast<unsigned long>(text.size());
+  } catch (...) {
+    return 0;
+  }
 }
 
 }  // extern "C"

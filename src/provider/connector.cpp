@@ -146,6 +146,29 @@ NTSTATUS statusFromNet(engine::NetError e) {
     default: return STATUS_CONNECTION_ABORTED;
   }
 }
+
+// The sentence OpenNdkGetConnectorFailure (ndk/openndk.h) returns: NDKPI has no field for why a
+// connection could not be set up, and a bare STATUS_CONNECTION_ABORTED does not tell a non-iWARP
+// peer from a timeout.
+std::string failureText(const engine::CloseInfo& info) {
+  using iwarp::Error;
+  const auto e = static_cast<unsigned>(info.error);
+  const bool mpa = e >= static_cast<unsigned>(Error::MpaBadKey) && e <= static_cast<unsigned>(Error::MpaInvalidFrameAfterQp);
+  std::string what;
+  switch (info.error) {
+    case Error::MpaBadKey: what = "peer sent non-MPA data (no MPA Request/Reply key: not an iWARP peer?)"; break;
+    case Error::MpaTimeout: what = "no MPA answer from the peer in time"; break;
+    case Error::MpaPeerClosed: what = "the peer closed the TCP connection during the MPA exchange"; break;
+    case Error::MpaRejectedByPeer: what = "rejected by the peer (MPA Reply with R=1)"; break;
+    default: what = std::string(iwarp::to_string(info.error)); break;
+  }
+  if (info.terminate_received)
+    return fmt::format("{}Terminate received: {}", mpa ? "MPA exchange failed: " : "",
+                       iwarp::describe_term(info.peer_terminate.layer, info.peer_terminate.etype, info.peer_terminate.code));
+  if (mpa) return "MPA exchange failed: " + what;
+  if (info.net != engine::NetError::None) return fmt::format("socket: {}", engine::to_string(info.net));
+  return what;
+}
 }  // namespace
 
 void Connector::completeRequest(NDK_FN_REQUEST_COMPLETION cb, PVOID ctx, NTSTATUS status) {
@@ -397,6 +420,7 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
     dcb = std::exchange(discCb_, nullptr);
     dctx = discCtx_;
     const bool wasConnected = state_ == State::Connected;
+    if (info.terminate_received || info.error != iwarp::Error::None || (!wasConnected && info.net != engine::NetError::None)) failure_ = failureText(info);
     if (cb && state_ != State::Connected) adapter()->device()->counters().connectFailure.fetch_add(1);
     if (wasConnected && !localDisconnect_ && !closing()) {
       raiseEvent = true;
@@ -463,6 +487,11 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
     });
   }
   release();  // the link's reference
+}
+
+std::string Connector::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
 }
 
 NTSTATUS Connector::completeConnect(const char* fn, const DisconnectEvent& ev, NDK_FN_REQUEST_COMPLETION cb, PVOID) {

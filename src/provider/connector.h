@@ -3,6 +3,7 @@
 // that need the wire validate their arguments and then return STATUS_NOT_IMPLEMENTED.
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/connection.h"
@@ -53,6 +54,10 @@ class Connector final : public Object {
   void linkRejected(engine::ByteSpan peerPd);
   void linkClosed(const engine::CloseInfo& info);
 
+  // Why the connection could not be set up or ended abnormally (empty: it did not); see
+  // OpenNdkGetConnectorFailure in ndk/openndk.h.
+  std::string failure() const;
+
  protected:
   void onCloseStarted() override;
 
@@ -86,6 +91,7 @@ class Connector final : public Object {
   class SharedEndpoint* shared_ = nullptr;  // antecedent (R117)
   SOCKADDR_INET sharedDest_{};  // ActiveConnection counted
   ActivityRegistration registration_;
+  std::string failure_;  // failure(), set when the link closes
 };
 
 // SOCKADDR_INET ↔ engine endpoint.

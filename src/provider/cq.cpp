@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "base/log.h"
+#include "base/probes.h"
 #include "provider/adapter.h"
 #include "provider/thunks.h"
 
@@ -110,12 +111,14 @@ bool Cq::complete(const CompletionEntry& e) {
     error_.store(STATUS_BUFFER_OVERFLOW);
     adapter()->device()->counters().cqError.fetch_add(1);
     NDK_LOG_WARN("provider", "CQ overrun (depth {}): CQ is unusable from now on (R47)", ring_.size());
+    OPENNDK_PROBE2(cq_overrun, static_cast<void*>(this), static_cast<unsigned>(ring_.size()));
     if (arm_ != kUnarmed) fireLocked(STATUS_BUFFER_OVERFLOW);
     return false;
   }
   ring_[(head_ + count_) % ring_.size()] = e;
   ++count_;
   ++added_;
+  OPENNDK_PROBE6(complete, static_cast<void*>(this), e.qpContext, e.requestContext, static_cast<unsigned>(e.type), static_cast<unsigned>(e.status), static_cast<unsigned>(e.bytesTransferred));
   const bool solicitedMatch = e.solicited || isError(e.status);
   if (solicitedMatch) ++matching_solicited_;
   if (arm_ != kUnarmed && matchesLocked(e)) {
@@ -153,6 +156,7 @@ void Cq::fail() {
   std::lock_guard lock(mu_);
   if (error_.load() != STATUS_SUCCESS) return;
   error_.store(STATUS_INTERNAL_ERROR);
+  OPENNDK_PROBE2(cq_error, static_cast<void*>(this), static_cast<unsigned>(error_.load()));
   adapter()->device()->counters().cqError.fetch_add(1);
   if (arm_ != kUnarmed) fireLocked(STATUS_INTERNAL_ERROR);
 }

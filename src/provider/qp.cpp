@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/probes.h"
 #include "provider/adapter.h"
 #include "provider/cq.h"
 #include "provider/mr.h"
@@ -315,6 +316,7 @@ NTSTATUS Qp::postInitiator(const char* fn, WorkRequest&& wr) {
     wr.newToken = wr.mw->reserveToken();
   }
   ++iq_outstanding_;
+  OPENNDK_PROBE4(post, static_cast<void*>(this), wr.requestContext, static_cast<unsigned>(wr.type), static_cast<unsigned long long>(wr.totalLength));
   const bool defer = (wr.flags & NDK_OP_FLAG_DEFER) &&
                      (adapter()->version().Major > 1 || adapter()->version().Minor >= 2);
   if (defer) {
@@ -341,6 +343,7 @@ NTSTATUS Qp::postReceive(PVOID ctx, const NDK_SGE* sgl, ULONG nSge) {
   if (s != STATUS_SUCCESS) return s;
   std::lock_guard lock(rq_mu_);
   if (rq_.size() + rq_inflight_ >= p_.rqDepth) return reject(fn, STATUS_INSUFFICIENT_RESOURCES, "receive queue full (R67)");
+  OPENNDK_PROBE3(post_receive, static_cast<void*>(this), ctx, static_cast<unsigned long long>(r.totalLength));
   rq_.push_back(std::move(r));  // R66 [I]: receives are accepted connected or not
   return STATUS_SUCCESS;
 }

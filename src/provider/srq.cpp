@@ -1,6 +1,7 @@
 #include "provider/srq.h"
 
 #include "base/log.h"
+#include "base/probes.h"
 #include "provider/adapter.h"
 #include "provider/pd.h"
 #include "provider/qp.h"
@@ -79,6 +80,7 @@ NTSTATUS Srq::post(ReceiveRequest&& r) {
   if (failed_) return reject("NdkSrqReceive", STATUS_INTERNAL_ERROR, "SRQ failed (R147)");
   if (queue_.size() >= depth_)
     return reject("NdkSrqReceive", STATUS_INSUFFICIENT_RESOURCES, "SRQ is full (R67)");
+  OPENNDK_PROBE3(post_receive, static_cast<void*>(this), r.requestContext, static_cast<unsigned long long>(r.totalLength));
   queue_.push_back(std::move(r));
   return STATUS_SUCCESS;
 }

@@ -4,7 +4,8 @@ execute_process(COMMAND readelf -n ${LIB} OUTPUT_VARIABLE notes RESULT_VARIABLE 
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "readelf -n ${LIB} failed")
 endif()
-foreach(probe connect mpa_exchange established rejected terminate_sent terminate_received close)
+foreach(probe connect mpa_exchange established rejected terminate_sent terminate_received close
+              post post_receive complete cq_overrun cq_error)
   string(REGEX MATCH "Provider: openndk\n[ ]+Name: ${probe}\n" found "${notes}")
   if(NOT found)
     message(FATAL_ERROR "USDT probe openndk:${probe} not in ${LIB}")

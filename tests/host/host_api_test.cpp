@@ -8,8 +8,10 @@
 #include <net/if.h>
 #include <ndk/ndk.h>
 #include <ndk/ndk_host.h>
+#include <ndk/openndk.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -294,6 +296,50 @@ TEST(HostConfig, TunableTableExported) {
   bool found = false;
   for (const auto& row : t) found = found || std::strcmp(row.Name, "network_direct") == 0;
   EXPECT_TRUE(found);
+}
+
+// OpenNdkGetConnectorFailure (ndk/openndk.h): 0 and an empty buffer for anything that is not a
+// live connector, and for a connector whose connection has not failed. The failed case (a peer
+// that is not iWARP) is host.NdkTool.FailedMpaExchangeReasonReachesTheUser.
+TEST(HostConnectorFailure, NotAConnectorOrNotFailedGivesNothing) {
+  char buf[64] = "unchanged";
+  EXPECT_EQ(OpenNdkGetConnectorFailure(nullptr, buf, sizeof buf), 0u);
+  EXPECT_STREQ(buf, "");
+  NDK_ADAPTER* a = nullptr;
+  ASSERT_EQ(OpenNdkOpenAdapter(loopback(), nullptr, &a), NDIS_STATUS_SUCCESS);
+  std::strcpy(buf, "unchanged");
+  EXPECT_EQ(OpenNdkGetConnectorFailure(reinterpret_cast<const struct _NDK_CONNECTOR*>(a), buf, sizeof buf), 0u);
+  EXPECT_STREQ(buf, "");
+  struct Created {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    NTSTATUS status = STATUS_PENDING;
+    NDK_CONNECTOR* c = nullptr;
+  } created;
+  auto onCreated = [](PVOID ctx, NTSTATUS st, NDK_OBJECT_HEADER* o) {
+    auto* w = static_cast<Created*>(ctx);
+    std::lock_guard l(w->mu);
+    w->status = st;
+    w->c = reinterpret_cast<NDK_CONNECTOR*>(o);
+    w->done = true;
+    w->cv.notify_all();
+  };
+  NDK_CONNECTOR* c = nullptr;
+  NTSTATUS s = a->Dispatch->NdkCreateConnector(a, onCreated, &created, &c);
+  if (s == STATUS_PENDING) {
+    std::unique_lock l(created.mu);
+    ASSERT_TRUE(created.cv.wait_for(l, std::chrono::seconds(10), [&] { return created.done; }));
+    s = created.status;
+    c = created.c;
+  }
+  ASSERT_EQ(s, STATUS_SUCCESS);
+  std::strcpy(buf, "unchanged");
+  EXPECT_EQ(OpenNdkGetConnectorFailure(c, buf, sizeof buf), 0u);
+  EXPECT_STREQ(buf, "");
+  EXPECT_EQ(OpenNdkGetConnectorFailure(c, nullptr, 0), 0u);
+  EXPECT_EQ(c->Dispatch->NdkCloseConnector(&c->Header, nullptr, nullptr), STATUS_SUCCESS);
+  OpenNdkCloseAdapter(a);
 }
 
 }  // namespace

@@ -9,13 +9,18 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include <vector>
+
+#include "perf/report.h"
 #include "perf/types.h"
 #include "perf/wire.h"
 #include "tool_run.h"
@@ -46,6 +51,7 @@ TEST(PerfTool, BadOptionsExitTwoWithUsage) {
         "perf --loopback --connect-rate --plot x.svg",
         "perf --loopback --baseline udp", "perf --loopback --json --csv", "perf --loopback --crc maybe",
         "perf --loopback --progress-mode fast", "perf --loopback -n 0", "perf --loopback --frobnicate",
+        "perf --loopback -H", "perf --loopback --bw -H", "perf --loopback --connect-rate -H",
         "ping", "ping -s -c 127.0.0.1", "ping --loopback -S 0", "ping --loopback -C 0", "ping --loopback --bogus"}) {
     ToolRun r = ndk(args, true);
     EXPECT_EQ(r.status, 2) << "ndk " << args << "\n" << r.out;
@@ -135,7 +141,8 @@ TEST(PerfTool, PlotWritesWellFormedSvg) {
   EXPECT_EQ(depth, 0);
   EXPECT_NE(svg.find("<polyline"), std::string::npos);  // the TCP series
   EXPECT_NE(svg.find(">Bandwidth<"), std::string::npos);
-  EXPECT_NE(svg.find(">OpenNDK<"), std::string::npos);  // legend
+  EXPECT_NE(svg.find(">TCP<"), std::string::npos);      // legend
+  EXPECT_EQ(svg.find(">OpenNDK<"), std::string::npos);  // --tcp-only: no OpenNDK series
   EXPECT_NE(svg.find("log scale"), std::string::npos);
   std::remove(path.c_str());
 }
@@ -335,6 +342,36 @@ TEST(PerfTool, ServerRefusesPeerSizedTcpRound) {
   EXPECT_EQ(answer.find('r'), std::string::npos) << "the server announced the round ready";
 }
 
+// A peer that is not an ndk perf server (it answers the config line with HTTP): exit 1 with the
+// reason, not an uncaught JSON parse error (SIGABRT).
+TEST(PerfTool, ClientRefusesNonPerfServer) {
+  int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(l, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(l, 1), 0);
+  ASSERT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const unsigned ctlPort = ntohs(a.sin_port);
+  std::thread server([l] {
+    const int c = ::accept(l, nullptr, nullptr);
+    if (c < 0) return;
+    char buf[512];
+    (void)!::recv(c, buf, sizeof buf, 0);  // the config line
+    const char reply[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
+    (void)!::send(c, reply, sizeof reply - 1, MSG_NOSIGNAL);
+    ::close(c);
+  });
+  ToolRun r = ndk("perf -c 127.0.0.1 -n 10 -p " + std::to_string(ctlPort - 1), true);  // control port = -p + 1
+  server.join();
+  ::close(l);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("did not answer with ndk perf's control protocol"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
+}
+
 // The parsers of perf/wire.h bound every peer-supplied number (the fuzz target fuzz_perf_wire
 // runs them on arbitrary input; these are the boundary values).
 TEST(PerfWire, ConfigLineIsBounded) {
@@ -416,6 +453,252 @@ TEST(PerfStats, SummaryAndSizes) {
   m.seconds = 1;
   EXPECT_DOUBLE_EQ(m.mbPerSec(), 1.0);
   EXPECT_DOUBLE_EQ(m.gbitPerSec(), 0.008);
+}
+
+// ---- -H, fixed-width table, plot, progress (issue 13) ----
+
+// -H: every latency sample is in exactly one bin, bins are contiguous with round edges, and the
+// text output carries the histogram after the table.
+TEST(PerfTool, HistogramCountsEverySample) {
+  ToolRun r = ndk("perf --loopback --tcp-only --lat -H --json -n 60 -s 64");
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["histogram"], true);
+  const auto& h = j["results"][0]["tcp"]["histogram"];
+  ASSERT_TRUE(h["bins"].is_array()) << h;
+  std::uint64_t total = 0;
+  double prevTo = -1;
+  for (const auto& b : h["bins"]) {
+    if (prevTo >= 0) {
+      EXPECT_DOUBLE_EQ(b["from_us"].get<double>(), prevTo);
+    }
+    EXPECT_LT(b["from_us"].get<double>(), b["to_us"].get<double>());
+    prevTo = b["to_us"].get<double>();
+    total += b["count"].get<std::uint64_t>();
+  }
+  EXPECT_EQ(total, 60u);
+  EXPECT_LE(h["bins"][0]["from_us"].get<double>(), j["results"][0]["tcp"]["lat_us"]["min"].get<double>());
+  EXPECT_GT(prevTo, j["results"][0]["tcp"]["lat_us"]["max"].get<double>());
+  ToolRun t = ndk("perf --loopback --tcp-only --lat -H -n 30 -s 64");
+  ASSERT_EQ(t.status, 0) << t.out;
+  EXPECT_NE(t.out.find("# latency histogram: TCP, size 64, 30 samples"), std::string::npos) << t.out;
+  ToolRun plain = ndk("perf --loopback --tcp-only --lat --json -n 10 -s 64");  // no -H: no histogram
+  ASSERT_EQ(plain.status, 0) << plain.out;
+  EXPECT_FALSE(nlohmann::json::parse(plain.out)["results"][0]["tcp"].contains("histogram"));
+}
+
+TEST(PerfStats, HistogramEdgesAreRoundAndCountEverySample) {
+  // A long tail (5 µs .. 20 ms): 1-2-5 edges, every sample counted once.
+  std::vector<double> v(100, 5.5);
+  v.push_back(20000);
+  ndkperf::Histogram h = ndkperf::histogram(v, 30);
+  ASSERT_FALSE(h.bins.empty());
+  std::uint64_t total = 0;
+  for (const auto& b : h.bins) total += b.count;
+  EXPECT_EQ(total, v.size());
+  EXPECT_EQ(h.bins.front().fromUs, 5);
+  EXPECT_EQ(h.bins.front().count, 100u);
+  EXPECT_GT(h.bins.back().toUs, 20000);
+  EXPECT_EQ(h.bins.back().count, 1u);
+  // A narrow spread: ten edges per decade (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8).
+  ndkperf::Histogram n = ndkperf::histogram({10.1, 11.9, 12.5, 14.9, 15.0, 29.0}, 30);
+  EXPECT_EQ(n.series, "10 per decade");
+  ASSERT_EQ(n.bins.size(), 5u);  // [10,12) [12,15) [15,20) [20,25) [25,30)
+  EXPECT_DOUBLE_EQ(n.bins[0].fromUs, 10);
+  EXPECT_DOUBLE_EQ(n.bins[4].toUs, 30);
+  const std::uint64_t want[] = {2, 2, 1, 0, 1};
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(n.bins[i].count, want[i]) << i;
+  EXPECT_TRUE(ndkperf::histogram({}).bins.empty());
+  EXPECT_EQ(ndkperf::roundStep(3), 5);
+  EXPECT_EQ(ndkperf::roundStep(0.13), 0.2);
+  EXPECT_EQ(ndkperf::roundStep(1000), 1000);
+}
+
+// The offsets of the column separators ('|') of a table line.
+std::vector<std::size_t> separators(const std::string& line) {
+  std::vector<std::size_t> v;
+  for (std::size_t i = line.find('|'); i != std::string::npos; i = line.find('|', i + 1)) v.push_back(i);
+  return v;
+}
+
+void expectAlignedColumns(const std::string& table) {
+  std::istringstream in(table);
+  std::string line;
+  std::vector<std::size_t> want;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#' || line.find('|') == std::string::npos) continue;
+    if (want.empty()) want = separators(line);
+    EXPECT_EQ(separators(line), want) << line << "\n" << table;
+    ++rows;
+  }
+  EXPECT_EQ(want.size(), 3u) << table;
+  EXPECT_GE(rows, 3) << table;
+}
+
+TEST(PerfTool, TableColumnsDoNotDriftAcrossSizes) {
+  ToolRun r = ndk("perf --loopback --tcp-only -n 20 --sweep 2:64K");
+  ASSERT_EQ(r.status, 0) << r.out;
+  expectAlignedColumns(r.out);
+  ToolRun l = ndk("perf --loopback --tcp-only --lat -n 10 --sweep 2:4K");
+  ASSERT_EQ(l.status, 0) << l.out;
+  expectAlignedColumns(l.out);
+}
+
+ndkperf::Measurement fakeBw(std::size_t size, double seconds, std::uint64_t iters) {
+  ndkperf::Measurement m;
+  m.size = size;
+  m.seconds = seconds;
+  m.iters = iters;
+  return m;
+}
+
+ndkperf::Measurement fakeLat(std::size_t size, std::vector<double> us) {
+  ndkperf::Measurement m = fakeBw(size, 1, us.size());
+  m.latUs = std::move(us);
+  return m;
+}
+
+// Whatever the values (tiny, huge, missing): every row has its separators at the same offsets.
+TEST(PerfReport, TableColumnsFixedWhateverTheValues) {
+  ndkperf::Report r;
+  r.rows.push_back({2, fakeBw(2, 1e-9, 1), std::nullopt});
+  r.rows.push_back({8u << 20, fakeBw(8u << 20, 1e-6, 1000000), fakeBw(8u << 20, 1e9, 1)});
+  r.rows.push_back({64, std::nullopt, fakeBw(64, 1, 1)});
+  expectAlignedColumns(ndkperf::renderTable(r));
+  r.opts.mode = ndkperf::Mode::Lat;
+  r.rows.clear();
+  r.rows.push_back({2, fakeLat(2, {0.001, 1e9}), fakeLat(2, {3.5})});
+  r.rows.push_back({4096, fakeLat(4096, {123456789.0}), std::nullopt});
+  expectAlignedColumns(ndkperf::renderTable(r));
+}
+
+struct SvgText {
+  double x = 0, y = 0;
+  std::string anchor, content, cls;
+  bool rotated = false;
+  int fontSize = 12;
+};
+
+std::string attr(const std::string& tag, const std::string& name) {
+  auto p = tag.find(" " + name + "=\"");
+  if (p == std::string::npos) return "";
+  p += name.size() + 3;
+  return tag.substr(p, tag.find('"', p) - p);
+}
+
+std::vector<SvgText> svgTexts(const std::string& svg) {
+  std::vector<SvgText> v;
+  for (std::size_t i = svg.find("<text "); i != std::string::npos; i = svg.find("<text ", i + 1)) {
+    const std::size_t e = svg.find('>', i), close = svg.find("</text>", e);
+    const std::string tag = svg.substr(i, e - i);
+    SvgText t;
+    t.x = std::stod(attr(tag, "x"));
+    t.y = std::stod(attr(tag, "y"));
+    t.anchor = attr(tag, "text-anchor");
+    t.cls = attr(tag, "class");
+    t.rotated = !attr(tag, "transform").empty();
+    if (!attr(tag, "font-size").empty()) t.fontSize = std::stoi(attr(tag, "font-size"));
+    t.content = svg.substr(e + 1, close - e - 1);
+    v.push_back(t);
+  }
+  return v;
+}
+
+// Every label inside the canvas (width estimated at 0.6 em per character, the usual sans-serif
+// average), rotated ones by their centre.
+void expectLabelsInside(const std::string& svg) {
+  const double W = std::stod(attr(svg.substr(svg.find("<svg"), 200), "width"));
+  const double H = std::stod(attr(svg.substr(svg.find("<svg"), 200), "height"));
+  for (const SvgText& t : svgTexts(svg)) {
+    const double w = 0.6 * t.fontSize * double(t.content.size());
+    if (t.rotated) {
+      EXPECT_GE(t.x - t.fontSize, 0) << t.content;
+      EXPECT_GE(t.y - w / 2, 0) << t.content;
+      continue;
+    }
+    const double left = t.anchor == "end" ? t.x - w : t.anchor == "middle" ? t.x - w / 2 : t.x;
+    EXPECT_GE(left, 0) << t.content;
+    EXPECT_LE(left + w, W) << t.content;
+    EXPECT_GE(t.y - t.fontSize, 0) << t.content;
+    EXPECT_LE(t.y + 4, H) << t.content;
+  }
+}
+
+std::vector<std::string> texts(const std::string& svg, const std::string& cls) {
+  std::vector<std::string> v;
+  for (const SvgText& t : svgTexts(svg))
+    if (t.cls == cls) v.push_back(t.content);
+  return v;
+}
+
+// 1, 2 or 5 times a power of ten (or 0).
+bool isRound(const std::string& label) {
+  const double v = std::stod(label);
+  if (v == 0) return true;
+  const double m = v / std::pow(10.0, std::floor(std::log10(v) + 1e-9));
+  return std::abs(m - 1) < 1e-9 || std::abs(m - 2) < 1e-9 || std::abs(m - 5) < 1e-9;
+}
+
+TEST(PerfReport, PlotDrawsOnlyWhatRan) {
+  ndkperf::Report r;
+  for (std::size_t s : {64u, 1024u, 65536u}) r.rows.push_back({s, fakeBw(s, 0.01, 1000 + s), std::nullopt});
+  // Bandwidth without a baseline: one series, no TCP legend, no latency panel.
+  std::string svg = ndkperf::renderSvg(r);
+  EXPECT_EQ(texts(svg, "legend"), std::vector<std::string>{"OpenNDK"});
+  EXPECT_EQ(svg.find(">TCP<"), std::string::npos);
+  EXPECT_EQ(svg.find("Latency"), std::string::npos);
+  EXPECT_NE(svg.find(">Bandwidth<"), std::string::npos);
+  std::size_t series = 0;
+  for (std::size_t i = svg.find("class=\"series\""); i != std::string::npos; i = svg.find("class=\"series\"", i + 1)) ++series;
+  EXPECT_EQ(series, 1u);
+  // Linear: from 0 in equal steps of 1, 2 or 5 times a power of ten.
+  const auto bwTicks = texts(svg, "ytick");
+  ASSERT_GE(bwTicks.size(), 3u);
+  EXPECT_EQ(bwTicks[0], "0");
+  const double step = std::stod(bwTicks[1]);
+  EXPECT_TRUE(isRound(bwTicks[1])) << step;
+  for (std::size_t k = 0; k < bwTicks.size(); ++k) EXPECT_DOUBLE_EQ(std::stod(bwTicks[k]), step * double(k)) << bwTicks[k];
+  expectLabelsInside(svg);
+  // With the baseline: both series and both legends.
+  for (auto& row : r.rows) row.tcp = fakeBw(row.size, 0.005, 1000);
+  svg = ndkperf::renderSvg(r);
+  EXPECT_EQ(texts(svg, "legend"), (std::vector<std::string>{"OpenNDK", "TCP"}));
+  expectLabelsInside(svg);
+  // Latency: its own panel on a log axis, ticks 1-2-5 times powers of ten, no bandwidth panel.
+  r.opts.mode = ndkperf::Mode::Lat;
+  for (auto& row : r.rows) row.ndk = fakeLat(row.size, {3.3, 4.1, 5.0}), row.tcp = std::nullopt;
+  r.rows.back().ndk = fakeLat(65536, {480, 490});
+  svg = ndkperf::renderSvg(r);
+  EXPECT_EQ(svg.find(">Bandwidth<"), std::string::npos);
+  EXPECT_NE(svg.find("Latency (median"), std::string::npos);
+  EXPECT_NE(svg.find("us (log scale)"), std::string::npos);
+  EXPECT_EQ(texts(svg, "legend"), std::vector<std::string>{"OpenNDK"});
+  const auto ticks = texts(svg, "ytick");
+  ASSERT_GE(ticks.size(), 3u);
+  for (const std::string& t : ticks) EXPECT_TRUE(isRound(t)) << t;
+  EXPECT_EQ(ticks.front(), "1");
+  EXPECT_EQ(ticks.back(), "1000");
+  expectLabelsInside(svg);
+  // An -a sweep: 23 sizes; the size labels are thinned so that they do not overlap.
+  r.rows.clear();
+  for (std::size_t s = 2; s <= (8u << 20); s *= 2) r.rows.push_back({s, fakeLat(s, {10.0 + double(s) / 1e4}), std::nullopt});
+  svg = ndkperf::renderSvg(r);
+  EXPECT_LT(texts(svg, "xtick").size(), 23u);
+  EXPECT_GE(texts(svg, "xtick").size(), 6u);
+  expectLabelsInside(svg);
+}
+
+// A run longer than ~2 s prints a progress line on stderr (here forced with --show-progress;
+// stderr is a pipe, not a terminal), and none without the flag.
+TEST(PerfTool, ProgressLineOnLongRuns) {
+  ToolRun r = ndk("perf --loopback --tcp-only -n 50 -s 64 -D 3 --show-progress", true);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("ndk perf: TCP size 64 (1/1), "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" s in all\n"), std::string::npos) << r.out;
+  ToolRun quiet = ndk("perf --loopback --tcp-only -n 50 -s 64 -D 3", true);
+  ASSERT_EQ(quiet.status, 0) << quiet.out;
+  EXPECT_EQ(quiet.out.find("s in all"), std::string::npos) << quiet.out;
 }
 
 }  // namespace

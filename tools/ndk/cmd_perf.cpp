@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -49,6 +50,8 @@ struct PerfArgs {
   bool v4 = false, v6 = false;
   std::string baseline;
   bool tcpOnly = false, json = false, csv = false;
+  bool histogram = false;     // -H
+  bool showProgress = false;  // --show-progress (else: when stderr is a terminal)
   std::string plot;
   std::string commandLine;
   bool perftest = false;  // --perftest: perftest -R's exchange (perftest_compat.h)
@@ -218,25 +221,53 @@ void serverSession(TcpSocket& ctl, TcpListener* l, const std::string& bindAddr, 
   }
 }
 
+// The progress line of a long run (issue: "progress on any run longer than ~2 s"): a thread
+// wakes once a second and, from 2 s on, prints the step being measured and the time so far on
+// stderr (overwritten in place on a terminal, one line per second otherwise).
 class Progress {
  public:
-  explicit Progress(bool on) : on_(on), t0_(Clock::now()) {}
-  void step(const char* what, std::size_t size, std::size_t i, std::size_t n) {
-    double el = std::chrono::duration<double>(Clock::now() - t0_).count();
-    if (!on_ || el < 3) return;
-    shown_ = true;
-    fmt::print(stderr, "{}[ndk perf] {} size {} ({}/{}) {:.0f} s{}", isatty(2) ? "\r" : "", what, sizeLabel(size), i + 1,
-               n, el, isatty(2) ? "   " : "\n");
-    std::fflush(stderr);
+  explicit Progress(bool on) : t0_(Clock::now()), tty_(::isatty(2) == 1) {
+    if (on) ticker_ = std::thread([this] { run(); });
   }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
   ~Progress() {
-    if (shown_ && isatty(2)) fmt::print(stderr, "\n");
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (ticker_.joinable()) ticker_.join();
+    if (shown_ && tty_) fmt::print(stderr, "\n");
+  }
+  void step(const char* what, std::size_t size, std::size_t i, std::size_t n) {
+    std::lock_guard<std::mutex> l(mu_);
+    step_ = fmt::format("{} size {} ({}/{})", what, sizeLabel(size), i + 1, n);
+    stepT0_ = Clock::now();
   }
 
  private:
-  bool on_;
-  Clock::time_point t0_;
-  bool shown_ = false;
+  void run() {
+    std::unique_lock<std::mutex> l(mu_);
+    while (!cv_.wait_for(l, std::chrono::seconds(1), [this] { return stop_; })) {
+      const auto now = Clock::now();
+      const double el = std::chrono::duration<double>(now - t0_).count();
+      if (el < 2 || step_.empty()) continue;
+      shown_ = true;
+      fmt::print(stderr, "{}ndk perf: {}, {:.0f} s on this size, {:.0f} s in all{}", tty_ ? "\r" : "", step_,
+                 std::chrono::duration<double>(now - stepT0_).count(), el, tty_ ? "   " : "\n");
+      std::fflush(stderr);
+    }
+  }
+
+  const Clock::time_point t0_;
+  const bool tty_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, shown_ = false;
+  std::string step_;
+  Clock::time_point stepT0_;
+  std::thread ticker_;
 };
 
 template <class F>
@@ -271,7 +302,12 @@ Report clientSession(const std::string& host, std::uint16_t ctlPort, const Optio
     cfg["reverse_ports"] = ports;
   }
   ctl.sendLine(cfg.dump());
-  auto reply = nlohmann::json::parse(ctl.recvLine(60000));
+  // The peer's first answer: a JSON object from an ndk perf server, anything else is refused
+  // with a message (never an uncaught parse error).
+  nlohmann::json reply = nlohmann::json::parse(ctl.recvLine(60000), nullptr, false);
+  if (!reply.is_object())
+    throw PerfError(fmt::format("{}:{} did not answer with ndk perf's control protocol (is it `ndk perf --server`?)", host,
+                                ctlPort));
   if (reply.contains("error")) throw PerfError(reply["error"].get<std::string>());
   Progress progress(o.progress);
   if (ndk) {
@@ -340,7 +376,7 @@ Report clientSession(const std::string& host, std::uint16_t ctlPort, const Optio
 // --loopback --connect-rate -q N: N connected QP pairs on one adapter (perf/scale.h).
 int runConnectRate(const PerfArgs& a) {
   if (!a.loopback) usage("--connect-rate runs over --loopback only");
-  if (a.lat || a.tcpOnly || a.all || !a.sweep.empty() || a.bidir || a.csv || !a.plot.empty())
+  if (a.lat || a.histogram || a.tcpOnly || a.all || !a.sweep.empty() || a.bidir || a.csv || !a.plot.empty())
     usage("--connect-rate takes only -q, -o, -4/-6, --baseline tcp, --progress-mode, --crc and --json");
   if (!a.baseline.empty() && a.baseline != "tcp") usage("--baseline: only 'tcp' is known");
   if (a.v4 && a.v6) usage("-4 and -6 are exclusive");
@@ -392,7 +428,8 @@ int runPerf(PerfArgs& a) {
                              {{"--lat", a.lat}, {"-a", a.all}, {"--sweep", !a.sweep.empty()}, {"-D", a.duration > 0}, {"-b", a.bidir},
                               {"--connect-rate", a.connectRate}, {"-o", a.outstanding != 16}, {"-I", a.inlineSize != 0},
                               {"--event", a.event}, {"--baseline", !a.baseline.empty()}, {"--tcp-only", a.tcpOnly},
-                              {"--json", a.json}, {"--csv", a.csv}, {"--plot", !a.plot.empty()}}});
+                              {"--json", a.json}, {"--csv", a.csv}, {"--plot", !a.plot.empty()}, {"-H", a.histogram},
+                              {"--show-progress", a.showProgress}}});
   if (modes != 1) usage("choose exactly one of --server, -c ADDR, --loopback");
   if (a.lat && a.bw) usage("--lat and --bw are exclusive");
   if (a.poll && a.event) usage("--poll and --event are exclusive");
@@ -414,7 +451,9 @@ int runPerf(PerfArgs& a) {
   o.ipv6 = a.v6;
   o.qps = a.qps;
   o.bidir = a.bidir;
-  o.progress = !a.json && !a.csv;
+  o.progress = a.showProgress || ::isatty(2) == 1;
+  o.histogram = a.histogram;
+  if (a.histogram && !a.lat) usage("-H (latency histogram) applies to --lat");
   if (a.all) {
     o.sizes = sweepSizes(2, 8u << 20);
   } else if (!a.sweep.empty()) {
@@ -537,12 +576,19 @@ void addPerfCommand(CLI::App& app, int* exitCode, const std::string& commandLine
   sub->add_flag("-R,--rdma_cm", a->perftestNoop, "perftest's -R: no-op (ndk perf always connects through NDK's CM)");
   sub->add_flag("-F,--CPU-freq", a->perftestNoop, "perftest's -F: no-op (ndk perf does not check the CPU frequency)");
   sub->add_flag("--report_gbits", a->perftestNoop, "perftest's --report_gbits: no-op (Gb/s is always printed)");
+  sub->add_flag("-H,--report-histogram", a->histogram,
+                "With --lat: a latency histogram per size and transport (JSON: \"histogram\" in each figure)");
+  sub->add_flag("--show-progress", a->showProgress,
+                "A progress line on stderr once a second from 2 s on (default: only when stderr is a terminal)");
   sub->add_option("--plot", a->plot, "Write an SVG plot (bandwidth and latency against size) to FILE");
   sub->callback([a, exitCode] {
     try {
       *exitCode = runPerf(*a);
     } catch (const PerfError& e) {
       fmt::print(stderr, "ndk perf: {}\n", e.what());
+      *exitCode = kExitFailed;
+    } catch (const nlohmann::json::exception& e) {  // a field of the peer's answer of the wrong type
+      fmt::print(stderr, "ndk perf: protocol: malformed answer from the peer ({})\n", e.what());
       *exitCode = kExitFailed;
     }
   });

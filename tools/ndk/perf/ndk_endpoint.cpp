@@ -1,6 +1,7 @@
 #include "ndk_endpoint.h"
 
 #include <ndk/ndk_host.h>
+#include <ndk/openndk.h>
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -37,11 +38,13 @@ std::string ntStatusName(NTSTATUS s) {
 }
 
 namespace {
-// The provider logs why a connection could not be set up (MPA exchange, Terminate, socket error)
-// as an info line; at the default level (warn) the tool points there instead of leaving a bare
-// status.
-std::string connectFailureHint(const std::string& fn, NTSTATUS s) {
+// Why a connection could not be set up (MPA exchange, Terminate, socket error): the provider's
+// own sentence (OpenNdkGetConnectorFailure, an OpenNDK extension: NDKPI has no field for it),
+// else a pointer to its log.
+std::string connectFailureHint(const std::string& fn, NTSTATUS s, const NDK_CONNECTOR* connector) {
   if (s == STATUS_SUCCESS || (fn != "NdkConnect" && fn != "NdkAccept" && fn != "NdkCompleteConnect")) return "";
+  char reason[512];
+  if (connector && OpenNdkGetConnectorFailure(connector, reason, sizeof reason) > 0) return std::string(": ") + reason;
   const char* level = std::getenv("OPENNDK_LOG");
   const std::string_view l = level ? level : "";
   if (l == "info" || l == "debug" || l == "trace") return " - the provider's reason is logged above";
@@ -49,9 +52,9 @@ std::string connectFailureHint(const std::string& fn, NTSTATUS s) {
 }
 }  // namespace
 
-NdkCallError::NdkCallError(const std::string& fn, NTSTATUS s)
+NdkCallError::NdkCallError(const std::string& fn, NTSTATUS s, const NDK_CONNECTOR* connector)
     : PerfError(fmt::format("provider: {} returned 0x{:08X} ({}){}", fn, static_cast<std::uint32_t>(s), ntStatusName(s),
-                            connectFailureHint(fn, s))),
+                            connectFailureHint(fn, s, connector))),
       status(s) {}
 
 bool parseAddress(const std::string& text, std::uint16_t port, SOCKADDR_INET* out) {
@@ -199,7 +202,7 @@ void NdkEndpoint::request(const char* fn, F&& f, int timeoutMs) {
     if (!w.wait(timeoutMs)) throw PerfError(fmt::format("provider: {} never completed", fn));
     s = w.status;
   }
-  if (!NT_SUCCESS(s)) throw NdkCallError(fn, s);
+  if (!NT_SUCCESS(s)) throw NdkCallError(fn, s, connector_);
 }
 
 NDK_FN_CLOSE_OBJECT closeFunctionOf(NDK_OBJECT_HEADER* h) {
@@ -386,13 +389,13 @@ void NdkEndpoint::acceptFrom(NdkEndpoint& owner, const void* privateData, ULONG 
   NTSTATUS s = connector_->Dispatch->NdkAccept(connector_, qp_, p_.ird, p_.ord, const_cast<PVOID>(privateData), len,
                                                &NdkEndpoint::onDisconnect, this, &NdkEndpoint::onRequest, &acceptWait_);
   if (s != STATUS_PENDING) acceptWait_.done(s, nullptr);
-  if (!NT_SUCCESS(s)) throw NdkCallError("NdkAccept", s);
+  if (!NT_SUCCESS(s)) throw NdkCallError("NdkAccept", s, connector_);
   connected_ = true;  // posting and disconnecting are allowed from here on; finishAccept() checks the outcome
 }
 
 void NdkEndpoint::finishAccept(int timeoutMs) {
   if (!acceptWait_.wait(timeoutMs)) throw PerfError("provider: NdkAccept never completed (the peer sent nothing on the connection)");
-  if (!NT_SUCCESS(acceptWait_.status)) throw NdkCallError("NdkAccept", acceptWait_.status);
+  if (!NT_SUCCESS(acceptWait_.status)) throw NdkCallError("NdkAccept", acceptWait_.status, connector_);
 }
 
 void NdkEndpoint::connect(const SOCKADDR_INET& dest, const void* privateData, ULONG len) {

@@ -3,6 +3,7 @@
 // and a connection made as server (listener + accept) or client (connector + connect).
 // Every provider failure throws NdkCallError whose what() is the line the tools print:
 //   provider: NdkListen returned 0xC0000002 (STATUS_NOT_IMPLEMENTED)
+//   provider: NdkConnect returned 0xC0000241 (STATUS_CONNECTION_ABORTED): MPA exchange failed: ...
 #pragma once
 #include <ndk/ndk.h>
 
@@ -21,7 +22,9 @@ namespace ndkperf {
 std::string ntStatusName(NTSTATUS s);  // "STATUS_NOT_IMPLEMENTED" or "0x...."
 
 struct NdkCallError : PerfError {
-  NdkCallError(const std::string& fn, NTSTATUS s);
+  // `connector`: for a failed NdkConnect/NdkAccept/NdkCompleteConnect, the connector whose
+  // failure reason (OpenNdkGetConnectorFailure) the message carries.
+  NdkCallError(const std::string& fn, NTSTATUS s, const NDK_CONNECTOR* connector = nullptr);
   NTSTATUS status;
 };
 

@@ -24,7 +24,8 @@ struct Report {
 std::string renderTable(const Report& r);
 nlohmann::ordered_json renderJson(const Report& r);
 std::string renderCsv(const Report& r);
-// Bandwidth (MB/s) and latency (median µs) against message size, log2 x axis; returns the SVG.
+// Bandwidth (MB/s, linear) or median latency (µs, log scale) against message size (log2 x axis),
+// one series per transport that ran; returns the SVG.
 std::string renderSvg(const Report& r);
 nlohmann::ordered_json machineInfo();
 

@@ -1,6 +1,7 @@
 #include "scale.h"
 
 #include <ndk/ndk_host.h>
+#include <ndk/openndk.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -139,8 +140,12 @@ long openFds() {
   return n - 1;  // the directory stream itself
 }
 
-std::string fail(const char* fn, std::size_t pair, NTSTATUS s) {
-  return fmt::format("pair {}: {} 0x{:08X} ({})", pair, fn, static_cast<std::uint32_t>(s), ntStatusName(s));
+// `connector`: the connector whose failure reason (OpenNdkGetConnectorFailure) follows the status.
+std::string fail(const char* fn, std::size_t pair, NTSTATUS s, const NDK_CONNECTOR* connector = nullptr) {
+  char reason[512];
+  const bool why = connector && OpenNdkGetConnectorFailure(connector, reason, sizeof reason) > 0;
+  return fmt::format("pair {}: {} 0x{:08X} ({}){}{}", pair, fn, static_cast<std::uint32_t>(s), ntStatusName(s),
+                     why ? ": " : "", why ? reason : "");
 }
 
 class Progress {
@@ -343,7 +348,7 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
         switch (e.kind) {
           case kConnectDone: {
             if (!NT_SUCCESS(e.status)) {
-              err = fail("NdkConnect completed with", e.idx, e.status);
+              err = fail("NdkConnect completed with", e.idx, e.status, cconn[e.idx]);
               break;
             }
             ++connDone;
@@ -351,13 +356,13 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
             s = c->Dispatch->NdkCompleteConnect(c, &Driver::onDisconnectEvent, nullptr, &Driver::onRequest,
                                                 &completeCtx[e.idx]);
             if (s != STATUS_PENDING) {
-              if (!NT_SUCCESS(s)) err = fail("NdkCompleteConnect returned", e.idx, s);
+              if (!NT_SUCCESS(s)) err = fail("NdkCompleteConnect returned", e.idx, s, cconn[e.idx]);
               else d.push(Ev{kCompleteDone, e.idx, s, nullptr});
             }
             break;
           }
           case kCompleteDone:
-            if (!NT_SUCCESS(e.status)) err = fail("NdkCompleteConnect completed with", e.idx, e.status);
+            if (!NT_SUCCESS(e.status)) err = fail("NdkCompleteConnect completed with", e.idx, e.status, cconn[e.idx]);
             else clientUp[e.idx] = 1, ++cliDone;
             break;
           case kIncoming: {
@@ -371,7 +376,7 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
             s = e.conn->Dispatch->NdkAccept(e.conn, sqp[k], 1, 1, nullptr, 0, &Driver::onDisconnectEvent, nullptr,
                                             &Driver::onRequest, &acceptCtx[k]);
             if (s != STATUS_PENDING) {
-              if (!NT_SUCCESS(s)) err = fail("NdkAccept returned", k, s);
+              if (!NT_SUCCESS(s)) err = fail("NdkAccept returned", k, s, e.conn);
               else d.push(Ev{kAcceptDone, k, s, nullptr});
             }
             break;

@@ -35,6 +35,44 @@ LatStats summarize(std::vector<double> v) {
   return s;
 }
 
+double roundStep(double x) {
+  if (!(x > 0) || !std::isfinite(x)) return 1;
+  double p = std::pow(10.0, std::floor(std::log10(x)));
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * p >= x * (1 - 1e-9)) return m * p;
+  return 10 * p;
+}
+
+Histogram histogram(const std::vector<double>& samples, unsigned maxBins) {
+  Histogram h;
+  if (samples.empty()) return h;
+  const auto [lo, hi] = std::minmax_element(samples.begin(), samples.end());
+  // Latency has a long tail: bins grow geometrically, with round edges (so one outlier does not
+  // squeeze everything else into a single bin). The finest edge series that keeps the number of
+  // bins within maxBins: 10 edges per decade (ratio ~1.25), then 1-2-5, then powers of ten.
+  static const std::vector<double> kSeries[] = {
+      {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8}, {1, 2, 5}, {1}};
+  const double min = std::max(*lo, 1e-3), max = std::max(*hi, min);
+  const double decade = std::pow(10.0, std::floor(std::log10(min)));  // <= min
+  for (const auto& series : kSeries) {
+    std::vector<double> edges;  // from the decade at or below min to the first edge above max
+    for (double d = decade; edges.empty() || edges.back() <= max; d *= 10)
+      for (double m : series)
+        if (edges.empty() || edges.back() <= max) edges.push_back(m * d);
+    while (edges.size() > 2 && edges[1] <= min) edges.erase(edges.begin());  // the first bin holds min
+    if (edges.size() - 1 <= maxBins || &series == &kSeries[2]) {
+      h.series = series.size() == 10 ? "10 per decade" : series.size() == 3 ? "1-2-5" : "decades";
+      for (std::size_t i = 0; i + 1 < edges.size(); ++i) h.bins.push_back({edges[i], edges[i + 1], 0});
+      break;
+    }
+  }
+  for (double v : samples) {
+    auto it = std::upper_bound(h.bins.begin(), h.bins.end(), v, [](double x, const HistogramBin& b) { return x < b.toUs; });
+    ++(it == h.bins.end() ? h.bins.back() : *it).count;
+  }
+  return h;
+}
+
 void Measurement::merge(const Measurement& o) {
   size = o.size;
   iters += o.iters;

@@ -31,7 +31,8 @@ struct Options {
   unsigned qps = 1;              // -q: connections (QP pairs), one thread each (bw only)
   bool bidir = false;            // -b: both directions at once (bw only); figures are the sum
   bool ipv6 = false;             // -6
-  bool progress = true;          // progress line on long runs
+  bool progress = true;          // progress line on stderr once a second after ~2 s
+  bool histogram = false;        // -H: latency histogram per size and transport (lat only)
 };
 
 // Failure of the provider or of the peer; `what()` is the one line the tool prints.
@@ -44,6 +45,23 @@ struct LatStats {
   double min = 0, median = 0, p99 = 0, max = 0, avg = 0;
 };
 LatStats summarize(std::vector<double> samplesUs);
+
+// -H: latency samples counted in bins whose edges are round and grow geometrically (10 per
+// decade: 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8; coarser 1-2-5 or decades when that would exceed
+// maxBins), from the edge at or below the smallest sample to the first edge above the largest:
+// every sample is in exactly one bin [fromUs, toUs).
+struct HistogramBin {
+  double fromUs = 0, toUs = 0;
+  std::uint64_t count = 0;
+};
+struct Histogram {
+  std::string series;  // "10 per decade", "1-2-5" or "decades"
+  std::vector<HistogramBin> bins;
+};
+Histogram histogram(const std::vector<double>& samplesUs, unsigned maxBins = 30);
+
+// The smallest 1-2-5 step (1, 2, 5, 10, 20, ...) >= x > 0: axis ticks and histogram bins.
+double roundStep(double x);
 
 // One size measured by one transport.
 struct Measurement {
