@@ -355,14 +355,16 @@ ULONG Qp::receiveOutstanding() const {
 
 void Qp::flush() {
   // R77: everything pending at the time of the call, each exactly once, in posting order.
+  // Receives the transport holds (a message being placed) complete first: the queued ones wait
+  // for them in rq_cancel_ (finishReceive cancels them when the last one is done).
   std::vector<ReceiveRequest> receives;
   {
     std::lock_guard lock(rq_mu_);
-    receives.reserve(rq_.size());
-    for (; !rq_.empty(); rq_.pop_front()) receives.push_back(std::move(rq_.front()));
-    rq_inflight_ += receives.size();
+    rq_inflight_ += rq_.size();
+    for (; !rq_.empty(); rq_.pop_front()) rq_cancel_.push_back(std::move(rq_.front()));
+    if (rq_taken_ == 0) receives.swap(rq_cancel_);
   }
-  for (auto& r : receives) completeReceive(r, STATUS_CANCELLED, 0, false, 0);
+  for (auto& r : receives) finishReceive(r, STATUS_CANCELLED, 0, false, 0, false);
   std::vector<WorkRequest> held;
   {
     std::lock_guard lock(iq_mu_);
@@ -428,10 +430,17 @@ bool Qp::takeReceive(ReceiveRequest* out) {
   *out = std::move(rq_.front());
   rq_.pop_front();
   ++rq_inflight_;
+  ++rq_taken_;
   return true;
 }
 
 void Qp::completeReceive(const ReceiveRequest& r, NTSTATUS status, ULONG bytes, bool solicited, UINT32 invalidated) {
+  finishReceive(r, status, bytes, solicited, invalidated, true);
+}
+
+void Qp::finishReceive(const ReceiveRequest& r, NTSTATUS status, ULONG bytes, bool solicited, UINT32 invalidated,
+                       bool fromTransport) {
+  std::vector<ReceiveRequest> cancelNow;  // flushed behind this one (R77 order)
   CompletionEntry e;
   e.status = status;
   e.bytesTransferred = bytes;
@@ -443,8 +452,10 @@ void Qp::completeReceive(const ReceiveRequest& r, NTSTATUS status, ULONG bytes, 
   if (!srq_) {  // the slot is free before the entry is visible (R67, see completeInitiator)
     std::lock_guard lock(rq_mu_);
     --rq_inflight_;
+    if (fromTransport && --rq_taken_ == 0) cancelNow.swap(rq_cancel_);
   }
   rcq_->complete(e);
+  for (auto& c : cancelNow) finishReceive(c, STATUS_CANCELLED, 0, false, 0, false);
 }
 
 void Qp::onCloseStarted() { flush(); }  // R30

@@ -73,6 +73,9 @@ class Qp final : public Object {
  private:
   // Appends the deferred requests to handoff_ (iq_mu_ held).
   void handOverDeferredLocked();
+  // Queues a receive's CQ entry; `fromTransport`: the transport took it (takeReceive).
+  void finishReceive(const ReceiveRequest& r, NTSTATUS status, ULONG bytes, bool solicited, UINT32 invalidated,
+                     bool fromTransport);
   // Hands handoff_ to the transport (iq_mu_ held), leaving it empty with its storage kept.
   void submitHandoffLocked(QpTransport& t);
 
@@ -83,7 +86,11 @@ class Qp final : public Object {
   const Params p_;
   mutable std::mutex rq_mu_;
   base::Ring<ReceiveRequest> rq_;  // sized to the receive queue depth at creation
-  std::size_t rq_inflight_ = 0;  // taken by the transport, completion not yet queued
+  std::size_t rq_inflight_ = 0;  // taken by the transport or being flushed, completion not yet queued
+  std::size_t rq_taken_ = 0;     // of those, taken by the transport (a message is being placed)
+  // Flushed while the transport held earlier receives: cancelled once those completed, so that
+  // receive completions stay in posting order (R77).
+  std::vector<ReceiveRequest> rq_cancel_;
   mutable std::mutex iq_mu_;
   std::vector<WorkRequest> deferred_;  // accepted with DEFER, not yet handed over (R58)
   std::vector<WorkRequest> handoff_;   // the batch being handed to the transport (storage reused)
