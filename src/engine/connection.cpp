@@ -197,7 +197,11 @@ void Connection::runActions(const iwarp::Actions& acts) {
             }
           });
         }
-        completion_.established(n, setup_.peer().consumer_pd);
+        // A responder reports "established" only once the first FPDU - and whatever arrived with it
+        // in the same receive pass - has been validated: a hostile first FPDU fails the pending
+        // accept instead of completing it (docs/security.md, "Hostile first FPDU").
+        if (opts_.role == iwarp::SetupRole::Responder) established_unreported_ = true;
+        else completion_.established(n, setup_.peer().consumer_pd);
         auto pending = std::move(pre_established_);
         pre_established_.clear();
         for (TxRequest& r : pending) enqueue(std::move(r));
@@ -259,8 +263,11 @@ void Connection::fail(Error e, NetError net) {
   }
   close_info_.error = e;
   close_info_.net = net;
-  if (phase_ == Phase::Setup) {
-    // Setup failures are the state machine's business; a local failure just closes.
+  if (setup_timer_) loop_.cancelTimer(std::exchange(setup_timer_, 0));  // the failure ends setup
+  if (phase_ == Phase::Setup && !fpdu_mode_) {
+    // Setup failures are the state machine's business; a local failure just closes. Once the
+    // stream is in FPDU mode (the responder awaits the first FPDU), a malformed one gets its
+    // Terminate like any later one (IWARP.md §4.4), below.
     closeAfterTx();
     doWrite();
     return;
@@ -301,6 +308,13 @@ void Connection::fail(Error e, NetError net) {
   }
   closeAfterTx();
   doWrite();
+}
+
+void Connection::reportEstablished() {
+  if (!std::exchange(established_unreported_, false)) return;
+  // Failed in the same receive pass: closed() reports it (the pending accept fails).
+  if (phase_ != Phase::Rdma || failing_) return;
+  completion_.established(setup_.result(), setup_.peer().consumer_pd);
 }
 
 void Connection::closeAfterTx() {
