@@ -125,7 +125,18 @@ void Connection::releaseTx() {
 
 void Connection::disconnect(bool abortive) {
   loop_.post([self = shared_from_this(), abortive] {
-    if (self->phase_ == Phase::Closed || self->phase_ == Phase::Draining) return;
+    if (self->phase_ == Phase::Closed) return;
+    if (abortive && (self->phase_ == Phase::Draining || (self->phase_ == Phase::Setup && !self->fpdu_mode_))) {
+      // Nothing of ours is left to deliver (MPA setup not done, or our Terminate / reject Reply and
+      // FIN already handed to TCP): reset at once instead of waiting for the peer (a closing
+      // listener or adapter refuses its pending requests at once, R105, R27; issue 12).
+      const linger l{1, 0};
+      ::setsockopt(self->sock_.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+      if (self->close_info_.error == Error::None) self->close_info_.error = Error::ConsumerTerminate;
+      self->finishClose();
+      return;
+    }
+    if (self->phase_ == Phase::Draining) return;
     if (abortive) {
       self->fail(Error::ConsumerTerminate);
       return;

@@ -141,7 +141,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void enqueueInContext(TxRequest req) { enqueue(std::move(req)); }
   void transmit() { doWrite(); }
   // Consumer disconnect: graceful (FIN after queued data) or abortive (Terminate
-  // ConsumerTerminate if established, then RST).
+  // ConsumerTerminate if established, then RST; during MPA setup, or once our last bytes and FIN
+  // are out, RST at once).
   void disconnect(bool abortive = false);
   // Ends ConnectionOptions::hold_tx_after_setup: queued transmits (the RTR first) go out.
   void releaseTx();
