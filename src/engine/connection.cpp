@@ -127,7 +127,18 @@ void Connection::releaseTx() {
 
 void Connection::disconnect(bool abortive) {
   loop_.post([self = shared_from_this(), abortive] {
-    if (self->phase_ == Phase::Closed || self->phase_ == Phase::Draining) return;
+    if (self->phase_ == Phase::Closed) return;
+    if (abortive && (self->phase_ == Phase::Draining || (self->phase_ == Phase::Setup && !self->fpdu_mode_))) {
+      // Nothing of ours is left to deliver (MPA setup not done, or our Terminate / reject Reply and
+      // FIN already handed to TCP): reset at once instead of waiting for the peer (a closing
+      // listener or adapter refuses its pending requests at once, R105, R27; issue 12).
+      const linger l{1, 0};
+      ::setsockopt(self->sock_.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+      if (self->close_info_.error == Error::None) self->close_info_.error = Error::ConsumerTerminate;
+      self->finishClose();
+      return;
+    }
+    if (self->phase_ == Phase::Draining) return;
     if (abortive) {
       self->fail(Error::ConsumerTerminate);
       return;
@@ -199,7 +210,11 @@ void Connection::runActions(const iwarp::Actions& acts) {
             }
           });
         }
-        completion_.established(n, setup_.peer().consumer_pd);
+        // A responder reports "established" only once the first FPDU - and whatever arrived with it
+        // in the same receive pass - has been validated: a hostile first FPDU fails the pending
+        // accept instead of completing it (docs/security.md, "Hostile first FPDU").
+        if (opts_.role == iwarp::SetupRole::Responder) established_unreported_ = true;
+        else completion_.established(n, setup_.peer().consumer_pd);
         auto pending = std::move(pre_established_);
         pre_established_.clear();
         for (TxRequest& r : pending) enqueue(std::move(r));
@@ -261,8 +276,11 @@ void Connection::fail(Error e, NetError net) {
   }
   close_info_.error = e;
   close_info_.net = net;
-  if (phase_ == Phase::Setup) {
-    // Setup failures are the state machine's business; a local failure just closes.
+  if (setup_timer_) loop_.cancelTimer(std::exchange(setup_timer_, 0));  // the failure ends setup
+  if (phase_ == Phase::Setup && !fpdu_mode_) {
+    // Setup failures are the state machine's business; a local failure just closes. Once the
+    // stream is in FPDU mode (the responder awaits the first FPDU), a malformed one gets its
+    // Terminate like any later one (IWARP.md §4.4), below.
     closeAfterTx();
     doWrite();
     return;
@@ -304,6 +322,13 @@ void Connection::fail(Error e, NetError net) {
   }
   closeAfterTx();
   doWrite();
+}
+
+void Connection::reportEstablished() {
+  if (!std::exchange(established_unreported_, false)) return;
+  // Failed in the same receive pass: closed() reports it (the pending accept fails).
+  if (phase_ != Phase::Rdma || failing_) return;
+  completion_.established(setup_.result(), setup_.peer().consumer_pd);
 }
 
 void Connection::closeAfterTx() {

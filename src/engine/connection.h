@@ -143,7 +143,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void enqueueInContext(TxRequest req) { enqueue(std::move(req)); }
   void transmit() { doWrite(); }
   // Consumer disconnect: graceful (FIN after queued data) or abortive (Terminate
-  // ConsumerTerminate if established, then RST).
+  // ConsumerTerminate if established, then RST; during MPA setup, or once our last bytes and FIN
+  // are out, RST at once).
   void disconnect(bool abortive = false);
   // Ends ConnectionOptions::hold_tx_after_setup: queued transmits (the RTR first) go out.
   void releaseTx();
@@ -185,6 +186,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void updateInterest();
   void fail(iwarp::Error e, NetError net = NetError::None);
   void closeAfterTx();
+  void reportEstablished();    // responder: after the receive pass that validated the first FPDU
   void finishClose();
   void flushAll();
   void queueRaw(ByteSpan bytes);
@@ -242,6 +244,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<iovec> rx_iov_;      // direct placement into several pieces
   bool discard_ = false;         // current segment's payload is not placed (zero-length / RTR)
   bool first_fpdu_pending_ = false;
+  bool established_unreported_ = false;  // responder: Established, not yet told to the sink
   bool rtr_consumed_ = false;    // responder: the current segment was a Send RTR, not delivered
   // Copy of the current segment's header (DDP + RDMAP, ≤ 70 bytes), taken at its Header event: the
   // Terminate context of a failure found later (at End) and the body of a received Terminate.

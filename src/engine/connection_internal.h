@@ -40,7 +40,10 @@ inline void wireReceived() { __tsan_acquire(&g_wire_sync); }
 inline void wireSent() {}
 inline void wireReceived() {}
 #endif
-constexpr std::size_t kRxBufSize = 64 * 1024;
+// The connection's receive buffer: headers, trailers and small FPDUs land here (payload goes
+// straight to its destination), MPA frames (<= 532 bytes) during setup. It never needs more than the
+// largest header window below; 8 KiB instead of 64 KiB keeps an idle connected QP small (issue 12).
+constexpr std::size_t kRxBufSize = 8 * 1024;
 // Bytes asked for when no payload destination is known yet (length, header, trailer). Kept small
 // so that payload bytes mostly arrive through the direct recv() into their destination.
 constexpr std::size_t kRxHeaderRead = 1024;
@@ -48,6 +51,7 @@ constexpr std::size_t kRxHeaderRead = 1024;
 // recv instead of one recv each); kSmallSegment is what counts as small.
 constexpr std::size_t kRxSmallRead = 8 * 1024;
 constexpr std::uint32_t kSmallSegment = 512;
+static_assert(kRxBufSize >= kRxSmallRead && kRxBufSize >= kRxHeaderRead, "a header window must fit the buffer");
 constexpr std::chrono::milliseconds kLingerAfterTerminate{2000};
 // Transmit batching: the queued FPDUs (of one or several work requests) leave in one sendmsg, at
 // most this many FPDUs / iovecs / bytes per call. Each FPDU stays whole and byte-identical.

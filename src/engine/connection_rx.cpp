@@ -25,6 +25,7 @@ void Connection::onIo(std::uint32_t events) {
   auto self = shared_from_this();  // a handler may close us
   if (events & EPOLLOUT) doWrite();
   if (phase_ != Phase::Closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) doRead();
+  reportEstablished();
 }
 
 bool Connection::pollIo() {
@@ -37,6 +38,7 @@ bool Connection::pollIo() {
   const std::uint64_t rx0 = rx_bytes_, tx0 = tx_bytes_;
   if (txInFlight() || !txq_.empty()) doWrite();
   if (phase_ != Phase::Closed) doRead();
+  reportEstablished();
   if (rx_bytes_ != rx0 || tx_bytes_ != tx0 || phase_ == Phase::Closed) {
     poll_misses_ = 0;
     return true;
@@ -173,6 +175,10 @@ bool Connection::processRx() {
         return false;
     }
   }
+  // Read Responses queued for the bytes just processed: Read Requests that arrived together count
+  // against the IRD together (a flood beyond it in one write is refused, RFC 5040 §6.4), and their
+  // responses leave in one batch.
+  if (phase_ == Phase::Rdma && !failing_ && !txq_.empty()) doWrite();
   return phase_ != Phase::Closed && phase_ != Phase::Draining;
 }
 
@@ -291,8 +297,7 @@ bool Connection::onEnd() {
       item->msg = iwarp::make_read_response(rr.sink_stag, rr.sink_to, rr.size);
       item->read_response = true;
       if (!src.empty()) item->req.sges.push_back(src);
-      txq_.push_back(std::move(item));
-      doWrite();
+      txq_.push_back(std::move(item));  // sent when processRx() has processed the bytes at hand
       return phase_ == Phase::Rdma;
     }
     case Opcode::Send:

@@ -330,7 +330,8 @@ Actions MpaSetup::on_first_fpdu(const Segment& seg) noexcept {
   Actions a;
   if (state_ != SetupState::AwaitRtr) return a;
   if (neg_.p2p && !is_rtr(seg, neg_.rtr)) {
-    fail(a, Error::MpaRtrMismatch, true);
+    // A Terminate in place of the RTR is never answered with one (IWARP.md §4.5).
+    fail(a, Error::MpaRtrMismatch, seg.opcode != Opcode::Terminate);
     return a;
   }
   a.push({ActionKind::CancelTimer, {}, 0, false, Error::None});

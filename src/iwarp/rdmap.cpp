@@ -161,7 +161,7 @@ std::size_t encode_rtr_ulpdu(RtrType type, MutByteSpan out) noexcept {
 bool is_rtr(const Segment& s, RtrType type) noexcept {
   switch (type) {
     case RtrType::Write: return s.opcode == Opcode::Write && s.payload_len == 0 && s.last();
-    case RtrType::Read: return s.opcode == Opcode::ReadRequest && s.read.size == 0;
+    case RtrType::Read: return s.opcode == Opcode::ReadRequest && s.read.size == 0 && s.last();
     case RtrType::Send: return s.opcode == Opcode::Send && s.payload_len == 0 && s.last();
     case RtrType::None: break;
   }

@@ -320,8 +320,15 @@ void Link::pump() {
     }
     if ((p.wr.flags & NDK_OP_FLAG_READ_FENCE) && readsOut_ > 0) break;  // R73
     if (p.wr.type == NdkOperationTypeRead) {
-      const std::uint32_t ord = std::max<std::uint32_t>(1, neg_.ord);
-      if (readsOut_ >= ord) break;  // R85 [D]: held, not failed
+      if (neg_.ord == 0) {
+        // RFC 6581 §9.1: no Read may be outstanding with ORD 0. Failed locally, never on the wire
+        // (docs/decisions.md "ORD 0").
+        p.done = true;
+        p.status = STATUS_INSUFFICIENT_RESOURCES;
+        ++next_;
+        continue;
+      }
+      if (readsOut_ >= neg_.ord) break;  // R85 [D]: held, not failed
     }
     ++next_;
     issue(p);

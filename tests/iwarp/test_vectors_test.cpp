@@ -118,6 +118,16 @@ TEST(Vectors, RtrZeroLengthWrite) {  // §8.5
   EXPECT_EQ(d.seg.ddp.stag, 1u);
 }
 
+TEST(Vectors, RtrWithoutLastBitIsNoRtr) {  // issue 12: an RTR is a whole message (L=1)
+  for (RtrType t : {RtrType::Write, RtrType::Read}) {
+    std::array<std::uint8_t, kMaxHeaderLen> u{};
+    const std::size_t n = encode_rtr_ulpdu(t, u);
+    u[0] = static_cast<std::uint8_t>(u[0] & ~ddp::kCtrlL);
+    const auto d = decode_ok(frame_ulpdu(Bytes(u.begin(), u.begin() + static_cast<long>(n))));
+    EXPECT_FALSE(is_rtr(d.seg, t)) << static_cast<int>(t);
+  }
+}
+
 TEST(Vectors, RtrZeroLengthRead) {  // §8.6
   std::array<std::uint8_t, kMaxHeaderLen> u{};
   std::size_t n = encode_rtr_ulpdu(RtrType::Read, u);

@@ -16,6 +16,7 @@ using ndkperf::NdkEndpoint;
 using ndkperf::PerfError;
 
 constexpr int kLingerMs = 3000;
+constexpr int kLingerSliceMs = 50;
 constexpr std::uint64_t kRecv0 = 0, kRecv1 = 1, kSend = 2, kRead = 3, kWrite = 4;
 
 // Buffer layout inside the endpoint's registered buffer.
@@ -150,10 +151,19 @@ std::uint32_t runServer(NdkEndpoint& ep, const Options& o) {
     // by then the rping client has closed, so we do not close first.
     const bool done = o.count != 0 && iter >= o.count;
     bool got = false;
-    try {
-      got = recvMsg(l, msg, done ? kLingerMs : o.timeoutMs, true);
-    } catch (const PerfError&) {
-      if (!done) throw;
+    if (!done) {
+      got = recvMsg(l, msg, o.timeoutMs, true);
+    } else {
+      // Served: the client's disconnect event ends the wait at once (issue 12: the server used to
+      // sit out the whole linger); a slice bounds each wake-up, kLingerMs the whole wait.
+      for (int waited = 0; waited < kLingerMs && !ep.peerDisconnected(); waited += kLingerSliceMs) {
+        try {
+          got = recvMsg(l, msg, kLingerSliceMs, true);
+        } catch (const PerfError&) {
+          continue;  // nothing yet
+        }
+        break;
+      }
     }
     if (!got) break;
     const Desc src = decode(msg);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <fmt/format.h>
 
 namespace ndkperf {
@@ -289,18 +290,27 @@ void NdkEndpoint::cleanup() {
   }
   closeObject(connector_ ? &connector_->Header : nullptr);
   connector_ = nullptr;
-  closeObject(listener_ ? &listener_->Header : nullptr);
+  // The listener's close refuses new requests at once (R105) but pends until the connectors it
+  // delivered are closed (R24, R115): request it, then close those (also any delivered while it
+  // started), then wait for it. A request that arrived meanwhile must not hold the exit for the
+  // close timeout (issue 12).
+  Wait listenerClosed;
+  const bool listenerPending = listener_ &&
+                         listener_->Dispatch->NdkCloseListener(&listener_->Header, &NdkEndpoint::onClose, &listenerClosed) ==
+                             STATUS_PENDING;
   listener_ = nullptr;
-  {
-    std::lock_guard<std::mutex> l(connectEvent_.mu);
-    if (incoming_) {
-      NDK_CONNECTOR* c = incoming_;
-      incoming_ = nullptr;
-      closeObject(&c->Header);
+  for (int rounds = 0;; ++rounds) {
+    std::vector<NDK_CONNECTOR*> delivered;
+    {
+      std::lock_guard<std::mutex> l(connectEvent_.mu);
+      if (incoming_) delivered.push_back(std::exchange(incoming_, nullptr));
+      delivered.insert(delivered.end(), extra_.begin(), extra_.end());
+      extra_.clear();
     }
+    for (NDK_CONNECTOR* c : delivered) closeObject(&c->Header);
+    // A wake-up bound, not synchronisation: the loop re-checks for late connect events.
+    if (!listenerPending || listenerClosed.wait(100) || rounds == 300) break;
   }
-  for (NDK_CONNECTOR* c : extra_) closeObject(&c->Header);
-  extra_.clear();
   closeObject(qp_ ? &qp_->Header : nullptr);
   qp_ = nullptr;
   for (FastRegion& r : fastRegions_) {
