@@ -323,8 +323,7 @@ void Link::pump() {
       if (neg_.ord == 0) {
         // RFC 6581 §9.1: no Read may be outstanding with ORD 0. Failed locally, never on the wire
         // (docs/decisions.md "ORD 0").
-        p.done = true;
-        p.status = STATUS_INSUFFICIENT_RESOURCES;
+        setState(p, ReqState::Done, STATUS_INSUFFICIENT_RESOURCES);
         ++next_;
         continue;
       }
