@@ -90,6 +90,10 @@ void Connection::accept(std::uint32_t ird, std::uint32_t ord, std::vector<std::u
     if (self->phase_ != Phase::Setup) return;
     self->accept_pd_ = std::move(pd);  // MpaSetup keeps a view of it
     self->runActions(self->setup_.accept({ird, ord, ByteSpan(self->accept_pd_)}));
+    // Without an RTR the stream is established when our Reply is queued, outside any receive pass:
+    // report it now (the initiator may wait for us to send first; nothing else would report it).
+    // With an RTR, Established comes from the receive pass that brought it and is reported at its end.
+    self->reportEstablished();
   });
 }
 

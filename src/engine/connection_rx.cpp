@@ -108,6 +108,9 @@ void Connection::doRead() {
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
       const NetError ne = r == 0 ? NetError::Closed : netErrorFromErrno(errno);
       rx_eof_ = true;
+      // The stream ends after a valid first FPDU (e.g. RTR, then FIN): the connection was
+      // established, and the close follows it (the accept succeeds, then a disconnect event).
+      reportEstablished();
       fail(Error::LlpConnectionLost, ne);
       if (phase_ == Phase::Draining) finishClose();
       return;
@@ -132,6 +135,9 @@ void Connection::doRead() {
         if (phase_ != Phase::Closed) finishClose();
         return;
       }
+      // The stream ends after a valid first FPDU (e.g. RTR, then FIN): the connection was
+      // established, and the close follows it (the accept succeeds, then a disconnect event).
+      reportEstablished();
       fail(Error::LlpConnectionLost, ne);
       if (phase_ == Phase::Draining) finishClose();
       return;
