@@ -13,18 +13,33 @@
 #include "provider_fixture.h"
 
 // Every heap allocation of this test binary, counted (E2e.SteadyStateDataPathAllocatesNothingPerRequest).
+// All the unaligned forms are replaced together (plain, array, nothrow), so that whatever form
+// allocates, the matching delete frees it with the same allocator (malloc/free).
 static std::atomic<std::uint64_t> g_heapAllocs{0};
-void* operator new(std::size_t n) {
+static void* countedAlloc(std::size_t n) noexcept {
   g_heapAllocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
+  return std::malloc(n ? n : 1);
+}
+void* operator new(std::size_t n) {
+  if (void* p = countedAlloc(n)) return p;
   throw std::bad_alloc();
 }
+void* operator new[](std::size_t n) {
+  if (void* p = countedAlloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return countedAlloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return countedAlloc(n); }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // the pair above allocates with malloc
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // the forms above allocate with malloc
 #endif
 void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
