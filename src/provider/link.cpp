@@ -371,7 +371,7 @@ bool Link::resolveSge(const Sge& s, SpanVec* out) const {
     const std::uint64_t n = std::min(left, g.length - in);
     std::uint8_t* p = g.system + in;
     if (!out->empty() && out->back().data() + out->back().size() == p)
-      out->back() = MutByteSpan(out->back().data(), out->back().size() + n);  // merge contiguous pieces
+      out->back() = typename SpanVec::value_type(out->back().data(), out->back().size() + n);  // merge contiguous pieces
     else
       out->emplace_back(p, n);
     off += n;
@@ -443,10 +443,8 @@ void Link::issue(Pending& p) {
       if (wr.isInline) {
         if (!wr.inlineData.empty()) tx.sges.emplace_back(wr.inlineData.data(), wr.inlineData.size());
       } else {
-        SpanList spans;
-        for (const Sge& s : wr.sges)
-          if (!resolveSge(s, &spans)) return fail(STATUS_INVALID_PARAMETER);  // token gone since posting
-        for (const MutByteSpan& s : spans) tx.sges.emplace_back(s.data(), s.size());
+        for (const Sge& s : wr.sges)  // straight into the request's payload pieces
+          if (!resolveSge(s, &tx.sges)) return fail(STATUS_INVALID_PARAMETER);  // token gone since posting
       }
       tx.cookie = p.id;
       adapter_->device()->counters().outOctets.fetch_add(wr.totalLength, std::memory_order_relaxed);

@@ -148,7 +148,8 @@ class Link final : public engine::PlacementSink,
   Recv* findRecv(std::uint32_t msn);
   void dropRecv(std::uint32_t msn);
   static NTSTATUS statusForTerminate(const iwarp::TerminateInfo& t);
-  // SGE → contiguous spans of system memory (privileged token: logical = system address).
+  // SGE → contiguous spans of system memory (privileged token: logical = system address),
+  // appended to `out` (spans of mutable or const bytes), adjacent pieces merged.
   template <class SpanVec>
   bool resolveSge(const Sge& s, SpanVec* out) const;
   // The pieces of `spans` covering [off, off+len) (several when it crosses SGE / page-run edges).
