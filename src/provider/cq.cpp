@@ -188,7 +188,7 @@ void Cq::fireLocked(NTSTATUS status) {
   // has left the progress context — no hop through the callback executor on the blocking-mode
   // critical path (R17 allows any thread). Elsewhere (a consumer's thread inside a provider call,
   // NdkArmCq satisfied at once (R44), the moderation timer): the executor.
-  if (!engine::EventLoop::deferToContextExit(deliver)) adapter()->callbacks().post(std::move(deliver));
+  deliverCallback(std::move(deliver));
 }
 
 void Cq::arm(ULONG type) {
