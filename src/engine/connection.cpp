@@ -78,8 +78,6 @@ void Connection::start() {
     return;
   }
   poll_handler_ = loop_.addPollHandler([self] { return self->pollIo(); });
-  const std::uint32_t mss = tcpMss(sock_.fd());
-  mulpdu_ = mss ? iwarp::mpa::mulpdu_from_emss(mss) : iwarp::mpa::kMulpduMax;
   iwarp::SetupParams params{opts_.ird, opts_.ord, ByteSpan(opts_.private_data)};
   runActions(setup_.start(params));
 }

@@ -232,7 +232,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::uint8_t> accept_pd_;
   std::vector<std::unique_ptr<TxItem>> flushed_;
   std::vector<std::unique_ptr<TxItem>> free_items_;  // recycled items (≤ kTxItemCache)
-  std::uint32_t mulpdu_ = iwarp::mpa::kMulpduMax;
+  std::uint32_t mulpdu_ = 0;  // 0: not learned yet (TCP's MSS is asked when the first message is segmented)
   CloseInfo close_info_{};
 
   // RX

@@ -116,6 +116,12 @@ bool Connection::buildBatch() {
     }
     // One FPDU needs at most (SGEs + 2) iovecs: header, payload pieces, pad + CRC.
     if (built_n_ > 0 && iov_.size() + item.req.sges.size() + 2 > kTxBatchIov) break;
+    if (mulpdu_ == 0) {
+      // Learned once, when the first message is segmented: setup frames and the RTR are not, and a
+      // connection that never carries data never asks (one getsockopt less per establishment).
+      const std::uint32_t mss = tcpMss(sock_.fd());
+      mulpdu_ = mss ? iwarp::mpa::mulpdu_from_emss(mss) : iwarp::mpa::kMulpduMax;
+    }
     if (!item.seg) item.seg.emplace(item.msg, mulpdu_);
     iwarp::SegmentPlan plan;
     bool ok = item.seg->next(plan);  // false cannot happen: the last plan marks the item built
