@@ -67,6 +67,13 @@ Connection::Connection(EventLoop& loop, Socket sock, ConnectionOptions opts, Pla
 
 Connection::~Connection() = default;
 
+std::size_t Connection::heldBufferBytes() const noexcept {
+  return (rxbuf_ ? kRxBufSize : 0) + built_.capacity() * sizeof(TxBuilt) + iov_.capacity() * sizeof(iovec) +
+         slices_.capacity() * sizeof(ByteSpan) + dest_.capacity() * sizeof(MutByteSpan) +
+         rx_iov_.capacity() * sizeof(iovec) + free_items_.size() * sizeof(TxItem) +
+         flushed_.capacity() * sizeof(std::unique_ptr<TxItem>) + pre_established_.capacity() * sizeof(TxRequest);
+}
+
 void Connection::start() {
   auto self = shared_from_this();
   // The watch keeps the connection alive until it is closed.

@@ -161,6 +161,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return {stat_fpdus_.load(std::memory_order_relaxed), stat_sendmsg_.load(std::memory_order_relaxed),
             stat_recv_.load(std::memory_order_relaxed)};
   }
+  // Progress context: heap bytes the connection holds besides its own object (receive buffer,
+  // transmit batch records and iovecs, recycled transmit items, scratch lists). Issue 12: an idle
+  // connected QP must stay small (docs/performance.md "Scale").
+  [[nodiscard]] std::size_t heldBufferBytes() const noexcept;
   // Responder, progress context, from connectRequest() on: the IRD/ORD the initiator asked for in
   // its MPA Request (v2 block, else the [MS-SMBD] legacy block). False if it carried neither.
   bool peerRequestedLimits(std::uint32_t* ird, std::uint32_t* ord) const;

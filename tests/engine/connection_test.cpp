@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <cstring>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -401,6 +402,44 @@ TEST_P(Conn, RejectedByResponder) {
   EXPECT_EQ(p.ini.close.error, iw::Error::MpaRejectedByPeer);
   ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.is_closed; }));
   EXPECT_FALSE(p.rsp.is_established);
+}
+
+// Issue 12: an idle connected QP costs little memory. After the MPA exchange (and the RTR) a
+// connection holds no receive buffer and a transmit record per setup frame, not a full batch; once
+// it carries data it keeps its buffers (no allocation per receive in steady state).
+TEST_P(Conn, IdleConnectionHoldsNoReceiveBufferUntilItCarriesData) {
+  Pair p(*GetParam().profile, GetParam().mode);
+  ASSERT_TRUE(p.established());
+  auto held = [&p](const std::shared_ptr<Connection>& c) {
+    std::promise<std::size_t> bytes;
+    EXPECT_TRUE(p.loop.post([&bytes, c] { bytes.set_value(c->heldBufferBytes()); }));
+    return bytes.get_future().get();
+  };
+  const std::size_t idleIni = held(p.ini.conn), idleRsp = held(p.rsp.conn);
+  EXPECT_LT(idleIni, 2048u) << "initiator";
+  EXPECT_LT(idleRsp, 2048u) << "responder";
+  // Data: 16 Sends of 1 KiB (more than the 4 KiB after which the buffer is kept).
+  constexpr std::size_t kN = 16;
+  std::vector<std::vector<std::uint8_t>> msgs, rbufs;
+  for (std::size_t i = 0; i < kN; ++i) {
+    msgs.push_back(randomBytes(1024, static_cast<std::uint32_t>(i) + 3));
+    rbufs.emplace_back(1024, 0);
+  }
+  for (auto& b : rbufs) p.rsp.postReceive(b);
+  std::shared_ptr<Connection> c = p.ini.conn;
+  p.loop.post([&msgs, c] {
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      TxRequest r;
+      r.kind = TxRequest::Kind::Send;
+      r.cookie = 500 + i;
+      r.sges = {ByteSpan(msgs[i].data(), msgs[i].size())};
+      c->enqueueInContext(std::move(r));
+    }
+    c->transmit();
+  });
+  ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() >= kN; }));
+  for (std::size_t i = 0; i < kN; ++i) EXPECT_TRUE(same(rbufs[i].data(), msgs[i].data(), 1024)) << i;
+  EXPECT_GE(held(p.rsp.conn), 8u * 1024) << "a receiving connection keeps its buffer";
 }
 
 // Transmit batching (docs/engine.md "Transmit"): requests queued together leave in far fewer
