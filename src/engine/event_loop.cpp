@@ -525,7 +525,10 @@ void EventLoop::consumerIdle() {
 
 std::size_t EventLoop::poll() {
   if (inProgressContext()) return 0;  // already inside a handler of this domain
-  const bool timerDue = next_due_ns_.load(std::memory_order_relaxed) <= nowNs();
+  // The clock is read only when a timer is pending (a connection in steady state has none): with
+  // consumerPoll()'s mark, one clock read per consumer poll instead of two.
+  const std::int64_t due = next_due_ns_.load(std::memory_order_relaxed);
+  const bool timerDue = due != INT64_MAX && due <= nowNs();
   if (has_poll_handler_.load(std::memory_order_acquire)) {
     std::size_t n = 0;
     {
