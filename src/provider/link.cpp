@@ -21,8 +21,8 @@ using iwarp::AccessFault;
 using iwarp::AccessKind;
 using iwarp::Error;
 
-Link::Link(Adapter* adapter, engine::EventLoop& engine)
-    : adapter_(adapter), domain_(engine.makeDomain()), loop_(*domain_) {}
+Link::Link(StagTable& stags, PerfCounters& counters, engine::EventLoop& engine)
+    : stags_(&stags), counters_(&counters), domain_(engine.makeDomain()), loop_(*domain_) {}
 
 NTSTATUS Link::statusForTerminate(const iwarp::TerminateInfo& t) {
   using iwarp::TermLayer;
@@ -38,7 +38,10 @@ Link::~Link() = default;
 
 void Link::setQp(Qp* qp) {
   qp_ = qp;
-  if (qp) adapter_ = qp->adapter();  // an accepted QP may be of another instance than the listener's (R156)
+  if (qp) {  // an accepted QP may be of another instance than the listener's (R156)
+    stags_ = &qp->adapter()->stags();
+    counters_ = &qp->counters();
+  }
 }
 
 void Link::start(engine::Socket sock, engine::ConnectionOptions opts) {
@@ -356,11 +359,11 @@ void Link::reap() {
 template <class SpanVec>
 bool Link::resolveSge(const Sge& s, SpanVec* out) const {
   if (s.length == 0) return true;
-  if (s.token == adapter_->privilegedToken()) {
+  if (s.token == stags_->privilegedToken()) {
     out->emplace_back(reinterpret_cast<std::uint8_t*>(s.address), s.length);
     return true;
   }
-  auto e = adapter_->stags().lookup(s.token);
+  auto e = stags_->lookup(s.token);
   if (!e || !e->covers(s.address, s.length) || !e->segments) return false;
   std::uint64_t off = s.address - e->va + e->segOffset;
   std::uint64_t left = s.length;
@@ -447,8 +450,8 @@ void Link::issue(Pending& p) {
           if (!resolveSge(s, &tx.sges)) return fail(STATUS_INVALID_PARAMETER);  // token gone since posting
       }
       tx.cookie = p.id;
-      adapter_->device()->counters().outOctets.fetch_add(wr.totalLength, std::memory_order_relaxed);
-      adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
+      counters_->outOctets.fetch_add(wr.totalLength, std::memory_order_relaxed);
+      counters_->outFrames.fetch_add(1, std::memory_order_relaxed);
       setState(p, ReqState::OnWire, STATUS_SUCCESS);
       conn_->enqueueInContext(std::move(tx));
       txQueued_ = true;
@@ -474,7 +477,7 @@ void Link::issue(Pending& p) {
       tx.read.size = static_cast<std::uint32_t>(p.sinkLength);
       tx.read.src_stag = wr.remoteToken;
       tx.read.src_to = wr.remoteAddress;
-      adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
+      counters_->outFrames.fetch_add(1, std::memory_order_relaxed);
       setState(p, ReqState::OnWire, STATUS_SUCCESS);
       conn_->enqueueInContext(std::move(tx));
       txQueued_ = true;
@@ -490,7 +493,7 @@ void Link::finishWire(Pending& p, NTSTATUS status) {
     if (readsOut_ > 0) --readsOut_;
     // R76b: local invalidate of the sink after the data landed.
     if ((p.wr.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) && status == STATUS_SUCCESS && !p.wr.sges.empty()) {
-      if (auto e = adapter_->stags().lookup(p.wr.sges.front().token); e && e->kind == StagKind::FastMr)
+      if (auto e = stags_->lookup(p.wr.sges.front().token); e && e->kind == StagKind::FastMr)
         static_cast<Mr*>(e->owner)->invalidate(e->token);
     }
   }
@@ -558,19 +561,19 @@ iwarp::Error Link::placeTaggedV(iwarp::Opcode op, std::uint32_t stag, std::uint6
       return Error::None;
     }
     if (!slice(read->sink, to, len, &dest)) return Error::LocalCatastrophic;
-    adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
+    counters_->inOctets.fetch_add(len, std::memory_order_relaxed);
     return Error::None;
   }
   auto fault = [](AccessFault f) { return iwarp::access_error(AccessKind::TaggedPlacement, f); };
-  auto e = adapter_->stags().lookup(stag);
-  if (!e || stag == adapter_->privilegedToken()) return fault(AccessFault::InvalidStag);
+  auto e = stags_->lookup(stag);
+  if (!e || stag == stags_->privilegedToken()) return fault(AccessFault::InvalidStag);
   if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
   if (!(e->access & kAccessRemoteWrite)) return fault(AccessFault::Rights);
   if (AccessFault f = iwarp::check_bounds(e->va, e->length, to, len); f != AccessFault::None) return fault(f);
   dest.clear();
   if (!resolveSge({to, len, stag}, &dest)) return Error::LocalCatastrophic;
-  adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
-  adapter_->device()->counters().inFrames.fetch_add(1, std::memory_order_relaxed);
+  counters_->inOctets.fetch_add(len, std::memory_order_relaxed);
+  counters_->inFrames.fetch_add(1, std::memory_order_relaxed);
   return Error::None;
 }
 
@@ -594,29 +597,29 @@ iwarp::Error Link::placeUntaggedV(std::uint32_t msn, std::uint32_t mo, std::uint
     dropRecv(msn);
     return Error::DdpMessageTooLong;
   }
-  adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
-  if (mo == 0) adapter_->device()->counters().inFrames.fetch_add(1, std::memory_order_relaxed);
+  counters_->inOctets.fetch_add(len, std::memory_order_relaxed);
+  if (mo == 0) counters_->inFrames.fetch_add(1, std::memory_order_relaxed);
   return Error::None;
 }
 
 iwarp::Error Link::readSource(const iwarp::ReadRequestHdr& req, ByteSpan& src) {
   auto fault = [](AccessFault f) { return iwarp::access_error(AccessKind::ReadSource, f); };
-  auto e = adapter_->stags().lookup(req.src_stag);
-  if (!e || req.src_stag == adapter_->privilegedToken()) return fault(AccessFault::InvalidStag);
+  auto e = stags_->lookup(req.src_stag);
+  if (!e || req.src_stag == stags_->privilegedToken()) return fault(AccessFault::InvalidStag);
   if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
   if (!(e->access & kAccessRemoteRead)) return fault(AccessFault::Rights);
   if (AccessFault f = iwarp::check_bounds(e->va, e->length, req.src_to, req.size); f != AccessFault::None) return fault(f);
   SpanList spans;
   if (!resolveSge({req.src_to, req.size, req.src_stag}, &spans) || spans.size() != 1) return Error::LocalCatastrophic;
   src = ByteSpan(spans.front().data(), spans.front().size());
-  adapter_->device()->counters().outOctets.fetch_add(req.size, std::memory_order_relaxed);
+  counters_->outOctets.fetch_add(req.size, std::memory_order_relaxed);
   return Error::None;
 }
 
 iwarp::Error Link::invalidate(std::uint32_t stag) {
   auto fault = [](AccessFault f) { return iwarp::access_error(AccessKind::RemoteInvalidate, f); };
-  auto e = adapter_->stags().lookup(stag);
-  if (!e || stag == adapter_->privilegedToken()) return fault(AccessFault::InvalidStag);
+  auto e = stags_->lookup(stag);
+  if (!e || stag == stags_->privilegedToken()) return fault(AccessFault::InvalidStag);
   if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
   NTSTATUS s = STATUS_INVALID_PARAMETER;
   if (e->kind == StagKind::FastMr)

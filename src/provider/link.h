@@ -28,7 +28,7 @@
 
 namespace openndk::provider {
 
-class Adapter;
+struct PerfCounters;
 class Connector;
 class Listener;
 class Qp;
@@ -40,7 +40,8 @@ class Link final : public engine::PlacementSink,
  public:
   // The link gets a progress domain of its own on `engine` (docs/engine.md "Progress domains"):
   // its connection progresses in parallel with every other one.
-  Link(Adapter* adapter, engine::EventLoop& engine);
+  // `stags` and `counters` are those of the connecting (or listening) adapter until setQp.
+  Link(StagTable& stags, PerfCounters& counters, engine::EventLoop& engine);
   ~Link() override;
 
   // The link's progress domain: everything below marked "loop context" runs there.
@@ -156,7 +157,9 @@ class Link final : public engine::PlacementSink,
   static bool slice(std::span<const engine::MutByteSpan> spans, std::uint64_t off, std::uint32_t len,
                     std::vector<engine::MutByteSpan>* out);
 
-  Adapter* adapter_;  // the QP's adapter once setQp ran: its tokens are the ones the peer uses (R156)
+  // The QP's adapter's once setQp ran: its tokens are the ones the peer uses (R156).
+  StagTable* stags_;
+  PerfCounters* counters_;  // the device's (OID_NDK_STATISTICS octets and frames)
   const std::shared_ptr<engine::EventLoop> domain_;
   engine::EventLoop& loop_;  // *domain_
   bool polled_ = false;      // registered as a poll source with the QP's CQs
