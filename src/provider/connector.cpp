@@ -8,7 +8,6 @@
 #include "base/probes.h"
 #include "provider/cq.h"
 #include "provider/link.h"
-#include "provider/listener.h"
 #include "provider/adapter.h"
 #include "provider/qp.h"
 #include "provider/shared_endpoint.h"
@@ -568,7 +567,7 @@ NTSTATUS Connector::rejectConnection(const void* pd, ULONG pdLen) {
   return STATUS_SUCCESS;
 }
 
-void Connector::initIncoming(Listener* l, std::shared_ptr<Link> link, const SOCKADDR_INET& local,
+void Connector::initIncoming(std::shared_ptr<Link> link, const SOCKADDR_INET& local,
                              const SOCKADDR_INET& peer, engine::ByteSpan privateData) {
   std::lock_guard lock(mu_);
   passive_ = true;
@@ -589,7 +588,6 @@ void Connector::initIncoming(Listener* l, std::shared_ptr<Link> link, const SOCK
   linkAlive_ = true;
   endpointHeld_ = true;  // R113: +1 on the listener's endpoint
   endpoint_ = local;
-  (void)l;
   hold();  // for the link, until closed()
 }
 

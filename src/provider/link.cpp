@@ -7,9 +7,7 @@
 #include "base/log.h"
 #include "iwarp/errors.h"
 #include "provider/adapter.h"
-#include "provider/connector.h"
 #include "provider/cq.h"
-#include "provider/listener.h"
 #include "provider/mr.h"
 #include "provider/qp.h"
 
@@ -71,8 +69,8 @@ void Link::abort() {
 
 void Link::connectRequest(ByteSpan pd) {
   havePeerLimits_ = conn_ && conn_->peerRequestedLimits(&peerIrd_, &peerOrd_);
-  if (listener_) {
-    listener_->incoming(shared_from_this(), pd);
+  if (acceptor_) {
+    acceptor_->incoming(shared_from_this(), pd);
   } else {
     conn_->reject({});
   }
@@ -106,8 +104,8 @@ void Link::closed(const engine::CloseInfo& info) {
     qp_->initiatorCq()->removePollSource(this);
   }
   auto keep = std::move(self_);
-  Connector* owner = std::exchange(owner_, nullptr);
-  Listener* listener = std::exchange(listener_, nullptr);
+  LinkOwner* owner = std::exchange(owner_, nullptr);
+  LinkAcceptor* acceptor = std::exchange(acceptor_, nullptr);
   // A message being received when the stream died: its receive is returned now.
   for (Recv& r : recvs_)
     if (qp_) qp_->completeReceive(r.req, STATUS_CANCELLED, 0, false, 0);
@@ -145,7 +143,7 @@ void Link::closed(const engine::CloseInfo& info) {
   });
   readsOut_ = 0;
   if (owner) owner->linkClosed(info);  // decides what pending requests become (failPending / hold)
-  else if (listener) listener->linkGone(this);
+  else if (acceptor) acceptor->linkGone(this);
   pump();
   reap();
 }

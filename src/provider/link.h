@@ -1,8 +1,9 @@
 // Link: one RDMA connection of the provider — the bridge between the NDK objects (Connector, Qp,
 // STag table, CQs) and one engine::Connection.
 //
-//  * CompletionSink: MPA events go to the owner (Connector, or the Listener before a connector
-//    exists); the engine's transmit/read completions become initiator CQ entries in posting order.
+//  * CompletionSink: MPA events go to the owner (LinkOwner: the connector), or to the acceptor
+//    (LinkAcceptor: the listener) before a connector exists; the engine's transmit/read
+//    completions become initiator CQ entries in posting order.
 //  * PlacementSink: every inbound access is checked against the STag table (valid, key, PD,
 //    rights, bounds with wraparound, window range) before a byte is placed; failures return the
 //    iwarp::Error the Terminate table maps (access_error()).
@@ -22,6 +23,7 @@
 #include "base/inline_vec.h"
 #include "base/ring.h"
 #include "engine/connection.h"
+#include "provider/link_owner.h"
 #include "provider/qp_transport.h"
 #include "provider/stag_table.h"
 #include "provider/work.h"
@@ -29,8 +31,6 @@
 namespace openndk::provider {
 
 struct PerfCounters;
-class Connector;
-class Listener;
 class Qp;
 
 class Link final : public engine::PlacementSink,
@@ -63,9 +63,10 @@ class Link final : public engine::PlacementSink,
   // Abortive teardown from any thread (connector close, R31); also before start().
   void abort();
 
-  // Loop context. The passive link belongs to its listener until a connector takes it.
-  void setListener(Listener* l) { listener_ = l; }
-  void setOwner(Connector* c) { owner_ = c; }
+  // Loop context. The passive link belongs to its acceptor (the listener) until an owner (a
+  // connector) takes it.
+  void setAcceptor(LinkAcceptor* a) { acceptor_ = a; }
+  void setOwner(LinkOwner* o) { owner_ = o; }
   // The QP whose queues this link serves (set before the transport is attached; before start() or
   // in the loop context). From establishment on, polling the QP's CQs drives this link's domain.
   void setQp(Qp* qp);
@@ -169,8 +170,8 @@ class Link final : public engine::PlacementSink,
   engine::Endpoint local_{}, peer_{};
   bool haveAddr_ = false;
   std::shared_ptr<Link> self_;  // until closed()
-  Listener* listener_ = nullptr;
-  Connector* owner_ = nullptr;
+  LinkAcceptor* acceptor_ = nullptr;
+  LinkOwner* owner_ = nullptr;
   Qp* qp_ = nullptr;
   iwarp::Negotiated neg_{};
   std::uint32_t peerIrd_ = 0, peerOrd_ = 0;

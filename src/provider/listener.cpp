@@ -111,7 +111,7 @@ void Listener::onAcceptable() {
     if (e != engine::NetError::None) return;
     if (closing()) continue;  // R105: s closes
     auto link = std::make_shared<Link>(adapter()->stags(), counters_, *loop_);
-    link->setListener(this);
+    link->setAcceptor(this);
     hold();  // released by linkGone or when a connector takes the link
     {
       // The link runs in a progress domain of its own: incoming()/linkGone() come from there.
@@ -156,12 +156,12 @@ void Listener::incoming(std::shared_ptr<Link> link, engine::ByteSpan pd) {
   }
   c->attachTo(this);  // R102: the listener is the connector's antecedent
   device_.retainEndpoint(local_);  // R113 (released by the connector)
-  link->setListener(nullptr);
+  link->setAcceptor(nullptr);
   {
     std::lock_guard lock(mu_);
     unowned_.erase(link);
   }
-  c->initIncoming(this, link, local, peer, pd);
+  c->initIncoming(link, local, peer, pd);
   release();  // the link's reference on the listener
   hold();     // the connect event callback (R21)
   NDK_CONNECTOR* h = c->ndk<NDK_CONNECTOR>();
