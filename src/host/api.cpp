@@ -12,7 +12,7 @@
 #include "host/control.h"
 #include "host/host.h"
 #include "provider/connector.h"
-#include "provider/miniport.h"
+#include "host/miniport.h"
 
 using openndk::host::Host;
 using openndk::host::NdisOidRequest;
@@ -130,7 +130,7 @@ OPENNDK_API NDIS_STATUS OpenNdkQueryInterfaceInfo(NET_IFINDEX InterfaceIndex, ND
     copyString(Info->Name, sizeof Info->Name, s->name);
     Info->NdkEnabled = s->ndkEnabled ? TRUE : FALSE;
     // The host's miniport is the soft one: its adapter context is the Device.
-    Info->ProviderEnabled = s->adapterContext && openndk::provider::deviceOf(s->adapterContext)->enabled() ? TRUE : FALSE;
+    Info->ProviderEnabled = s->adapterContext && openndk::host::deviceOf(s->adapterContext)->enabled() ? TRUE : FALSE;
     Info->NetworkDirect = s->networkDirect;
     Info->AddressCount = static_cast<ULONG>(s->addresses.size());
     Info->OpenAdapterCount = s->openAdapters;

@@ -27,7 +27,7 @@
 #include "host/host.h"
 #include "host/version.h"
 #include "provider/device.h"
-#include "provider/miniport.h"
+#include "host/miniport.h"
 #include "provider/object.h"
 
 namespace openndk::host::control {
@@ -153,7 +153,7 @@ std::string statusReply(Host& host) {
     if (!snap) continue;  // removed meanwhile
     std::uint64_t rejected = 0;
     if (snap->adapterContext)
-      rejected = provider::deviceOf(snap->adapterContext)->counters().rejectedCalls.load(std::memory_order_relaxed);
+      rejected = deviceOf(snap->adapterContext)->counters().rejectedCalls.load(std::memory_order_relaxed);
     rejectedOnDevices += rejected;
     ifs.push_back(Json{{"ifindex", snap->ifIndex},
                        {"name", snap->name},

@@ -3,7 +3,7 @@
 #include <set>
 
 #include "base/log.h"
-#include "provider/miniport.h"
+#include "host/miniport.h"
 
 namespace openndk::host {
 
@@ -13,7 +13,7 @@ Host& Host::instance() {
 }
 
 Host::Host() {
-  NDIS_STATUS s = provider::SoftIwarpDriverEntry(ndis_);
+  NDIS_STATUS s = SoftIwarpDriverEntry(ndis_);
   if (s != NDIS_STATUS_SUCCESS)
     NDK_LOG_ERROR("host", "soft-iWARP miniport registration failed: {:#x}", static_cast<std::uint32_t>(s));
   refresh();

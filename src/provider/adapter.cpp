@@ -90,8 +90,7 @@ bool collectMdlSegments(const MDL* mdl, std::uint64_t length, std::vector<MemSeg
 }
 
 Adapter::Adapter(Device* device, NDK_VERSION version)
-    : Object(kType, this, &kDispatch, version),
-      device_(device),
+    : Object(kType, this, *device, &kDispatch, version),
       version_(version),
       info_(device->adapterInfo(version)),
       executor_(std::make_unique<base::SerialExecutor>("ndk-cb-" + device->name())),
@@ -117,7 +116,7 @@ void Adapter::closeBlocking() {
     lams_.clear();
     lam_pages_.clear();
   }
-  device_->unregisterAdapter(this);
+  device_.unregisterAdapter(this);
   delete this;
 }
 
@@ -140,11 +139,11 @@ NTSTATUS Adapter::createCq(ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK cb, PVOI
   if (depth == 0 || depth > info_.MaxCqDepth)
     return reject("NdkCreateCq", STATUS_INVALID_PARAMETER, "CqDepth is 0 or above MaxCqDepth (R32)");
   if (!cb) return reject("NdkCreateCq", STATUS_INVALID_PARAMETER, "NULL CqNotification");
-  if (!device_->acquire(Resource::Cq))
+  if (!device_.acquire(Resource::Cq))
     return reject("NdkCreateCq", STATUS_INSUFFICIENT_RESOURCES, "MaxCqCount reached (R155)");
   Cq* cq = new (std::nothrow) Cq(this, depth, cb, ctx, affinity);
   if (!cq) {
-    device_->releaseResource(Resource::Cq);
+    device_.releaseResource(Resource::Cq);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
   *out = cq->ndk<NDK_CQ>();
@@ -154,11 +153,11 @@ NTSTATUS Adapter::createCq(ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK cb, PVOI
 NTSTATUS Adapter::createPd(NDK_PD** out) {
   NTSTATUS s;
   if (!checkOut(this, out, "NdkCreatePd", &s)) return s;
-  if (!device_->acquire(Resource::Pd))
+  if (!device_.acquire(Resource::Pd))
     return reject("NdkCreatePd", STATUS_INSUFFICIENT_RESOURCES, "MaxPdCount reached (R155)");
   Pd* pd = new (std::nothrow) Pd(this);
   if (!pd) {
-    device_->releaseResource(Resource::Pd);
+    device_.releaseResource(Resource::Pd);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
   *out = pd->ndk<NDK_PD>();
@@ -171,13 +170,13 @@ NTSTATUS Adapter::createSharedEndpoint(const SOCKADDR* addr, ULONG len, NDK_SHAR
   SOCKADDR_INET a{};
   s = checkSockaddr(this, "NdkCreateSharedEndpoint", addr, len, &a);
   if (s != STATUS_SUCCESS) return s;
-  if (!device_->ownsAddress(addr, false))
+  if (!device_.ownsAddress(addr, false))
     return reject("NdkCreateSharedEndpoint", STATUS_INVALID_ADDRESS, "not an address of this adapter (R95)");
-  s = device_->reserveEndpoint(&a);
+  s = device_.reserveEndpoint(&a);
   if (s != STATUS_SUCCESS) return reject("NdkCreateSharedEndpoint", s, "local endpoint unavailable (R94, R114)");
   auto* se = new (std::nothrow) SharedEndpoint(this, a);
   if (!se) {
-    device_->releaseEndpoint(a);
+    device_.releaseEndpoint(a);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
   *out = se->ndk<NDK_SHARED_ENDPOINT>();

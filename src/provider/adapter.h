@@ -24,14 +24,13 @@ class Adapter final : public Object {
   Adapter(Device* device, NDK_VERSION version);
   ~Adapter() override;
 
-  Device* device() const { return device_; }
+  Device* device() const { return &device_; }
   NDK_VERSION version() const { return version_; }
   const NDK_ADAPTER_INFO& info() const { return info_; }
   base::SerialExecutor& callbacks() { return *executor_; }
   Timer& timer() { return timer_; }
   StagTable& stags() { return *stags_; }
   UINT32 privilegedToken() const { return stags_->privilegedToken(); }
-  void countRejected() { device_->counters().rejectedCalls.fetch_add(1, std::memory_order_relaxed); }
 
   // CLOSE_NDK_ADAPTER_HANDLER: blocks until every descendant is closed and every callback has
   // returned (R27), releases LAMs still built (R138), then destroys the adapter.
@@ -66,7 +65,6 @@ class Adapter final : public Object {
   };
   void dropLamLocked(Lam* l);
 
-  Device* const device_;
   const NDK_VERSION version_;
   NDK_ADAPTER_INFO info_;
   std::unique_ptr<base::SerialExecutor> executor_;

@@ -8,7 +8,6 @@
 #include "base/probes.h"
 #include "provider/cq.h"
 #include "provider/link.h"
-#include "provider/listener.h"
 #include "provider/adapter.h"
 #include "provider/qp.h"
 #include "provider/shared_endpoint.h"
@@ -115,7 +114,7 @@ Connector::Connector(Adapter* adapter) : Object(kType, adapter, &kDispatch, adap
 Connector::~Connector() {
   if (qp_) qp_->detachTransport();
   if (shared_) shared_->removeDestination(sharedDest_);
-  if (endpointHeld_) adapter()->device()->releaseEndpoint(endpoint_);  // R113, R116, R117
+  if (endpointHeld_) device_.releaseEndpoint(endpoint_);  // R113, R116, R117
 }
 
 engine::Endpoint toEndpoint(const SOCKADDR_INET& a) {
@@ -183,11 +182,11 @@ void Connector::completeRequest(NDK_FN_REQUEST_COMPLETION cb, PVOID ctx, NTSTATU
 void Connector::startConnected() {
   state_ = State::Connected;
   counted_ = true;
-  adapter()->device()->counters().activeConnection.fetch_add(1);
+  counters_.activeConnection.fetch_add(1);
   ConnectionRecord r;
   r.local = local_;
   r.remote = peer_;
-  registration_ = ActivityRegistration::connection(adapter()->device()->ifIndex(), r);
+  registration_ = ActivityRegistration::connection(device_.ifIndex(), r);
 }
 
 void Connector::onCloseStarted() {
@@ -243,7 +242,7 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
   } else {
     s = checkSockaddr(this, fn, src, srcLen, &local);
     if (s != STATUS_SUCCESS) return s;
-    if (!adapter()->device()->ownsAddress(src, false))
+    if (!device_.ownsAddress(src, false))
       return reject(fn, STATUS_INVALID_ADDRESS, "source address is not one of the adapter's (R95)");
   }
   s = checkSockaddr(this, fn, dst, dstLen, &remote);
@@ -300,7 +299,7 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
     }
   }
   if (ne != engine::NetError::None && ne != engine::NetError::InProgress) {
-    dev->counters().connectFailure.fetch_add(1);
+    counters_.connectFailure.fetch_add(1);
     return statusFromNet(ne);  // R95, R96 inline
   }
   q->associate(this);
@@ -314,7 +313,7 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
   reqOrd_ = opts.ord;
   opts.private_data.assign(static_cast<const std::uint8_t*>(pd), static_cast<const std::uint8_t*>(pd) + pdLen);
   opts.hold_tx_after_setup = true;  // the RTR waits for NdkCompleteConnect (docs/decisions.md)
-  auto link = std::make_shared<Link>(adapter(), dev->engineFor(&q->initiatorCq()->affinity()));
+  auto link = std::make_shared<Link>(adapter()->stags(), counters_, dev->engineFor(&q->initiatorCq()->affinity()));
   link->setQp(q);
   {
     std::lock_guard lock(mu_);
@@ -367,11 +366,11 @@ void Connector::linkEstablished(const iwarp::Negotiated& n, engine::ByteSpan pee
     if (!passive_) {
       privateData_.assign(peerPd.begin(), peerPd.end());  // R91: the accept's private data
       state_ = State::ConnectCompleted;
-      adapter()->device()->counters().connect.fetch_add(1);
+      counters_.connect.fetch_add(1);
     } else {
       // Passive: the active side called NdkCompleteConnect (its RTR arrived) - R99.
       startConnected();
-      adapter()->device()->counters().accept.fetch_add(1);
+      counters_.accept.fetch_add(1);
       if (qp_) qp_->attachTransport(link_);
     }
     cb = std::exchange(pendingCb_, nullptr);
@@ -393,7 +392,7 @@ void Connector::linkRejected(engine::ByteSpan peerPd) {
     cb = std::exchange(pendingCb_, nullptr);
     ctx = pendingCtx_;
   }
-  adapter()->device()->counters().connectFailure.fetch_add(1);
+  counters_.connectFailure.fetch_add(1);
   completeRequest(cb, ctx, STATUS_CONNECTION_REFUSED);  // R96, R100
 }
 
@@ -425,7 +424,7 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
     dctx = discCtx_;
     const bool wasConnected = state_ == State::Connected;
     if (info.terminate_received || info.error != iwarp::Error::None || (!wasConnected && info.net != engine::NetError::None)) failure_ = failureText(info);
-    if (cb && state_ != State::Connected) adapter()->device()->counters().connectFailure.fetch_add(1);
+    if (cb && state_ != State::Connected) counters_.connectFailure.fetch_add(1);
     if (wasConnected && !localDisconnect_ && !closing()) {
       raiseEvent = true;
       ev = event_;
@@ -433,13 +432,13 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
       const bool graceful = !info.terminate_received &&
                             (info.error == iwarp::Error::None || info.net == engine::NetError::Closed);
       reason = graceful ? 1 : 2;  // R111
-      if (!graceful) adapter()->device()->counters().connectionError.fetch_add(1);
+      if (!graceful) counters_.connectionError.fetch_add(1);
     }
     if (state_ == State::Connected) state_ = State::Disconnected;
     else if (state_ != State::Disconnected) state_ = State::Failed;
     if (counted_) {
       counted_ = false;
-      adapter()->device()->counters().activeConnection.fetch_sub(1);
+      counters_.activeConnection.fetch_sub(1);
     }
     registration_.reset();
     linkAlive_ = false;
@@ -572,7 +571,7 @@ NTSTATUS Connector::rejectConnection(const void* pd, ULONG pdLen) {
   return STATUS_SUCCESS;
 }
 
-void Connector::initIncoming(Listener* l, std::shared_ptr<Link> link, const SOCKADDR_INET& local,
+void Connector::initIncoming(std::shared_ptr<Link> link, const SOCKADDR_INET& local,
                              const SOCKADDR_INET& peer, engine::ByteSpan privateData) {
   std::lock_guard lock(mu_);
   passive_ = true;
@@ -593,7 +592,6 @@ void Connector::initIncoming(Listener* l, std::shared_ptr<Link> link, const SOCK
   linkAlive_ = true;
   endpointHeld_ = true;  // R113: +1 on the listener's endpoint
   endpoint_ = local;
-  (void)l;
   hold();  // for the link, until closed()
 }
 

@@ -8,15 +8,15 @@
 
 #include "engine/connection.h"
 #include "provider/endpoint_registry.h"
+#include "provider/link_owner.h"
 #include "provider/object.h"
 
 namespace openndk::provider {
 
 class Qp;
 class Link;
-class Listener;
 
-class Connector final : public Object {
+class Connector final : public Object, public LinkOwner {
  public:
   static constexpr NDK_OBJECT_TYPE kType = NdkObjectTypeConnector;
   static constexpr const char* kCloseName = "NdkCloseConnector";
@@ -48,11 +48,12 @@ class Connector final : public Object {
 
   // ---- data path (loop context) ----
   // Passive side: called by the listener when an MPA Request arrived (before the connect event).
-  void initIncoming(Listener* l, std::shared_ptr<Link> link, const SOCKADDR_INET& local, const SOCKADDR_INET& peer,
+  void initIncoming(std::shared_ptr<Link> link, const SOCKADDR_INET& local, const SOCKADDR_INET& peer,
                     engine::ByteSpan privateData);
-  void linkEstablished(const iwarp::Negotiated& n, engine::ByteSpan peerPd);
-  void linkRejected(engine::ByteSpan peerPd);
-  void linkClosed(const engine::CloseInfo& info);
+  // LinkOwner
+  void linkEstablished(const iwarp::Negotiated& n, engine::ByteSpan peerPd) override;
+  void linkRejected(engine::ByteSpan peerPd) override;
+  void linkClosed(const engine::CloseInfo& info) override;
 
   // Why the connection could not be set up or ended abnormally (empty: it did not); see
   // OpenNdkGetConnectorFailure in ndk/openndk.h.

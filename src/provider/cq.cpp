@@ -50,7 +50,7 @@ Cq::Cq(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK cb, PVOID 
   attachTo(adapter);
 }
 
-Cq::~Cq() { adapter()->device()->releaseResource(Resource::Cq); }
+Cq::~Cq() { device_.releaseResource(Resource::Cq); }
 
 int Cq::armRank(ULONG t) {
   switch (t) {
@@ -113,7 +113,7 @@ bool Cq::complete(const CompletionEntry& e) {
   if (count_ == ring_.size()) {
     // R48: overrun, not a silent drop.
     error_.store(STATUS_BUFFER_OVERFLOW);
-    adapter()->device()->counters().cqError.fetch_add(1);
+    counters_.cqError.fetch_add(1);
     NDK_LOG_WARN("provider", "CQ overrun (depth {}): CQ is unusable from now on (R47)", ring_.size());
     OPENNDK_PROBE2(cq_overrun, static_cast<void*>(this), static_cast<unsigned>(ring_.size()));
     if (arm_ != kUnarmed) fireLocked(STATUS_BUFFER_OVERFLOW);
@@ -161,7 +161,7 @@ void Cq::fail() {
   if (error_.load() != STATUS_SUCCESS) return;
   error_.store(STATUS_INTERNAL_ERROR);
   OPENNDK_PROBE2(cq_error, static_cast<void*>(this), static_cast<unsigned>(error_.load()));
-  adapter()->device()->counters().cqError.fetch_add(1);
+  counters_.cqError.fetch_add(1);
   if (arm_ != kUnarmed) fireLocked(STATUS_INTERNAL_ERROR);
 }
 

@@ -7,9 +7,7 @@
 #include "base/log.h"
 #include "iwarp/errors.h"
 #include "provider/adapter.h"
-#include "provider/connector.h"
 #include "provider/cq.h"
-#include "provider/listener.h"
 #include "provider/mr.h"
 #include "provider/qp.h"
 
@@ -21,8 +19,8 @@ using iwarp::AccessFault;
 using iwarp::AccessKind;
 using iwarp::Error;
 
-Link::Link(Adapter* adapter, engine::EventLoop& engine)
-    : adapter_(adapter), domain_(engine.makeDomain()), loop_(*domain_) {}
+Link::Link(StagTable& stags, PerfCounters& counters, engine::EventLoop& engine)
+    : stags_(&stags), counters_(&counters), domain_(engine.makeDomain()), loop_(*domain_) {}
 
 NTSTATUS Link::statusForTerminate(const iwarp::TerminateInfo& t) {
   using iwarp::TermLayer;
@@ -38,7 +36,10 @@ Link::~Link() = default;
 
 void Link::setQp(Qp* qp) {
   qp_ = qp;
-  if (qp) adapter_ = qp->adapter();  // an accepted QP may be of another instance than the listener's (R156)
+  if (qp) {  // an accepted QP may be of another instance than the listener's (R156)
+    stags_ = &qp->adapter()->stags();
+    counters_ = &qp->counters();
+  }
 }
 
 void Link::start(engine::Socket sock, engine::ConnectionOptions opts, const engine::Endpoint& local,
@@ -71,8 +72,8 @@ void Link::abort() {
 
 void Link::connectRequest(ByteSpan pd) {
   havePeerLimits_ = conn_ && conn_->peerRequestedLimits(&peerIrd_, &peerOrd_);
-  if (listener_) {
-    listener_->incoming(shared_from_this(), pd);
+  if (acceptor_) {
+    acceptor_->incoming(shared_from_this(), pd);
   } else {
     conn_->reject({});
   }
@@ -106,8 +107,8 @@ void Link::closed(const engine::CloseInfo& info) {
     qp_->initiatorCq()->removePollSource(this);
   }
   auto keep = std::move(self_);
-  Connector* owner = std::exchange(owner_, nullptr);
-  Listener* listener = std::exchange(listener_, nullptr);
+  LinkOwner* owner = std::exchange(owner_, nullptr);
+  LinkAcceptor* acceptor = std::exchange(acceptor_, nullptr);
   // A message being received when the stream died: its receive is returned now.
   for (Recv& r : recvs_)
     if (qp_) qp_->completeReceive(r.req, STATUS_CANCELLED, 0, false, 0);
@@ -145,7 +146,7 @@ void Link::closed(const engine::CloseInfo& info) {
   });
   readsOut_ = 0;
   if (owner) owner->linkClosed(info);  // decides what pending requests become (failPending / hold)
-  else if (listener) listener->linkGone(this);
+  else if (acceptor) acceptor->linkGone(this);
   pump();
   reap();
 }
@@ -359,11 +360,11 @@ void Link::reap() {
 template <class SpanVec>
 bool Link::resolveSge(const Sge& s, SpanVec* out) const {
   if (s.length == 0) return true;
-  if (s.token == adapter_->privilegedToken()) {
+  if (s.token == stags_->privilegedToken()) {
     out->emplace_back(reinterpret_cast<std::uint8_t*>(s.address), s.length);
     return true;
   }
-  auto e = adapter_->stags().lookup(s.token);
+  auto e = stags_->lookup(s.token);
   if (!e || !e->covers(s.address, s.length) || !e->segments) return false;
   std::uint64_t off = s.address - e->va + e->segOffset;
   std::uint64_t left = s.length;
@@ -450,8 +451,8 @@ void Link::issue(Pending& p) {
           if (!resolveSge(s, &tx.sges)) return fail(STATUS_INVALID_PARAMETER);  // token gone since posting
       }
       tx.cookie = p.id;
-      adapter_->device()->counters().outOctets.fetch_add(wr.totalLength, std::memory_order_relaxed);
-      adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
+      counters_->outOctets.fetch_add(wr.totalLength, std::memory_order_relaxed);
+      counters_->outFrames.fetch_add(1, std::memory_order_relaxed);
       setState(p, ReqState::OnWire, STATUS_SUCCESS);
       conn_->enqueueInContext(std::move(tx));
       txQueued_ = true;
@@ -477,7 +478,7 @@ void Link::issue(Pending& p) {
       tx.read.size = static_cast<std::uint32_t>(p.sinkLength);
       tx.read.src_stag = wr.remoteToken;
       tx.read.src_to = wr.remoteAddress;
-      adapter_->device()->counters().outFrames.fetch_add(1, std::memory_order_relaxed);
+      counters_->outFrames.fetch_add(1, std::memory_order_relaxed);
       setState(p, ReqState::OnWire, STATUS_SUCCESS);
       conn_->enqueueInContext(std::move(tx));
       txQueued_ = true;
@@ -493,7 +494,7 @@ void Link::finishWire(Pending& p, NTSTATUS status) {
     if (readsOut_ > 0) --readsOut_;
     // R76b: local invalidate of the sink after the data landed.
     if ((p.wr.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) && status == STATUS_SUCCESS && !p.wr.sges.empty()) {
-      if (auto e = adapter_->stags().lookup(p.wr.sges.front().token); e && e->kind == StagKind::FastMr)
+      if (auto e = stags_->lookup(p.wr.sges.front().token); e && e->kind == StagKind::FastMr)
         static_cast<Mr*>(e->owner)->invalidate(e->token);
     }
   }
@@ -561,19 +562,19 @@ iwarp::Error Link::placeTaggedV(iwarp::Opcode op, std::uint32_t stag, std::uint6
       return Error::None;
     }
     if (!slice(read->sink, to, len, &dest)) return Error::LocalCatastrophic;
-    adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
+    counters_->inOctets.fetch_add(len, std::memory_order_relaxed);
     return Error::None;
   }
   auto fault = [](AccessFault f) { return iwarp::access_error(AccessKind::TaggedPlacement, f); };
-  auto e = adapter_->stags().lookup(stag);
-  if (!e || stag == adapter_->privilegedToken()) return fault(AccessFault::InvalidStag);
+  auto e = stags_->lookup(stag);
+  if (!e || stag == stags_->privilegedToken()) return fault(AccessFault::InvalidStag);
   if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
   if (!(e->access & kAccessRemoteWrite)) return fault(AccessFault::Rights);
   if (AccessFault f = iwarp::check_bounds(e->va, e->length, to, len); f != AccessFault::None) return fault(f);
   dest.clear();
   if (!resolveSge({to, len, stag}, &dest)) return Error::LocalCatastrophic;
-  adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
-  adapter_->device()->counters().inFrames.fetch_add(1, std::memory_order_relaxed);
+  counters_->inOctets.fetch_add(len, std::memory_order_relaxed);
+  counters_->inFrames.fetch_add(1, std::memory_order_relaxed);
   return Error::None;
 }
 
@@ -597,29 +598,29 @@ iwarp::Error Link::placeUntaggedV(std::uint32_t msn, std::uint32_t mo, std::uint
     dropRecv(msn);
     return Error::DdpMessageTooLong;
   }
-  adapter_->device()->counters().inOctets.fetch_add(len, std::memory_order_relaxed);
-  if (mo == 0) adapter_->device()->counters().inFrames.fetch_add(1, std::memory_order_relaxed);
+  counters_->inOctets.fetch_add(len, std::memory_order_relaxed);
+  if (mo == 0) counters_->inFrames.fetch_add(1, std::memory_order_relaxed);
   return Error::None;
 }
 
 iwarp::Error Link::readSource(const iwarp::ReadRequestHdr& req, ByteSpan& src) {
   auto fault = [](AccessFault f) { return iwarp::access_error(AccessKind::ReadSource, f); };
-  auto e = adapter_->stags().lookup(req.src_stag);
-  if (!e || req.src_stag == adapter_->privilegedToken()) return fault(AccessFault::InvalidStag);
+  auto e = stags_->lookup(req.src_stag);
+  if (!e || req.src_stag == stags_->privilegedToken()) return fault(AccessFault::InvalidStag);
   if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
   if (!(e->access & kAccessRemoteRead)) return fault(AccessFault::Rights);
   if (AccessFault f = iwarp::check_bounds(e->va, e->length, req.src_to, req.size); f != AccessFault::None) return fault(f);
   SpanList spans;
   if (!resolveSge({req.src_to, req.size, req.src_stag}, &spans) || spans.size() != 1) return Error::LocalCatastrophic;
   src = ByteSpan(spans.front().data(), spans.front().size());
-  adapter_->device()->counters().outOctets.fetch_add(req.size, std::memory_order_relaxed);
+  counters_->outOctets.fetch_add(req.size, std::memory_order_relaxed);
   return Error::None;
 }
 
 iwarp::Error Link::invalidate(std::uint32_t stag) {
   auto fault = [](AccessFault f) { return iwarp::access_error(AccessKind::RemoteInvalidate, f); };
-  auto e = adapter_->stags().lookup(stag);
-  if (!e || stag == adapter_->privilegedToken()) return fault(AccessFault::InvalidStag);
+  auto e = stags_->lookup(stag);
+  if (!e || stag == stags_->privilegedToken()) return fault(AccessFault::InvalidStag);
   if (!qp_ || e->pd != qp_->pd()) return fault(AccessFault::PdMismatch);
   NTSTATUS s = STATUS_INVALID_PARAMETER;
   if (e->kind == StagKind::FastMr)

@@ -1,8 +1,9 @@
 // Link: one RDMA connection of the provider — the bridge between the NDK objects (Connector, Qp,
 // STag table, CQs) and one engine::Connection.
 //
-//  * CompletionSink: MPA events go to the owner (Connector, or the Listener before a connector
-//    exists); the engine's transmit/read completions become initiator CQ entries in posting order.
+//  * CompletionSink: MPA events go to the owner (LinkOwner: the connector), or to the acceptor
+//    (LinkAcceptor: the listener) before a connector exists; the engine's transmit/read
+//    completions become initiator CQ entries in posting order.
 //  * PlacementSink: every inbound access is checked against the STag table (valid, key, PD,
 //    rights, bounds with wraparound, window range) before a byte is placed; failures return the
 //    iwarp::Error the Terminate table maps (access_error()).
@@ -22,15 +23,14 @@
 #include "base/inline_vec.h"
 #include "base/ring.h"
 #include "engine/connection.h"
+#include "provider/link_owner.h"
 #include "provider/qp_transport.h"
 #include "provider/stag_table.h"
 #include "provider/work.h"
 
 namespace openndk::provider {
 
-class Adapter;
-class Connector;
-class Listener;
+struct PerfCounters;
 class Qp;
 
 class Link final : public engine::PlacementSink,
@@ -40,7 +40,8 @@ class Link final : public engine::PlacementSink,
  public:
   // The link gets a progress domain of its own on `engine` (docs/engine.md "Progress domains"):
   // its connection progresses in parallel with every other one.
-  Link(Adapter* adapter, engine::EventLoop& engine);
+  // `stags` and `counters` are those of the connecting (or listening) adapter until setQp.
+  Link(StagTable& stags, PerfCounters& counters, engine::EventLoop& engine);
   ~Link() override;
 
   // The link's progress domain: everything below marked "loop context" runs there.
@@ -64,9 +65,10 @@ class Link final : public engine::PlacementSink,
   // Abortive teardown from any thread (connector close, R31); also before start().
   void abort();
 
-  // Loop context. The passive link belongs to its listener until a connector takes it.
-  void setListener(Listener* l) { listener_ = l; }
-  void setOwner(Connector* c) { owner_ = c; }
+  // Loop context. The passive link belongs to its acceptor (the listener) until an owner (a
+  // connector) takes it.
+  void setAcceptor(LinkAcceptor* a) { acceptor_ = a; }
+  void setOwner(LinkOwner* o) { owner_ = o; }
   // The QP whose queues this link serves (set before the transport is attached; before start() or
   // in the loop context). From establishment on, polling the QP's CQs drives this link's domain.
   void setQp(Qp* qp);
@@ -158,7 +160,9 @@ class Link final : public engine::PlacementSink,
   static bool slice(std::span<const engine::MutByteSpan> spans, std::uint64_t off, std::uint32_t len,
                     std::vector<engine::MutByteSpan>* out);
 
-  Adapter* adapter_;  // the QP's adapter once setQp ran: its tokens are the ones the peer uses (R156)
+  // The QP's adapter's once setQp ran: its tokens are the ones the peer uses (R156).
+  StagTable* stags_;
+  PerfCounters* counters_;  // the device's (OID_NDK_STATISTICS octets and frames)
   const std::shared_ptr<engine::EventLoop> domain_;
   engine::EventLoop& loop_;  // *domain_
   bool polled_ = false;      // registered as a poll source with the QP's CQs
@@ -168,8 +172,8 @@ class Link final : public engine::PlacementSink,
   engine::Endpoint local_{}, peer_{};
   bool haveAddr_ = false;
   std::shared_ptr<Link> self_;  // until closed()
-  Listener* listener_ = nullptr;
-  Connector* owner_ = nullptr;
+  LinkAcceptor* acceptor_ = nullptr;
+  LinkOwner* owner_ = nullptr;
   Qp* qp_ = nullptr;
   iwarp::Negotiated neg_{};
   std::uint32_t peerIrd_ = 0, peerOrd_ = 0;

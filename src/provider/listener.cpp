@@ -40,7 +40,7 @@ Listener::Listener(Adapter* adapter, NDK_FN_CONNECT_EVENT_CALLBACK cb, PVOID ctx
   attachTo(adapter);
 }
 Listener::~Listener() {
-  if (endpointHeld_) adapter()->device()->releaseEndpoint(local_);  // R113
+  if (endpointHeld_) device_.releaseEndpoint(local_);  // R113
 }
 
 NTSTATUS Listener::listen(const SOCKADDR* addr, ULONG len, NDK_FN_REQUEST_COMPLETION cb) {
@@ -53,7 +53,7 @@ NTSTATUS Listener::listen(const SOCKADDR* addr, ULONG len, NDK_FN_REQUEST_COMPLE
   SOCKADDR_INET a{};
   NTSTATUS s = checkSockaddr(this, fn, addr, len, &a);
   if (s != STATUS_SUCCESS) return s;
-  if (!adapter()->device()->ownsAddress(addr, true))
+  if (!device_.ownsAddress(addr, true))
     return reject(fn, STATUS_INVALID_ADDRESS, "not an address of this adapter (R95)");
   Device* dev = adapter()->device();
   const bool ephemeral = (a.si_family == AF_INET ? a.Ipv4.sin_port : a.Ipv6.sin6_port) == 0;
@@ -114,8 +114,8 @@ void Listener::onAcceptable() {
     }
     if (e != engine::NetError::None) return;
     if (closing()) continue;  // R105: s closes
-    auto link = std::make_shared<Link>(adapter(), *loop_);
-    link->setListener(this);
+    auto link = std::make_shared<Link>(adapter()->stags(), counters_, *loop_);
+    link->setAcceptor(this);
     hold();  // released by linkGone or when a connector takes the link
     {
       // The link runs in a progress domain of its own: incoming()/linkGone() come from there.
@@ -163,13 +163,13 @@ void Listener::incoming(std::shared_ptr<Link> link, engine::ByteSpan pd) {
     return;
   }
   c->attachTo(this);  // R102: the listener is the connector's antecedent
-  adapter()->device()->retainEndpoint(local_);  // R113 (released by the connector)
-  link->setListener(nullptr);
+  device_.retainEndpoint(local_);  // R113 (released by the connector)
+  link->setAcceptor(nullptr);
   {
     std::lock_guard lock(mu_);
     unowned_.erase(link);
   }
-  c->initIncoming(this, link, local, peer, pd);
+  c->initIncoming(link, local, peer, pd);
   release();  // the link's reference on the listener
   hold();     // the connect event callback (R21)
   NDK_CONNECTOR* h = c->ndk<NDK_CONNECTOR>();

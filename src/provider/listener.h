@@ -9,13 +9,14 @@
 #include "engine/connection.h"
 #include "engine/tcp.h"
 #include "provider/endpoint_registry.h"
+#include "provider/link_owner.h"
 #include "provider/object.h"
 
 namespace openndk::provider {
 
 class Link;
 
-class Listener final : public Object {
+class Listener final : public Object, public LinkAcceptor {
  public:
   static constexpr NDK_OBJECT_TYPE kType = NdkObjectTypeListener;
   static constexpr const char* kCloseName = "NdkCloseListener";
@@ -35,10 +36,10 @@ class Listener final : public Object {
   // kernel's backlog, and a level-triggered watch would otherwise call us again at once, forever.
   static constexpr std::chrono::milliseconds kAcceptRetry{100};
 
-  // Loop context: an MPA Request arrived on one of our links / a link died before a connector
-  // took it.
-  void incoming(std::shared_ptr<Link> link, engine::ByteSpan privateData);
-  void linkGone(Link* link);
+  // LinkAcceptor (loop context): an MPA Request arrived on one of our links / a link died before
+  // a connector took it.
+  void incoming(std::shared_ptr<Link> link, engine::ByteSpan privateData) override;
+  void linkGone(Link* link) override;
 
  protected:
   void onCloseStarted() override;

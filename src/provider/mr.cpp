@@ -58,7 +58,7 @@ Mr::Mr(Adapter* adapter, Pd* pd, bool fast) : Object(kType, adapter, &kMrDispatc
 
 Mr::~Mr() {
   if (token_) adapter()->stags().remove(token_);
-  adapter()->device()->releaseResource(Resource::Mr);
+  device_.releaseResource(Resource::Mr);
 }
 
 NTSTATUS Mr::registerMr(MDL* mdl, SIZE_T length, ULONG flags) {
@@ -241,7 +241,7 @@ Mw::Mw(Adapter* adapter, Pd* pd) : Object(kType, adapter, &kMwDispatch, adapter-
 Mw::~Mw() {
   if (token_) adapter()->stags().remove(token_);
   for (Mr* m : attached_) m->removeWindow(this);  // MRs are antecedents: still alive here
-  adapter()->device()->releaseResource(Resource::Mw);
+  device_.releaseResource(Resource::Mw);
 }
 
 UINT32 Mw::remoteToken() const {

@@ -65,7 +65,10 @@ std::atomic<std::size_t> g_liveObjects{0};  // Object::liveCount()
 }  // namespace
 
 Object::Object(NDK_OBJECT_TYPE type, Adapter* adapter, const void* dispatch, NDK_VERSION version)
-    : type_(type), adapter_(adapter) {  // never NULL: the adapter passes itself
+    : Object(type, adapter, *adapter->device(), dispatch, version) {}
+
+Object::Object(NDK_OBJECT_TYPE type, Adapter* adapter, Device& device, const void* dispatch, NDK_VERSION version)
+    : device_(device), counters_(device.counters()), type_(type), adapter_(adapter) {  // never NULL: the adapter passes itself
   shell_ = shellPool().allocate();
   g_liveObjects.fetch_add(1, std::memory_order_relaxed);
   shell_->Header.Version = version;  // R1
@@ -122,7 +125,7 @@ void rejectObject(const char* function, NTSTATUS status, Lookup why) {
 std::uint64_t rejectedObjectCalls() { return g_rejected_object_calls.load(); }
 
 NTSTATUS Object::reject(const char* function, NTSTATUS status, const char* why) const {
-  adapter_->countRejected();
+  counters_.rejectedCalls.fetch_add(1, std::memory_order_relaxed);
   NDK_LOG_INFO("provider", "{}: rejected with 0x{:08X}: {}", function, static_cast<std::uint32_t>(status), why);
   return status;
 }

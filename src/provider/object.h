@@ -30,6 +30,8 @@ namespace openndk::provider {
 
 class Object;
 class Adapter;
+class Device;
+struct PerfCounters;
 
 struct Shell {
   NDK_OBJECT_HEADER Header;  // R1: the consumer sees this at offset 0
@@ -48,13 +50,18 @@ enum class Lookup { Ok, Null, Closed, WrongType, Garbage };
 
 class Object {
  public:
+  // A descendant of `adapter`: uses the adapter's device.
   Object(NDK_OBJECT_TYPE type, Adapter* adapter, const void* dispatch, NDK_VERSION version);
+  // The adapter itself (`adapter` is `this`, whose members are not built yet): names its device.
+  Object(NDK_OBJECT_TYPE type, Adapter* adapter, Device& device, const void* dispatch, NDK_VERSION version);
   virtual ~Object();
   Object(const Object&) = delete;
   Object& operator=(const Object&) = delete;
 
   NDK_OBJECT_TYPE type() const { return type_; }
   Adapter* adapter() const { return adapter_; }
+  // The device's performance counters (OID_NDK_STATISTICS), for what this object hands them to.
+  PerfCounters& counters() const { return counters_; }
   NDK_OBJECT_HEADER* header() const { return &shell_->Header; }
   template <class C>
   C* ndk() const {
@@ -109,6 +116,11 @@ class Object {
   virtual void onDestroy() {}
 
  protected:
+  // What nearly every object uses of its device, handed over at construction rather than reached
+  // through adapter()->device(): object counts (R155), local endpoints (R113), the counters.
+  Device& device_;
+  PerfCounters& counters_;
+
   std::mutex life_mu_;
   std::condition_variable life_cv_;  // signalled when successors_ changes (blocking adapter close)
   int successors_ = 0;

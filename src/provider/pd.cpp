@@ -57,16 +57,16 @@ const NDK_PD_DISPATCH kDispatch = {
 const NDK_PD_DISPATCH* Pd::dispatch() { return &kDispatch; }
 
 Pd::Pd(Adapter* adapter) : Object(kType, adapter, &kDispatch, adapter->version()) { attachTo(adapter); }
-Pd::~Pd() { adapter()->device()->releaseResource(Resource::Pd); }
+Pd::~Pd() { device_.releaseResource(Resource::Pd); }
 
 NTSTATUS Pd::createMr(BOOLEAN fastRegister, NDK_MR** out) {
   NTSTATUS s;
   if (!checkOut(this, out, "NdkCreateMr", &s)) return s;
-  if (!adapter()->device()->acquire(Resource::Mr))
+  if (!device_.acquire(Resource::Mr))
     return reject("NdkCreateMr", STATUS_INSUFFICIENT_RESOURCES, "MaxMrCount reached (R155)");
   Mr* mr = new (std::nothrow) Mr(adapter(), this, fastRegister != FALSE);
   if (!mr) {
-    adapter()->device()->releaseResource(Resource::Mr);
+    device_.releaseResource(Resource::Mr);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
   *out = mr->ndk<NDK_MR>();
@@ -76,11 +76,11 @@ NTSTATUS Pd::createMr(BOOLEAN fastRegister, NDK_MR** out) {
 NTSTATUS Pd::createMw(NDK_MW** out) {
   NTSTATUS s;
   if (!checkOut(this, out, "NdkCreateMw", &s)) return s;
-  if (!adapter()->device()->acquire(Resource::Mw))
+  if (!device_.acquire(Resource::Mw))
     return reject("NdkCreateMw", STATUS_INSUFFICIENT_RESOURCES, "MaxMwCount reached (R155)");
   Mw* mw = new (std::nothrow) Mw(adapter(), this);
   if (!mw) {
-    adapter()->device()->releaseResource(Resource::Mw);
+    device_.releaseResource(Resource::Mw);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
   *out = mw->ndk<NDK_MW>();
@@ -97,11 +97,11 @@ NTSTATUS Pd::createSrq(ULONG depth, ULONG maxSge, ULONG threshold, NDK_FN_SRQ_NO
   if (depth == 0 || depth > info.MaxSrqDepth) return reject(fn, STATUS_INVALID_PARAMETER, "SrqDepth is 0 or above MaxSrqDepth (R141)");
   if (maxSge > info.MaxReceiveRequestSge)
     return reject(fn, STATUS_INVALID_PARAMETER, "MaxReceiveRequestSge above the adapter's (R141)");
-  if (!adapter()->device()->acquire(Resource::Srq))
+  if (!device_.acquire(Resource::Srq))
     return reject(fn, STATUS_INSUFFICIENT_RESOURCES, "MaxSrqCount reached (R155)");
   Srq* srq = new (std::nothrow) Srq(adapter(), this, depth, maxSge, threshold, cb, ctx, affinity);
   if (!srq) {
-    adapter()->device()->releaseResource(Resource::Srq);
+    device_.releaseResource(Resource::Srq);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
   *out = srq->ndk<NDK_SRQ>();
@@ -137,12 +137,12 @@ NTSTATUS Pd::createQp(NDK_CQ* rcqp, NDK_CQ* icqp, NDK_SRQ* srqp, PVOID qpContext
     return reject(fn, STATUS_INVALID_PARAMETER, "MaxInitiatorRequestSge above the adapter's (R156)");
   if (inlineSize > info.MaxInlineDataSize)
     return reject(fn, STATUS_INVALID_PARAMETER, "InlineDataSize above MaxInlineDataSize (R156)");
-  if (!adapter()->device()->acquire(Resource::Qp))
+  if (!device_.acquire(Resource::Qp))
     return reject(fn, STATUS_INSUFFICIENT_RESOURCES, "MaxQpCount reached (R155)");
   Qp::Params p{qpContext, rqDepth, iqDepth, maxRecvSge, maxInitSge, inlineSize};
   Qp* qp = new (std::nothrow) Qp(adapter(), this, rcq, icq, srq, p);
   if (!qp) {
-    adapter()->device()->releaseResource(Resource::Qp);
+    device_.releaseResource(Resource::Qp);
     return STATUS_INSUFFICIENT_RESOURCES;
   }
   *out = qp->ndk<NDK_QP>();

@@ -242,7 +242,7 @@ Qp::Qp(Adapter* adapter, Pd* pd, Cq* rcq, Cq* icq, Srq* srq, const Params& p)
   if (srq) attachTo(srq);
 }
 
-Qp::~Qp() { adapter()->device()->releaseResource(Resource::Qp); }
+Qp::~Qp() { device_.releaseResource(Resource::Qp); }
 
 NTSTATUS Qp::checkSgl(const char* fn, const NDK_SGE* sgl, ULONG nSge, ULONG maxSge, bool needLocalWrite,
                       SgeList* out, std::uint64_t* total) const {

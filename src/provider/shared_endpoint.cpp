@@ -25,7 +25,7 @@ SharedEndpoint::SharedEndpoint(Adapter* adapter, const SOCKADDR_INET& bound)
   attachTo(adapter);
   LocalEndpointRecord r;
   r.local = bound;
-  registration_ = ActivityRegistration::localEndpoint(adapter->device()->ifIndex(), r);
+  registration_ = ActivityRegistration::localEndpoint(device_.ifIndex(), r);
 }
 
 static bool sameSockaddr(const SOCKADDR_INET& a, const SOCKADDR_INET& b) {
@@ -52,7 +52,7 @@ void SharedEndpoint::removeDestination(const SOCKADDR_INET& dst) {
 
 // R117: the endpoint is free again once the shared endpoint and its connectors are closed; the
 // connectors are successors, so by now they are gone.
-SharedEndpoint::~SharedEndpoint() { adapter()->device()->releaseEndpoint(local_); }
+SharedEndpoint::~SharedEndpoint() { device_.releaseEndpoint(local_); }
 
 NTSTATUS SharedEndpoint::localAddress(SOCKADDR* addr, ULONG* len) {
   return copyAddressOut(this, "NdkGetSharedEndpointLocalAddress", local_, addr, len);

@@ -47,7 +47,7 @@ Srq::Srq(Adapter* adapter, Pd* pd, ULONG depth, ULONG maxSge, ULONG threshold, N
 Srq::~Srq() {
   if (!queue_.empty())
     NDK_LOG_DEBUG("provider", "SRQ destroyed with {} receives never consumed (no CQ to report them to)", queue_.size());
-  adapter()->device()->releaseResource(Resource::Srq);
+  device_.releaseResource(Resource::Srq);
 }
 
 ULONG Srq::queued() const {

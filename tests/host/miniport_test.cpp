@@ -1,4 +1,4 @@
-// The soft-iWARP miniport (src/provider/miniport.cpp) under a private emulated NDIS: registration
+// The soft-iWARP miniport (src/host/miniport.cpp) under a private emulated NDIS: registration
 // (R157), attributes (R158), OID_NDK_SET_STATE (R159-R161), the statistics/connections/endpoints
 // OIDs and their buffer protocol (R162-R165), version negotiation through the open handler (R150).
 #include <arpa/inet.h>
@@ -8,13 +8,12 @@
 #include <vector>
 
 #include "host/ndis.h"
+#include "host/miniport.h"
 #include "provider/endpoint_registry.h"
-#include "provider/miniport.h"
 
 using namespace openndk::host;
 using openndk::provider::ActivityRegistration;
 using openndk::provider::ConnectionRecord;
-using openndk::provider::deviceOf;
 using openndk::provider::LocalEndpointRecord;
 
 namespace {
@@ -33,7 +32,7 @@ SOCKADDR_INET v4(const char* ip, unsigned port) {
 class Miniport : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(openndk::provider::SoftIwarpDriverEntry(ndis), NDIS_STATUS_SUCCESS);
+    ASSERT_EQ(openndk::host::SoftIwarpDriverEntry(ndis), NDIS_STATUS_SUCCESS);
     InterfaceInit init;
     init.ifIndex = kIf;
     init.name = "ndktest0";

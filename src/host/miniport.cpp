@@ -1,4 +1,4 @@
-#include "provider/miniport.h"
+#include "host/miniport.h"
 
 #include <algorithm>
 #include <cstring>
@@ -8,7 +8,11 @@
 #include "base/log.h"
 #include "provider/endpoint_registry.h"
 
-namespace openndk::provider {
+namespace openndk::host {
+
+using provider::ActivityRegistry;
+using provider::Device;
+using provider::DeviceAddress;
 
 namespace {
 constexpr const char* kLayer = "miniport";
@@ -34,17 +38,17 @@ std::vector<DeviceAddress> toDeviceAddresses(const std::vector<SOCKADDR_INET>& i
 
 bool readNetworkDirect(NDIS_HANDLE h) {
   ULONG v = 1;  // INF default (R166)
-  if (host::Ndis::readConfiguration(h, NETWORK_DIRECT_KEYWORD, &v) != NDIS_STATUS_SUCCESS) v = 1;
+  if (Ndis::readConfiguration(h, NETWORK_DIRECT_KEYWORD, &v) != NDIS_STATUS_SUCCESS) v = 1;
   return v != 0;
 }
 
 NDIS_STATUS SetOptions(NDIS_HANDLE ndisDriverHandle, NDIS_HANDLE /*driverContext*/) {
   NDIS_NDK_PROVIDER_CHARACTERISTICS c = Device::providerCharacteristics();
-  return host::Ndis::setOptionalHandlers(ndisDriverHandle, &c);  // R157
+  return Ndis::setOptionalHandlers(ndisDriverHandle, &c);  // R157
 }
 
 NDIS_STATUS InitializeEx(NDIS_HANDLE miniportAdapterHandle, NDIS_HANDLE /*driverContext*/,
-                         const host::InterfaceInit& init, NDIS_HANDLE* adapterContext) {
+                         const InterfaceInit& init, NDIS_HANDLE* adapterContext) {
   const bool enabled = readNetworkDirect(miniportAdapterHandle);
   auto* dev = new (std::nothrow) Device(init.ifIndex, init.name, toDeviceAddresses(init.addresses), enabled);
   if (!dev) return NDIS_STATUS_RESOURCES;
@@ -54,7 +58,7 @@ NDIS_STATUS InitializeEx(NDIS_HANDLE miniportAdapterHandle, NDIS_HANDLE /*driver
   attrs.Header.Size = NDIS_SIZEOF_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1;
   attrs.Enabled = enabled ? TRUE : FALSE;
   attrs.NdkCapabilities = const_cast<PNDIS_NDK_CAPABILITIES>(dev->capabilities());
-  NDIS_STATUS s = host::Ndis::setMiniportAttributes(miniportAdapterHandle, &attrs);  // R158, also when disabled
+  NDIS_STATUS s = Ndis::setMiniportAttributes(miniportAdapterHandle, &attrs);  // R158, also when disabled
   if (s != NDIS_STATUS_SUCCESS) {
     delete dev;
     return s;
@@ -81,7 +85,7 @@ void Halt(NDIS_HANDLE ctx) {
 }
 
 // R159–R161: change the state now, signal it from a work item (never from here).
-NDIS_STATUS setState(Device* dev, host::NdisOidRequest* r) {
+NDIS_STATUS setState(Device* dev, NdisOidRequest* r) {
   if (r->length != sizeof(BOOLEAN)) {
     r->bytesNeeded = sizeof(BOOLEAN);
     return NDIS_STATUS_INVALID_LENGTH;
@@ -98,12 +102,12 @@ NDIS_STATUS setState(Device* dev, host::NdisOidRequest* r) {
   dev->setEnabled(want);
   if (was != want) {
     const NET_PNP_EVENT_CODE code = want ? NetEventNDKEnable : NetEventNDKDisable;
-    host::Ndis::queueWorkItem(h, [h, code] { host::Ndis::netPnPEvent(h, code); });  // R160, R161
+    Ndis::queueWorkItem(h, [h, code] { Ndis::netPnPEvent(h, code); });  // R160, R161
   }
   return NDIS_STATUS_SUCCESS;  // never pending (R159)
 }
 
-NDIS_STATUS statistics(Device* dev, host::NdisOidRequest* r) {
+NDIS_STATUS statistics(Device* dev, NdisOidRequest* r) {
   constexpr ULONG need = sizeof(NDIS_NDK_STATISTICS_INFO);
   static_assert(need >= NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1);
   if (r->length < need || !r->buffer) {
@@ -127,7 +131,7 @@ NDIS_STATUS statistics(Device* dev, host::NdisOidRequest* r) {
 
 USHORT headerSize(ULONG bytes) { return static_cast<USHORT>(std::min<ULONG>(bytes, MAXUSHORT)); }
 
-NDIS_STATUS connections(Device* dev, host::NdisOidRequest* r) {
+NDIS_STATUS connections(Device* dev, NdisOidRequest* r) {
   const auto list = ActivityRegistry::instance().connections(dev->ifIndex());
   const ULONG n = static_cast<ULONG>(list.size());
   const ULONG need = NDIS_SIZEOF_NDK_CONNECTIONS_REVISION_1(n);
@@ -157,7 +161,7 @@ NDIS_STATUS connections(Device* dev, host::NdisOidRequest* r) {
   return NDIS_STATUS_SUCCESS;
 }
 
-NDIS_STATUS localEndpoints(Device* dev, host::NdisOidRequest* r) {
+NDIS_STATUS localEndpoints(Device* dev, NdisOidRequest* r) {
   const auto list = ActivityRegistry::instance().localEndpoints(dev->ifIndex());
   const ULONG n = static_cast<ULONG>(list.size());
   const ULONG need = NDIS_SIZEOF_NDK_LOCAL_ENDPOINTS_REVISION_1(n);
@@ -189,12 +193,12 @@ NDIS_STATUS localEndpoints(Device* dev, host::NdisOidRequest* r) {
 
 }  // namespace
 
-NDIS_STATUS SoftIwarpOidRequest(NDIS_HANDLE ctx, host::NdisOidRequest* r) {
+NDIS_STATUS SoftIwarpOidRequest(NDIS_HANDLE ctx, NdisOidRequest* r) {
   Device* dev = deviceOf(ctx);
   if (!dev || !r) return NDIS_STATUS_INVALID_PARAMETER;
   r->bytesWritten = 0;
   r->bytesNeeded = 0;
-  const bool query = r->type == host::OidRequestType::Query;
+  const bool query = r->type == OidRequestType::Query;
   switch (r->oid) {
     case OID_NDK_SET_STATE:
       if (query) break;
@@ -215,8 +219,8 @@ NDIS_STATUS SoftIwarpOidRequest(NDIS_HANDLE ctx, host::NdisOidRequest* r) {
   return NDIS_STATUS_NOT_SUPPORTED;
 }
 
-NDIS_STATUS SoftIwarpDriverEntry(host::Ndis& ndis) {
-  host::MiniportDriverCharacteristics c;
+NDIS_STATUS SoftIwarpDriverEntry(Ndis& ndis) {
+  MiniportDriverCharacteristics c;
   c.SetOptions = &SetOptions;
   c.InitializeEx = &InitializeEx;
   c.OidRequest = &SoftIwarpOidRequest;
@@ -225,4 +229,4 @@ NDIS_STATUS SoftIwarpDriverEntry(host::Ndis& ndis) {
   return ndis.registerMiniportDriver(c);
 }
 
-}  // namespace openndk::provider
+}  // namespace openndk::host

@@ -4,25 +4,25 @@
 // a Device and reports its NDK attributes, R158), MiniportOidRequest (the four NDK OIDs, R159,
 // R162–R165) and MiniportHaltEx.
 //
-// Built in the host room (src/host/CMakeLists.txt): it calls the emulated NDIS functions of
-// host/ndis.h, and the provider room sits below the host.
+// It belongs to the host room: it calls the emulated NDIS functions of host/ndis.h and builds the
+// provider's Devices; the provider room below knows nothing of NDIS miniports.
 #pragma once
 #include <ndk/ndk.h>
 
 #include "host/ndis.h"
 #include "provider/device.h"
 
-namespace openndk::provider {
+namespace openndk::host {
 
 // DriverEntry + NdisMRegisterMiniportDriver.
-NDIS_STATUS SoftIwarpDriverEntry(host::Ndis& ndis);
+NDIS_STATUS SoftIwarpDriverEntry(Ndis& ndis);
 
 // The Device behind a miniport adapter context (the context *is* the Device*).
-inline Device* deviceOf(NDIS_HANDLE miniportAdapterContext) {
-  return static_cast<Device*>(miniportAdapterContext);
+inline provider::Device* deviceOf(NDIS_HANDLE miniportAdapterContext) {
+  return static_cast<provider::Device*>(miniportAdapterContext);
 }
 
 // MiniportOidRequest of the soft miniport, exposed for tests.
-NDIS_STATUS SoftIwarpOidRequest(NDIS_HANDLE miniportAdapterContext, host::NdisOidRequest* request);
+NDIS_STATUS SoftIwarpOidRequest(NDIS_HANDLE miniportAdapterContext, NdisOidRequest* request);
 
-}  // namespace openndk::provider
+}  // namespace openndk::host
