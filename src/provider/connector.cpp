@@ -217,7 +217,7 @@ NTSTATUS Connector::checkQp(const char* fn, NDK_QP* qp, Qp** out) const {
   if (!q) return s;
   // R156 (amended): consumers open one adapter instance per socket and accept from a shared
   // listener, so a QP of any instance on the same interface (device) is accepted.
-  if (q->adapter()->device() != adapter()->device())
+  if (&q->device() != &device_)
     return reject(fn, STATUS_INVALID_PARAMETER, "QP of another interface (R156)");
   if (q->associated()) return reject(fn, STATUS_INVALID_PARAMETER, "QP is already associated with a connector (R93)");
   *out = q;
@@ -251,7 +251,7 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
     return reject(fn, STATUS_INVALID_PARAMETER, "source and destination address families differ");
   s = checkPrivateData(fn, pd, pdLen, adapter()->info().MaxCallerData);
   if (s != STATUS_SUCCESS) return s;
-  Device* dev = adapter()->device();
+  Device* dev = &device_;
   if (shared && !shared->addDestination(remote))
     return reject(fn, STATUS_ADDRESS_ALREADY_EXISTS, "shared endpoint already connects to this destination (R119)");
   // Local endpoint (R116 / R117) and the socket bound to it; port 0 retries ports the host uses.

@@ -55,7 +55,7 @@ NTSTATUS Listener::listen(const SOCKADDR* addr, ULONG len, NDK_FN_REQUEST_COMPLE
   if (s != STATUS_SUCCESS) return s;
   if (!device_.ownsAddress(addr, true))
     return reject(fn, STATUS_INVALID_ADDRESS, "not an address of this adapter (R95)");
-  Device* dev = adapter()->device();
+  Device* dev = &device_;
   const bool ephemeral = (a.si_family == AF_INET ? a.Ipv4.sin_port : a.Ipv6.sin6_port) == 0;
   std::vector<SOCKADDR_INET> busy;
   engine::Socket sock;

@@ -60,6 +60,9 @@ class Object {
 
   NDK_OBJECT_TYPE type() const { return type_; }
   Adapter* adapter() const { return adapter_; }
+  // The interface (device) the object belongs to: objects of two adapter instances of one
+  // interface share it (R156).
+  const Device& device() const { return device_; }
   // The device's performance counters (OID_NDK_STATISTICS), for what this object hands them to.
   PerfCounters& counters() const { return counters_; }
   NDK_OBJECT_HEADER* header() const { return &shell_->Header; }
