@@ -404,6 +404,23 @@ TEST_P(Conn, RejectedByResponder) {
   EXPECT_FALSE(p.rsp.is_established);
 }
 
+// Queues one Send per message (cookie base + index; two SGEs: the halves) in the connection's
+// progress context, then transmits them together. `msgs` must outlive the transfer.
+static void queueSendsInTwoSges(EventLoop& loop, std::shared_ptr<Connection> c, const std::vector<std::vector<std::uint8_t>>& msgs,
+                         std::uint64_t cookieBase) {
+  loop.post([&msgs, c, cookieBase] {
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      TxRequest r;
+      r.kind = TxRequest::Kind::Send;
+      r.cookie = cookieBase + i;
+      const std::size_t h = msgs[i].size() / 2;
+      r.sges = {ByteSpan(msgs[i].data(), h), ByteSpan(msgs[i].data() + h, msgs[i].size() - h)};
+      c->enqueueInContext(std::move(r));
+    }
+    c->transmit();
+  });
+}
+
 // Issue 12: an idle connected QP costs little memory. After the MPA exchange (and the RTR) a
 // connection holds no receive buffer and a transmit record per setup frame, not a full batch; once
 // it carries data it keeps its buffers (no allocation per receive in steady state).
@@ -426,17 +443,7 @@ TEST_P(Conn, IdleConnectionHoldsNoReceiveBufferUntilItCarriesData) {
     rbufs.emplace_back(1024, 0);
   }
   for (auto& b : rbufs) p.rsp.postReceive(b);
-  std::shared_ptr<Connection> c = p.ini.conn;
-  p.loop.post([&msgs, c] {
-    for (std::size_t i = 0; i < msgs.size(); ++i) {
-      TxRequest r;
-      r.kind = TxRequest::Kind::Send;
-      r.cookie = 500 + i;
-      r.sges = {ByteSpan(msgs[i].data(), msgs[i].size())};
-      c->enqueueInContext(std::move(r));
-    }
-    c->transmit();
-  });
+  queueSendsInTwoSges(p.loop, p.ini.conn, msgs, 500);
   ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() >= kN; }));
   for (std::size_t i = 0; i < kN; ++i) EXPECT_TRUE(same(rbufs[i].data(), msgs[i].data(), 1024)) << i;
   EXPECT_GE(held(p.rsp.conn), 8u * 1024) << "a receiving connection keeps its buffer";
@@ -455,18 +462,7 @@ TEST_P(Conn, BurstOfSmallSendsIsBatchedIntoFewSendmsgCalls) {
   }
   for (auto& b : rbufs) p.rsp.postReceive(b);
   const Connection::IoStats before = p.ini.conn->ioStats();
-  std::shared_ptr<Connection> c = p.ini.conn;
-  p.loop.post([&msgs, c] {
-    for (std::size_t i = 0; i < msgs.size(); ++i) {
-      TxRequest r;
-      r.kind = TxRequest::Kind::Send;
-      r.cookie = 1000 + i;
-      const std::size_t h = msgs[i].size() / 2;  // two SGEs
-      r.sges = {ByteSpan(msgs[i].data(), h), ByteSpan(msgs[i].data() + h, msgs[i].size() - h)};
-      c->enqueueInContext(std::move(r));
-    }
-    c->transmit();
-  });
+  queueSendsInTwoSges(p.loop, p.ini.conn, msgs, 1000);
   ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() >= kN; }));
   ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.tx_done.size() >= kN; }));
   const Connection::IoStats after = p.ini.conn->ioStats();
