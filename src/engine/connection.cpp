@@ -283,6 +283,7 @@ const char* Connection::name(TxState s) noexcept {
 void Connection::setPhase(Phase to) {
   // Setup → Rdma (Established); Setup/Rdma → Failing (fail()); Setup/Rdma/Failing → Draining (all
   // sent, FIN out); any → Closed, once. Never back.
+  assert(loop_.inProgressContext());
   assert(phase_ != Phase::Closed);
   assert(to != Phase::Setup);
   assert(to != Phase::Rdma || phase_ == Phase::Setup);
