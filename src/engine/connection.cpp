@@ -62,8 +62,7 @@ Connection::Connection(EventLoop& loop, Socket sock, ConnectionOptions opts, Pla
       placement_(p),
       completion_(c),
       profile_(withTunableTimers(opts_.profile ? *opts_.profile : profileFromTunable())),
-      setup_(profile_, opts_.role),
-      rxbuf_(kRxBufSize) {
+      setup_(profile_, opts_.role) {
   poll_backoff_max_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(16, base::tunableU64(base::Tunable::PollBackoff)));
 }
 

@@ -285,8 +285,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   CloseInfo close_info_{};
 
   // RX
-  std::vector<std::uint8_t> rxbuf_;
+  // Allocated when a read needs it and given back when empty until the connection has received
+  // kRxKeepBufferAfter bytes (RxBufferLease): an idle connection holds none.
+  std::unique_ptr<std::uint8_t[]> rxbuf_;
   std::size_t rx_begin_ = 0, rx_end_ = 0;
+  friend struct RxBufferLease;
   iwarp::Deframer deframer_;
   iwarp::DdpRxState ddp_rx_;
   std::vector<MutByteSpan> dest_;  // destination pieces of the current segment's payload, in order
@@ -324,6 +327,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool last = false;        // the last FPDU of its item
   };
   std::vector<TxBuilt> built_;
+  bool tx_msg_queued_ = false;    // a work request was ever queued: built_ gets kTxBatchFpdus records
   std::size_t built_n_ = 0;       // records in the batch
   std::size_t built_done_ = 0;    // records fully written
   std::vector<iovec> iov_;

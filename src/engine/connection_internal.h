@@ -44,6 +44,10 @@ inline void wireReceived() {}
 // straight to its destination), MPA frames (<= 532 bytes) during setup. It never needs more than the
 // largest header window below; 8 KiB instead of 64 KiB keeps an idle connected QP small (issue 12).
 constexpr std::size_t kRxBufSize = 8 * 1024;
+// The buffer is held only while the connection reads, until it has received this many bytes (the
+// MPA exchange and the first FPDUs are far less): an idle connected QP holds none, a connection
+// that carries data keeps its own (no allocation per receive in steady state).
+constexpr std::uint64_t kRxKeepBufferAfter = 4 * 1024;
 // Bytes asked for when no payload destination is known yet (length, header, trailer). Kept small
 // so that payload bytes mostly arrive through the direct recv() into their destination.
 constexpr std::size_t kRxHeaderRead = 1024;

@@ -51,11 +51,31 @@ bool Connection::pollIo() {
   return false;
 }
 
+// The receive buffer for the duration of one doRead(): taken if the connection holds none, given
+// back at the end if it is empty and the connection has not carried data yet.
+struct RxBufferLease {
+  explicit RxBufferLease(Connection& c) : c_(c) {
+    if (!c_.rxbuf_) c_.rxbuf_ = std::make_unique_for_overwrite<std::uint8_t[]>(kRxBufSize);
+  }
+  ~RxBufferLease() {
+    if (c_.rx_begin_ == c_.rx_end_ && c_.rx_bytes_ < kRxKeepBufferAfter) {
+      c_.rxbuf_.reset();
+      c_.rx_begin_ = c_.rx_end_ = 0;
+    }
+  }
+  RxBufferLease(const RxBufferLease&) = delete;
+  RxBufferLease& operator=(const RxBufferLease&) = delete;
+
+ private:
+  Connection& c_;
+};
+
 void Connection::doRead() {
   assert(loop_.inProgressContext());
+  const RxBufferLease lease(*this);
   while (phase_ != Phase::Closed && !rx_eof_) {
     if (phase_ == Phase::Draining || phase_ == Phase::Failing) {  // after our Terminate / FIN: discard until EOF
-      const ssize_t r = ::recv(sock_.fd(), rxbuf_.data(), rxbuf_.size(), MSG_DONTWAIT);
+      const ssize_t r = ::recv(sock_.fd(), rxbuf_.get(), kRxBufSize, MSG_DONTWAIT);
       if (r > 0) continue;
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
       rx_eof_ = true;
@@ -85,7 +105,7 @@ void Connection::doRead() {
       }
       const std::size_t placed_iovs = rx_iov_.size();
       rx_begin_ = rx_end_ = 0;
-      rx_iov_.push_back({rxbuf_.data(), rx_small_ ? kRxSmallRead : kRxHeaderRead});
+      rx_iov_.push_back({rxbuf_.get(), rx_small_ ? kRxSmallRead : kRxHeaderRead});
       msghdr mh{};
       mh.msg_iov = rx_iov_.data();
       mh.msg_iovlen = rx_iov_.size();
@@ -120,14 +140,14 @@ void Connection::doRead() {
       return;
     }
     if (rx_begin_ == rx_end_) rx_begin_ = rx_end_ = 0;
-    std::size_t want = rxbuf_.size() - rx_end_;
+    std::size_t want = kRxBufSize - rx_end_;
     const std::size_t window = rx_small_ ? kRxSmallRead : kRxHeaderRead;
     if (fpduMode() && want > window) want = window;
     if (want == 0) {  // cannot happen: the buffer is drained before reading more
       fail(Error::LocalCatastrophic);
       return;
     }
-    const ssize_t r = ::recv(sock_.fd(), rxbuf_.data() + rx_end_, want, MSG_DONTWAIT);
+    const ssize_t r = ::recv(sock_.fd(), rxbuf_.get() + rx_end_, want, MSG_DONTWAIT);
     stat_recv_.fetch_add(1, std::memory_order_relaxed);
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (r <= 0) {
@@ -157,7 +177,7 @@ bool Connection::processRx() {
   assert(loop_.inProgressContext());
   while (rx_begin_ < rx_end_) {
     if (phase_ == Phase::Closed || phase_ == Phase::Draining || phase_ == Phase::Failing) return false;
-    const ByteSpan in(rxbuf_.data() + rx_begin_, rx_end_ - rx_begin_);
+    const ByteSpan in(rxbuf_.get() + rx_begin_, rx_end_ - rx_begin_);
     if (!fpduMode()) {
       std::size_t used = 0;
       const iwarp::Actions acts = setup_.on_bytes(in, used);

@@ -79,6 +79,7 @@ void Connection::enqueue(TxRequest req) {
     }
   }
   item->is_msg = true;
+  tx_msg_queued_ = true;
   item->notify = true;
   item->req = std::move(req);
   txq_.push_back(std::move(item));
@@ -89,10 +90,14 @@ bool Connection::buildBatch() {
   iov_.clear();
   iov_pos_ = 0;
   built_n_ = built_done_ = 0;
-  if (built_.size() < kTxBatchFpdus) built_.resize(kTxBatchFpdus);
+  // Sized on demand: a connection that only sent its setup frames and RTR holds a record per
+  // frame, not kTxBatchFpdus of them (issue 12: an idle connected QP stays small). Between two
+  // batches nothing points into built_, so it may grow here.
+  const std::size_t records = tx_msg_queued_ ? kTxBatchFpdus : std::clamp<std::size_t>(txq_.size(), 1, kTxBatchFpdus);
+  if (built_.size() < records) built_.resize(records);
   std::size_t bytes = 0;
   std::size_t i = 0;  // txq_ index of the item whose next FPDU is built
-  while (built_n_ < kTxBatchFpdus && bytes < kTxBatchBytes) {
+  while (built_n_ < built_.size() && bytes < kTxBatchBytes) {
     while (i < txq_.size() && txq_[i]->built_all) ++i;
     if (i >= txq_.size()) break;
     TxItem& item = *txq_[i];

@@ -21,6 +21,7 @@ thread_local const EventLoop* t_current = nullptr;
 thread_local int t_depth = 0;  // progress contexts this thread is inside (nested: tryRun of another domain)
 thread_local std::vector<EventLoop::Task>* t_deferred = nullptr;  // EventLoop::deferToContextExit
 thread_local bool t_engine_thread = false;  // an engine's own thread (not a consumer driving progress)
+thread_local const void* t_engine_self = nullptr;  // on an engine's own thread: that Engine
 constexpr std::uint64_t kDoorbellKey = 0;
 
 struct ContextGuard {
@@ -111,6 +112,10 @@ class Engine {
   }
 
   void ring() {
+    // The engine's own thread (e.g. a consumer callback it delivers posts to another domain) never
+    // rings itself: run() looks at runnable_ before it sleeps. Saves a write and a read of the
+    // eventfd plus a wake-up per such post (issue 12: hand-offs during connection setup).
+    if (t_engine_self == this) return;
     if (rung_.exchange(true)) return;
     const std::uint64_t one = 1;
     [[maybe_unused]] const ssize_t n = ::write(doorbell_, &one, sizeof one);
@@ -372,17 +377,20 @@ void Engine::dropAll() {
 void Engine::run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   t_engine_thread = true;
+  t_engine_self = this;
   auto last_active = std::chrono::steady_clock::now();
   epoll_event evs[64];
   for (;;) {
+    bool self_posted = false;
     {
       std::lock_guard lk(task_mu_);
       if (stopping_ && runnable_.empty()) {
         closed_ = true;
         break;
       }
+      self_posted = !runnable_.empty();  // posted by this thread, which does not ring itself
     }
-    int timeout = timeoutMs();
+    int timeout = self_posted ? 0 : timeoutMs();
     // Adaptive: spin on epoll_wait(0) for a while after activity — not while consumers drive
     // progress themselves (the CPUs are theirs).
     bool spinning = false;
@@ -476,10 +484,14 @@ bool EventLoop::tryRun(void (*fn)(void*), void* ctx) {
   return true;
 }
 
-bool EventLoop::deferToContextExit(Task fn) {
+bool EventLoop::canDeferToContextExit() noexcept {
   // Only on an engine thread: a consumer's thread inside NdkSend or NdkGetCqResults must not find
   // another object's consumer callback running inside its call (it may hold its own locks there).
-  if (t_depth == 0 || !t_engine_thread) return false;
+  return t_depth > 0 && t_engine_thread;
+}
+
+bool EventLoop::deferToContextExit(Task fn) {
+  if (!canDeferToContextExit()) return false;
   thread_local std::vector<Task> deferred;
   t_deferred = &deferred;
   deferred.push_back(std::move(fn));

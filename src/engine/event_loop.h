@@ -118,6 +118,9 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // code under a token. False elsewhere (outside a context, or on a consumer's thread driving
   // progress inside a provider call): the caller hands `fn` to another thread.
   static bool deferToContextExit(Task fn);
+  // Whether deferToContextExit() would take a task on this thread now (an engine thread inside a
+  // progress context).
+  static bool canDeferToContextExit() noexcept;
   [[nodiscard]] ProgressMode mode() const noexcept;
   [[nodiscard]] const std::string& name() const noexcept;
   [[nodiscard]] std::thread::id threadId() const noexcept;

@@ -120,6 +120,10 @@ NetError listenTcp(const Endpoint& local, int backlog, Socket& out) {
   const int one = 1;
   setsockopt(s.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (local.family() == AF_INET6) setsockopt(s.fd(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  // Set once here: Linux copies the listener's socket into each accepted one, so TCP_NODELAY,
+  // TCP_USER_TIMEOUT, SO_KEEPALIVE and the keepalive times are inherited (asserted by
+  // Tcp.ConnectAcceptAppliesStreamOptions) — six system calls less per accepted connection.
+  applyStreamOptions(s.fd());
   if (::bind(s.fd(), reinterpret_cast<const sockaddr*>(&local.addr), local.len) != 0) return netErrorFromErrno(errno);
   if (::listen(s.fd(), backlog) != 0) return netErrorFromErrno(errno);
   out = std::move(s);
@@ -143,25 +147,29 @@ NetError acceptTcp(int listen_fd, Socket& out, Endpoint* peer) {
   p.len = sizeof p.addr;
   const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&p.addr), &p.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) return netErrorFromErrno(errno);
-  out = Socket(fd);
-  applyStreamOptions(fd);
+  out = Socket(fd);  // stream options inherited from the listener (listenTcp)
   if (peer) *peer = p;
   return NetError::None;
 }
 
 namespace {
-// A socket bound to port P that connects to the same address and port P (e.g. a just-closed
-// listener's port reused as the connector's local port) is "connected" to itself by TCP's
-// simultaneous open. Nobody listens there: report it as refused (R96).
-bool connectedToSelf(int fd) {
-  Endpoint l, r;
-  if (!localEndpoint(fd, l) || !peerEndpoint(fd, r)) return false;
+bool sameEndpoint(const Endpoint& l, const Endpoint& r) {
   return l.len == r.len && l.port() == r.port() && l.family() == r.family() &&
          (l.family() == AF_INET
               ? reinterpret_cast<const sockaddr_in&>(l.addr).sin_addr.s_addr ==
                     reinterpret_cast<const sockaddr_in&>(r.addr).sin_addr.s_addr
               : std::memcmp(&reinterpret_cast<const sockaddr_in6&>(l.addr).sin6_addr,
                             &reinterpret_cast<const sockaddr_in6&>(r.addr).sin6_addr, sizeof(in6_addr)) == 0);
+}
+// A socket bound to port P that connects to the same address and port P (e.g. a just-closed
+// listener's port reused as the connector's local port) is "connected" to itself by TCP's
+// simultaneous open. Nobody listens there: report it as refused (R96). The peer is the address we
+// connected to; the local address is the one we bound to, if we did (no system call), else asked
+// once from the kernel (an ephemeral port).
+bool connectedToSelf(int fd, const Endpoint& remote, const Endpoint* local) {
+  if (local) return sameEndpoint(*local, remote);
+  Endpoint l;
+  return localEndpoint(fd, l) && sameEndpoint(l, remote);
 }
 }  // namespace
 
@@ -178,7 +186,7 @@ NetError startConnect(const Endpoint& remote, Socket& out, const Endpoint* local
   if (::connect(s.fd(), reinterpret_cast<const sockaddr*>(&remote.addr), remote.len) != 0) {
     r = netErrorFromErrno(errno);
     if (r != NetError::InProgress) return r;
-  } else if (connectedToSelf(s.fd())) {
+  } else if (connectedToSelf(s.fd(), remote, local)) {
     return NetError::Refused;
   }
   out = std::move(s);
@@ -186,17 +194,19 @@ NetError startConnect(const Endpoint& remote, Socket& out, const Endpoint* local
 }
 
 
-NetError finishConnect(int fd) {
+NetError finishConnect(int fd, const Endpoint& remote, const Endpoint* local) {
   int err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return netErrorFromErrno(errno);
-  if (err == 0 && connectedToSelf(fd)) return NetError::Refused;
+  if (err == 0 && connectedToSelf(fd, remote, local)) return NetError::Refused;
   return netErrorFromErrno(err);
 }
 
 namespace {
 struct ConnectOp {
   Socket sock;
+  Endpoint remote;
+  std::optional<Endpoint> local;
   EventLoop::WatchId watch = 0;
   EventLoop::TimerId timer = 0;
   std::function<void(NetError, Socket)> done;
@@ -219,16 +229,16 @@ void asyncConnect(EventLoop& loop, const Endpoint& remote, std::chrono::millisec
                   std::function<void(NetError, Socket)> done, const Endpoint* local) {
   auto op = std::make_shared<ConnectOp>();
   op->done = std::move(done);
-  std::optional<Endpoint> from;
-  if (local) from = *local;
-  loop.post([&loop, op, remote, timeout, from] {
-    const NetError r = startConnect(remote, op->sock, from ? &*from : nullptr);
+  op->remote = remote;
+  if (local) op->local = *local;
+  loop.post([&loop, op, timeout] {
+    const NetError r = startConnect(op->remote, op->sock, op->local ? &*op->local : nullptr);
     if (r != NetError::InProgress) {
       finish(loop, op, r);
       return;
     }
     op->watch = loop.watch(op->sock.fd(), EPOLLOUT, [&loop, op](std::uint32_t) {
-      finish(loop, op, finishConnect(op->sock.fd()));
+      finish(loop, op, finishConnect(op->sock.fd(), op->remote, op->local ? &*op->local : nullptr));
     });
     if (timeout.count() > 0)
       op->timer = loop.addTimer(timeout, [&loop, op] {
@@ -238,14 +248,16 @@ void asyncConnect(EventLoop& loop, const Endpoint& remote, std::chrono::millisec
   });
 }
 
-void asyncFinishConnect(EventLoop& loop, Socket sock, std::chrono::milliseconds timeout,
-                        std::function<void(NetError, Socket)> done) {
+void asyncFinishConnect(EventLoop& loop, Socket sock, const Endpoint& remote, const Endpoint* local,
+                        std::chrono::milliseconds timeout, std::function<void(NetError, Socket)> done) {
   auto op = std::make_shared<ConnectOp>();
   op->done = std::move(done);
   op->sock = std::move(sock);
+  op->remote = remote;
+  if (local) op->local = *local;
   loop.post([&loop, op, timeout] {
     op->watch = loop.watch(op->sock.fd(), EPOLLOUT, [&loop, op](std::uint32_t) {
-      finish(loop, op, finishConnect(op->sock.fd()));
+      finish(loop, op, finishConnect(op->sock.fd(), op->remote, op->local ? &*op->local : nullptr));
     });
     if (timeout.count() > 0)
       op->timer = loop.addTimer(timeout, [&loop, op] {

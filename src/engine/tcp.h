@@ -74,19 +74,22 @@ class Socket {
   int fd_ = -1;
 };
 
-// Listening socket (non-blocking, SO_REUSEADDR; IPv6 sockets are IPv6-only). Port 0 = ephemeral.
+// Listening socket (non-blocking, SO_REUSEADDR; IPv6 sockets are IPv6-only; the stream options,
+// which accepted sockets inherit). Port 0 = ephemeral.
 NetError listenTcp(const Endpoint& local, int backlog, Socket& out);
 // The bound address (e.g. the ephemeral port after listenTcp).
 bool localEndpoint(int fd, Endpoint& out);
 bool peerEndpoint(int fd, Endpoint& out);
 // Accept one pending connection (non-blocking; InProgress if none is pending). The new socket is
-// non-blocking with the stream options applied.
+// non-blocking and has the stream options, inherited from a listenTcp listener.
 NetError acceptTcp(int listen_fd, Socket& out, Endpoint* peer = nullptr);
 // Start a non-blocking connect: None (connected already), InProgress, or an error.
 // `local` (optional): bind to this address/port first (SO_REUSEADDR); a bind failure is returned.
 NetError startConnect(const Endpoint& remote, Socket& out, const Endpoint* local = nullptr);
-// After EPOLLOUT on a connecting socket: the result (SO_ERROR).
-NetError finishConnect(int fd);
+// After EPOLLOUT on a connecting socket: the result (SO_ERROR; Refused if connected to itself).
+// `remote`/`local` as given to startConnect: the self-connect check needs no system call when the
+// socket was bound.
+NetError finishConnect(int fd, const Endpoint& remote, const Endpoint* local);
 
 // Connect through the loop; `done` runs exactly once in the loop's progress context with the
 // connected socket (options applied) or an error. timeout 0 = no timer of our own (the kernel's
@@ -96,8 +99,8 @@ void asyncConnect(EventLoop& loop, const Endpoint& remote, std::chrono::millisec
 
 // As asyncConnect, for a socket whose non-blocking connect was started with startConnect (result
 // InProgress or None).
-void asyncFinishConnect(EventLoop& loop, Socket sock, std::chrono::milliseconds timeout,
-                        std::function<void(NetError, Socket)> done);
+void asyncFinishConnect(EventLoop& loop, Socket sock, const Endpoint& remote, const Endpoint* local,
+                        std::chrono::milliseconds timeout, std::function<void(NetError, Socket)> done);
 
 // Stream options: TCP_NODELAY, TCP_USER_TIMEOUT (tcp_user_timeout_ms), keepalive
 // (keepalive_idle_s: idle and interval, 3 probes). Returns false if any setsockopt failed.

@@ -174,7 +174,7 @@ std::string failureText(const engine::CloseInfo& info) {
 void Connector::completeRequest(NDK_FN_REQUEST_COMPLETION cb, PVOID ctx, NTSTATUS status) {
   if (!cb) return;
   hold();
-  adapter()->callbacks().post([this, cb, ctx, status] {
+  deliverCallback([this, cb, ctx, status] {
     cb(ctx, status);
     release();
   });
@@ -260,6 +260,8 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
   engine::NetError ne = engine::NetError::None;
   const bool ephemeral = !shared && (local.si_family == AF_INET ? local.Ipv4.sin_port : local.Ipv6.sin6_port) == 0;
   std::vector<SOCKADDR_INET> busy;
+  const engine::Endpoint to = toEndpoint(remote);
+  engine::Endpoint from;
   for (int attempt = 0; attempt < 32; ++attempt) {
     SOCKADDR_INET a = local;
     if (shared) {
@@ -267,7 +269,7 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
     } else if ((s = dev->reserveEndpoint(&a)) != STATUS_SUCCESS) {
       break;
     }
-    const engine::Endpoint from = toEndpoint(a), to = toEndpoint(remote);
+    from = toEndpoint(a);
     ne = engine::startConnect(to, sock, &from);
     if (ne == engine::NetError::AddrInUse && ephemeral) {
       busy.push_back(a);  // keep it reserved while we look further
@@ -326,8 +328,10 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
   OPENNDK_PROBE4(connect, static_cast<void*>(this), static_cast<unsigned>(opts.ird), static_cast<unsigned>(opts.ord),
                  static_cast<unsigned>(pdLen));
   const auto timeout = std::chrono::milliseconds(base::tunableU64(base::Tunable::ConnectTimeoutMs));
-  engine::asyncFinishConnect(link->loop(), std::move(sock), timeout,
-                             [this, link, opts = std::move(opts)](engine::NetError e, engine::Socket so) mutable {
+  // Both addresses are known here (we bound the socket): the link learns them once, no
+  // getsockname/getpeername per connection.
+  engine::asyncFinishConnect(link->loop(), std::move(sock), to, &from, timeout,
+                             [this, link, from, to, opts = std::move(opts)](engine::NetError e, engine::Socket so) mutable {
                                if (e == engine::NetError::None && closing()) e = engine::NetError::Other;
                                if (e != engine::NetError::None) {
                                  engine::CloseInfo info;
@@ -337,7 +341,7 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
                                  return;
                                }
                                link->setOwner(this);
-                               link->start(std::move(so), std::move(opts));
+                               link->start(std::move(so), std::move(opts), from, to);
                              });
   return STATUS_PENDING;
 }
@@ -478,7 +482,7 @@ void Connector::linkClosed(const engine::CloseInfo& info) {
   if (dcb) completeRequest(dcb, dctx, STATUS_SUCCESS);
   if (raiseEvent && (ev.plain || ev.ex)) {
     hold();
-    adapter()->callbacks().post([this, ev, reason] {
+    deliverCallback([this, ev, reason] {
       if (!closing()) {  // R110: never after the close has completed (the close waits for us)
         if (ev.ex) ev.ex(ev.ctx, reason);
         else ev.plain(ev.ctx);

@@ -69,28 +69,32 @@ bool Cq::matchesLocked(const CompletionEntry& e) const {
 
 void Cq::addPollSource(const void* key, std::shared_ptr<engine::EventLoop> domain) {
   std::lock_guard lock(sources_mu_);
-  auto next = std::make_shared<PollSources>(sources_ ? *sources_ : PollSources{});
-  for (const PollSource& s : *next)
-    if (s.key == key) return;
-  next->push_back({key, std::move(domain)});
-  sources_ = std::move(next);
+  if (!index_.emplace(key, master_.size()).second) return;
+  master_.push_back({key, std::move(domain)});
+  snapshot_.reset();
   have_sources_.store(true, std::memory_order_release);
 }
 
 void Cq::removePollSource(const void* key) {
   std::lock_guard lock(sources_mu_);
-  if (!sources_) return;
-  auto next = std::make_shared<PollSources>();
-  for (const PollSource& s : *sources_)
-    if (s.key != key) next->push_back(s);
-  have_sources_.store(!next->empty(), std::memory_order_release);
-  sources_ = next->empty() ? nullptr : std::shared_ptr<const PollSources>(std::move(next));
+  auto it = index_.find(key);
+  if (it == index_.end()) return;
+  const std::size_t at = it->second;
+  index_.erase(it);
+  if (at + 1 != master_.size()) {
+    master_[at] = std::move(master_.back());
+    index_[master_[at].key] = at;
+  }
+  master_.pop_back();
+  snapshot_.reset();
+  have_sources_.store(!master_.empty(), std::memory_order_release);
 }
 
 std::shared_ptr<const Cq::PollSources> Cq::pollSources() const {
   if (!have_sources_.load(std::memory_order_acquire)) return nullptr;
   std::lock_guard lock(sources_mu_);
-  return sources_;
+  if (!snapshot_ && !master_.empty()) snapshot_ = std::make_shared<const PollSources>(master_);
+  return snapshot_;
 }
 
 ULONG Cq::depth() const {
@@ -184,7 +188,7 @@ void Cq::fireLocked(NTSTATUS status) {
   // has left the progress context — no hop through the callback executor on the blocking-mode
   // critical path (R17 allows any thread). Elsewhere (a consumer's thread inside a provider call,
   // NdkArmCq satisfied at once (R44), the moderation timer): the executor.
-  if (!engine::EventLoop::deferToContextExit(deliver)) adapter()->callbacks().post(std::move(deliver));
+  deliverCallback(std::move(deliver));
 }
 
 void Cq::arm(ULONG type) {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "provider/event_notifier.h"
@@ -96,9 +97,16 @@ class Cq final : public Object {
     std::shared_ptr<engine::EventLoop> domain;
   };
   using PollSources = std::vector<PollSource>;
+  // The poll path reads an immutable snapshot without holding a lock while it drives the domains;
+  // adds and removes change only the master list (O(1): swap-remove through the index), and the
+  // next poll rebuilds the snapshot once if it is stale. A CQ shared by thousands of QPs that
+  // connect and disconnect between two polls thus costs O(1) per change, not a copy of the list
+  // per change (issue 12: that copy made establishment O(n) per connection).
   std::shared_ptr<const PollSources> pollSources() const;
-  mutable std::mutex sources_mu_;  // guards the pointer only (copy-on-write list)
-  std::shared_ptr<const PollSources> sources_;
+  mutable std::mutex sources_mu_;  // guards master_, index_, snapshot_
+  PollSources master_;
+  std::unordered_map<const void*, std::size_t> index_;  // key -> position in master_
+  mutable std::shared_ptr<const PollSources> snapshot_;  // null when stale
   std::atomic<bool> have_sources_{false};
   std::atomic<bool> armed_{false};  // arm_ != kUnarmed, readable without mu_ (the poll path)
 };

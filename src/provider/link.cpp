@@ -41,9 +41,12 @@ void Link::setQp(Qp* qp) {
   if (qp) adapter_ = qp->adapter();  // an accepted QP may be of another instance than the listener's (R156)
 }
 
-void Link::start(engine::Socket sock, engine::ConnectionOptions opts) {
+void Link::start(engine::Socket sock, engine::ConnectionOptions opts, const engine::Endpoint& local,
+                 const engine::Endpoint& peer) {
   self_ = shared_from_this();
-  haveAddr_ = engine::localEndpoint(sock.fd(), local_) && engine::peerEndpoint(sock.fd(), peer_);
+  local_ = local;
+  peer_ = peer;
+  haveAddr_ = local.len != 0 && peer.len != 0;
   std::shared_ptr<engine::Connection> c = engine::Connection::create(loop_, std::move(sock), std::move(opts), *this, *this);
   bool abort;
   {

@@ -45,8 +45,10 @@ class Link final : public engine::PlacementSink,
 
   // The link's progress domain: everything below marked "loop context" runs there.
   engine::EventLoop& loop() const { return *domain_; }
-  // Creates the engine connection over a connected socket. Until closed() the link keeps itself.
-  void start(engine::Socket sock, engine::ConnectionOptions opts);
+  // Creates the engine connection over a connected socket whose addresses the caller knows (the
+  // connector bound it, the listener accepted it). Until closed() the link keeps itself.
+  void start(engine::Socket sock, engine::ConnectionOptions opts, const engine::Endpoint& local,
+             const engine::Endpoint& peer);
   std::shared_ptr<engine::Connection> connection() const {
     std::lock_guard lock(conn_mu_);
     return conn_;

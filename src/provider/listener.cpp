@@ -87,6 +87,10 @@ NTSTATUS Listener::listen(const SOCKADDR* addr, ULONG len, NDK_FN_REQUEST_COMPLE
     local_ = bound;
     loop_ = &loop;
   }
+  // Read by the accept handler on the engine (the post below orders it).
+  listenAddr_ = toEndpoint(bound);
+  listenWildcard_ = bound.si_family == AF_INET ? bound.Ipv4.sin_addr.s_addr == htonl(INADDR_ANY)
+                                                : IN6_IS_ADDR_UNSPECIFIED(&bound.Ipv6.sin6_addr);
   LocalEndpointRecord rec;
   rec.local = bound;
   rec.listener = true;
@@ -120,7 +124,11 @@ void Listener::onAcceptable() {
     }
     engine::ConnectionOptions opts;
     opts.role = iwarp::SetupRole::Responder;
-    link->start(std::move(s), std::move(opts));
+    // The local address: the listener's own when it listens on one address; on a wildcard
+    // listener the kernel says which of the host's addresses the peer reached (one system call).
+    engine::Endpoint local = listenAddr_;
+    if (listenWildcard_ && !engine::localEndpoint(s.fd(), local)) local = engine::Endpoint{};
+    link->start(std::move(s), std::move(opts), local, peer);
   }
 }
 
@@ -165,8 +173,11 @@ void Listener::incoming(std::shared_ptr<Link> link, engine::ByteSpan pd) {
   release();  // the link's reference on the listener
   hold();     // the connect event callback (R21)
   NDK_CONNECTOR* h = c->ndk<NDK_CONNECTOR>();
-  adapter()->callbacks().post([this, h] {
-    cb_(ctx_, h);  // R102, R103: one at a time, in arrival order (serial executor)
+  // R103 (one at a time, in arrival order): every link of this listener makes its MPA exchange on
+  // the listener's engine thread, which runs the deferred callbacks in order; a caller on another
+  // thread would go through the serial executor.
+  deliverCallback([this, h] {
+    cb_(ctx_, h);  // R102
     release();
   });
 }

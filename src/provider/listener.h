@@ -55,6 +55,8 @@ class Listener final : public Object {
   bool endpointHeld_ = false;
   SOCKADDR_INET local_{};
   engine::EventLoop* loop_ = nullptr;
+  engine::Endpoint listenAddr_;   // bound address (engine context after listen())
+  bool listenWildcard_ = false;   // bound to INADDR_ANY / in6addr_any: ask each accepted socket
   // Loop context only.
   engine::Socket sock_;
   std::uint64_t watch_ = 0;

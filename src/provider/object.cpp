@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "base/log.h"
+#include "engine/event_loop.h"
 #include "provider/adapter.h"
 
 namespace openndk::provider {
@@ -239,6 +240,14 @@ void Object::finish(bool inline_close) {
     if (cb) cb(ctx);  // the object's last callback (R22)
     for (Object* a : foreign) a->successorGone();
   });
+}
+
+void Object::deliverCallback(std::function<void()> fn) {
+  if (engine::EventLoop::canDeferToContextExit()) {
+    engine::EventLoop::deferToContextExit(std::move(fn));
+    return;
+  }
+  adapter_->callbacks().post(std::move(fn));
 }
 
 }  // namespace openndk::provider

@@ -20,6 +20,7 @@
 #include <ndk/ndk.h>
 
 #include <atomic>
+#include <functional>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -84,6 +85,13 @@ class Object {
   // Busy references (requests in flight, running callbacks).
   void hold();
   void release();
+
+  // Hands a consumer callback (the caller holds a busy reference that `fn` releases) to a thread
+  // that may run it: the engine thread whose progress produced the event runs it itself once it
+  // has left its progress context (no hop through the callback executor: one thread context per
+  // connection setup, issue 12); any other thread posts it to the adapter's serial executor.
+  // Either way no provider lock is held while it runs (R15), on some thread (R17).
+  void deliverCallback(std::function<void()> fn);
 
   // NdkCloseObject for every table (R18–R28).
   NTSTATUS close(NDK_FN_CLOSE_COMPLETION cb, PVOID ctx);

@@ -152,7 +152,7 @@ TEST(Tcp, R96_SelfConnectIsRefused) {
   if (e == NetError::InProgress) {
     pollfd pfd{s.fd(), POLLOUT, 0};
     ASSERT_EQ(::poll(&pfd, 1, 10000), 1);
-    e = finishConnect(s.fd());
+    e = finishConnect(s.fd(), bound, &bound);
   }
   EXPECT_EQ(e, NetError::Refused);
   // The port is usable afterwards: a listener there accepts a real connection.
@@ -164,6 +164,8 @@ TEST(Tcp, R96_SelfConnectIsRefused) {
   EXPECT_EQ(r.err, NetError::None);
 }
 
+// The accepted side does not set the options itself: it inherits them from the listener (one set of
+// system calls per listener, not per connection), which this asserts on the running kernel.
 TEST(Tcp, ConnectAcceptAppliesStreamOptions) {
   Endpoint ep;
   ASSERT_TRUE(Endpoint::parse("127.0.0.1", 0, ep));
@@ -189,6 +191,8 @@ TEST(Tcp, ConnectAcceptAppliesStreamOptions) {
     EXPECT_EQ(intOpt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT), 20000);  // tcp_user_timeout_ms default
     EXPECT_EQ(intOpt(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
     EXPECT_EQ(intOpt(fd, IPPROTO_TCP, TCP_KEEPIDLE), 10);         // keepalive_idle_s default
+    EXPECT_EQ(intOpt(fd, IPPROTO_TCP, TCP_KEEPINTVL), 10);
+    EXPECT_EQ(intOpt(fd, IPPROTO_TCP, TCP_KEEPCNT), 3);
   }
   EXPECT_EQ(peer.family(), AF_INET);
   EXPECT_GT(tcpMss(r.sock.fd()), 0u);

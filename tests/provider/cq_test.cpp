@@ -401,5 +401,50 @@ TEST_F(CqTest, PollSourcesAreDrivenOnPollAndIdledOnArm) {
   engine.stop();
 }
 
+// Issue 12: the list is a swap-remove array with an index (O(1) per change, where a copy per change
+// made establishing n connections on one CQ O(n^2)). Removing from the middle must keep every other
+// source reachable, and a re-added key is driven again.
+TEST_F(CqTest, PollSourceRemovedFromTheMiddleKeepsTheOthersDriven) {
+  NDK_CQ* c = cq(8);
+  openndk::engine::EventLoop engine(41, openndk::engine::ProgressMode::Poll, std::chrono::microseconds(0));
+  constexpr int kSources = 5;
+  std::shared_ptr<openndk::engine::EventLoop> d[kSources];
+  std::atomic<int> polls[kSources] = {};
+  std::atomic<int> installed{0};
+  for (int i = 0; i < kSources; ++i) {
+    d[i] = engine.makeDomain();
+    auto* dom = d[i].get();
+    std::atomic<int>* count = &polls[i];
+    ASSERT_TRUE(dom->post([dom, count, &installed] {
+      dom->addPollHandler([count] { count->fetch_add(1); return false; });
+      installed.fetch_add(1);
+    }));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (installed.load() < kSources && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_EQ(installed.load(), kSources);
+  int keys[kSources] = {0, 1, 2, 3, 4};
+  for (int i = 0; i < kSources; ++i) cqObj(c)->addPollSource(&keys[i], d[i]);
+  cqObj(c)->removePollSource(&keys[1]);  // middle: the last one moves into its slot
+  cqObj(c)->removePollSource(&keys[1]);  // twice: nothing
+  cqObj(c)->removePollSource(&keys[4]);  // the moved one
+  cqObj(c)->addPollSource(&keys[4], d[4]);
+  int before[kSources];
+  for (int i = 0; i < kSources; ++i) before[i] = polls[i].load();
+  NDK_RESULT r[1];
+  auto allDriven = [&] {
+    for (int i : {0, 2, 3, 4})
+      if (polls[i].load() < before[i] + 2) return false;
+    return true;
+  };
+  while (!allDriven() && std::chrono::steady_clock::now() < deadline) c->Dispatch->NdkGetCqResults(c, r, 1);
+  EXPECT_TRUE(allDriven());
+  EXPECT_EQ(polls[1].load(), before[1]);  // removed: never driven again
+  for (int i : {0, 2, 3, 4}) cqObj(c)->removePollSource(&keys[i]);
+  settle();
+  EXPECT_EQ(closeAndWait(c), STATUS_SUCCESS);
+  engine.stop();
+}
+
 }  // namespace
 }  // namespace pt

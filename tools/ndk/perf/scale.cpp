@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -73,8 +74,19 @@ class Driver {
     x->d->push(Ev{kCloseDone, x->idx, STATUS_SUCCESS, nullptr});
   }
   static VOID onIncoming(PVOID c, NDK_CONNECTOR* conn) {
-    static_cast<Driver*>(c)->push(Ev{kIncoming, 0, STATUS_SUCCESS, conn});
+    auto* d = static_cast<Driver*>(c);
+    if (IncomingHook* h = d->incomingHook.load()) {
+      h->fn(h->ctx, conn);
+      return;
+    }
+    d->push(Ev{kIncoming, 0, STATUS_SUCCESS, conn});
   }
+  // While set (the connect phase), connection requests go to it instead of the event queue.
+  struct IncomingHook {
+    void (*fn)(void*, NDK_CONNECTOR*);
+    void* ctx;
+  };
+  std::atomic<IncomingHook*> incomingHook{nullptr};
   static VOID onDisconnectEvent(PVOID) {}
   static VOID onCq(PVOID, NTSTATUS) {}  // never armed: no request is ever posted
 
@@ -189,6 +201,178 @@ void snapshotConnected(ScaleResult* r, const int (&reserve)[2]) {
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// The connect phase, driven from the callbacks as an NDK consumer such as SMB Direct drives its
+// connections: the connect event accepts, the connect completion completes the connect, and each
+// finished establishment starts the next NdkConnect (up to `window` in flight). The provider runs
+// these callbacks on the engine thread that made the MPA exchange, so one establishment runs in one
+// thread context; the driving thread only waits for the end (no hand-off per step).
+class ConnectPhase {
+ public:
+  ConnectPhase(std::size_t total, unsigned window, std::vector<NDK_CONNECTOR*>& cconn, std::vector<NDK_QP*>& cqp,
+               std::vector<NDK_QP*>& sqp, const SOCKADDR_INET& src, const SOCKADDR_INET& dest, ULONG alen)
+      : total_(total), window_(window), cconn_(cconn), cqp_(cqp), sqp_(sqp), src_(src), dest_(dest), alen_(alen),
+        connectCtx_(total), completeCtx_(total), acceptCtx_(total), clientUp_(total, 0) {
+    for (std::size_t i = 0; i < total; ++i) {
+      connectCtx_[i] = {this, i};
+      completeCtx_[i] = {this, i};
+      acceptCtx_[i] = {this, i};
+    }
+    sconn_.reserve(total);
+  }
+  Driver::IncomingHook* hook() { return &hook_; }
+
+  // Issues the first `window` connects, then waits until every pair is up, a step failed, or
+  // nothing progressed for stallMs.
+  void run(int stallMs, Progress& prog) {
+    issueMore();
+    std::unique_lock<std::mutex> l(mu_);
+    std::size_t last = SIZE_MAX;
+    auto lastProgress = Clock::now();
+    while (err_.empty() && (cliDone_ < total_ || srvDone_ < total_)) {
+      cv_.wait_for(l, std::chrono::seconds(1));
+      const std::size_t now = cliDone_ + srvDone_ + connDone_ + sconn_.size();
+      if (now != last) last = now, lastProgress = Clock::now();
+      else if (since(lastProgress) * 1000 > stallMs)
+        err_ = fmt::format(
+            "stalled for {} s: {} NdkConnect issued, {} completed, {} NdkCompleteConnect completed; {} connection "
+            "requests reached the listener, {} NdkAccept completed",
+            stallMs / 1000, issued_, connDone_, cliDone_, sconn_.size(), srvDone_);
+      const std::size_t up = std::min(cliDone_, srvDone_);
+      l.unlock();
+      prog.show(up, total_);
+      l.lock();
+    }
+    // Callbacks of requests still in flight after a failure may still come: they only count.
+  }
+
+  // After run(): read by the driving thread.
+  std::string error() {
+    std::lock_guard<std::mutex> l(mu_);
+    return err_;
+  }
+  std::size_t connected() {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::min(cliDone_, srvDone_);
+  }
+  std::vector<char> clientUp() {
+    std::lock_guard<std::mutex> l(mu_);
+    return clientUp_;
+  }
+  std::vector<NDK_CONNECTOR*> accepted() {
+    std::lock_guard<std::mutex> l(mu_);
+    return sconn_;
+  }
+  std::vector<NDK_CONNECTOR*> rejected() {
+    std::lock_guard<std::mutex> l(mu_);
+    return rejected_;
+  }
+
+ private:
+  struct Ctx {
+    ConnectPhase* p;
+    std::size_t idx;
+  };
+
+  void failWith(std::string e) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (err_.empty()) err_ = std::move(e);
+    cv_.notify_one();
+  }
+  // Starts connects while fewer than `window` establishments are in flight.
+  void issueMore() {
+    for (;;) {
+      std::size_t i;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (!err_.empty() || issued_ >= total_ || issued_ - std::min(cliDone_, srvDone_) >= window_) return;
+        i = issued_++;
+      }
+      SOCKADDR_INET sa = src_, da = dest_;
+      NDK_CONNECTOR* c = cconn_[i];
+      const NTSTATUS s = c->Dispatch->NdkConnect(c, cqp_[i], reinterpret_cast<PSOCKADDR>(&sa), alen_,
+                                                 reinterpret_cast<PSOCKADDR>(&da), alen_, 1, 1, nullptr, 0,
+                                                 &ConnectPhase::onConnectDone, &connectCtx_[i]);
+      if (s == STATUS_PENDING) continue;
+      if (!NT_SUCCESS(s)) return failWith(fail("NdkConnect returned", i, s));
+      onConnectDone(&connectCtx_[i], s);
+    }
+  }
+  static VOID onConnectDone(PVOID c, NTSTATUS s) {
+    auto* x = static_cast<Ctx*>(c);
+    ConnectPhase& p = *x->p;
+    NDK_CONNECTOR* conn = p.cconn_[x->idx];
+    if (!NT_SUCCESS(s)) return p.failWith(fail("NdkConnect completed with", x->idx, s, conn));
+    {
+      std::lock_guard<std::mutex> l(p.mu_);
+      ++p.connDone_;
+    }
+    s = conn->Dispatch->NdkCompleteConnect(conn, &Driver::onDisconnectEvent, nullptr, &ConnectPhase::onCompleteDone,
+                                           &p.completeCtx_[x->idx]);
+    if (s == STATUS_PENDING) return;
+    if (!NT_SUCCESS(s)) return p.failWith(fail("NdkCompleteConnect returned", x->idx, s, conn));
+    onCompleteDone(&p.completeCtx_[x->idx], s);
+  }
+  static VOID onCompleteDone(PVOID c, NTSTATUS s) {
+    auto* x = static_cast<Ctx*>(c);
+    ConnectPhase& p = *x->p;
+    if (!NT_SUCCESS(s)) return p.failWith(fail("NdkCompleteConnect completed with", x->idx, s, p.cconn_[x->idx]));
+    p.finished([&] { p.clientUp_[x->idx] = 1, ++p.cliDone_; });
+  }
+  static void onIncoming(void* c, NDK_CONNECTOR* conn) {
+    auto& p = *static_cast<ConnectPhase*>(c);
+    std::size_t k;
+    {
+      std::lock_guard<std::mutex> l(p.mu_);
+      if (p.sconn_.size() >= p.total_) {
+        conn->Dispatch->NdkReject(conn, nullptr, 0);
+        p.rejected_.push_back(conn);
+        return;
+      }
+      k = p.sconn_.size();
+      p.sconn_.push_back(conn);
+    }
+    const NTSTATUS s = conn->Dispatch->NdkAccept(conn, p.sqp_[k], 1, 1, nullptr, 0, &Driver::onDisconnectEvent, nullptr,
+                                                 &ConnectPhase::onAcceptDone, &p.acceptCtx_[k]);
+    if (s == STATUS_PENDING) return;
+    if (!NT_SUCCESS(s)) return p.failWith(fail("NdkAccept returned", k, s, conn));
+    onAcceptDone(&p.acceptCtx_[k], s);
+  }
+  static VOID onAcceptDone(PVOID c, NTSTATUS s) {
+    auto* x = static_cast<Ctx*>(c);
+    ConnectPhase& p = *x->p;
+    if (!NT_SUCCESS(s))
+      return p.failWith(fmt::format("accepted connection {}: NdkAccept completed with 0x{:08X} ({})", x->idx,
+                                    static_cast<std::uint32_t>(s), ntStatusName(s)));
+    p.finished([&] { ++p.srvDone_; });
+  }
+  // Counts one finished half (under the lock), wakes the driving thread at the end, starts more.
+  template <class F>
+  void finished(F count) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      count();
+      if (cliDone_ == total_ && srvDone_ == total_) cv_.notify_one();
+    }
+    issueMore();
+  }
+
+  const std::size_t total_;
+  const unsigned window_;
+  std::vector<NDK_CONNECTOR*>& cconn_;
+  std::vector<NDK_QP*>& cqp_;
+  std::vector<NDK_QP*>& sqp_;
+  const SOCKADDR_INET src_, dest_;
+  const ULONG alen_;
+  std::vector<Ctx> connectCtx_, completeCtx_, acceptCtx_;
+  Driver::IncomingHook hook_{&ConnectPhase::onIncoming, this};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string err_;
+  std::size_t issued_ = 0, connDone_ = 0, cliDone_ = 0, srvDone_ = 0;
+  std::vector<char> clientUp_;
+  std::vector<NDK_CONNECTOR*> sconn_, rejected_;
+};
+
 }  // namespace
 
 std::uint64_t raiseFileLimit(std::uint64_t needed) {
@@ -269,8 +453,8 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
   r.threadsBase = statusField("Threads");
 
   std::vector<NDK_QP*> cqp, sqp;
-  std::vector<NDK_CONNECTOR*> cconn, sconn;
-  cqp.reserve(n), sqp.reserve(n), cconn.reserve(n), sconn.reserve(n);
+  std::vector<NDK_CONNECTOR*> cconn;
+  cqp.reserve(n), sqp.reserve(n), cconn.reserve(n);
   auto t0 = Clock::now();
   auto makeQp = [&] {
     return createSync<NDK_QP>("NdkCreateQp", [&](NDK_FN_CREATE_COMPLETION cb, PVOID c, NDK_QP** out) {
@@ -296,105 +480,31 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
   r.createSeconds = since(t0);
   r.rssCreatedKb = statusField("VmRSS");
 
-  // ---- connect: up to `window` establishments in flight ----
-  std::vector<Ctx> connectCtx(r.created), completeCtx(r.created), acceptCtx(r.created), discCtx(r.created);
-  for (std::size_t i = 0; i < r.created; ++i) {
-    connectCtx[i] = {&d, kConnectDone, i};
-    completeCtx[i] = {&d, kCompleteDone, i};
-    acceptCtx[i] = {&d, kAcceptDone, i};
-    discCtx[i] = {&d, kDisconnectDone, i};
-  }
-  std::vector<char> clientUp(r.created, 0);
+  // ---- connect: up to `window` establishments in flight, driven by the callbacks ----
+  std::vector<Ctx> discCtx(r.created);
+  for (std::size_t i = 0; i < r.created; ++i) discCtx[i] = {&d, kDisconnectDone, i};
   SOCKADDR_INET src = loopback;
   if (src.si_family == AF_INET) src.Ipv4.sin_port = 0;
   else src.Ipv6.sin6_port = 0;
-  std::size_t issued = 0, cliDone = 0, srvDone = 0, connDone = 0;
-  std::vector<NDK_CONNECTOR*> rejected;
+  const std::size_t total = err.empty() ? r.created : 0;
+  // Outlives the run like the driver: callbacks of requests in flight after a failure may come.
+  auto phaseOwned = std::make_unique<ConnectPhase>(total, std::max(1u, o.window), cconn, cqp, sqp, src, dest, alen);
+  ConnectPhase& phase = *phaseOwned;
   std::vector<Ev> evs;
   {
     Progress prog(o.progress, "connected");
+    d.incomingHook.store(phase.hook());
     t0 = Clock::now();
     const double cpu0 = cpuSeconds();
-    auto lastProgress = Clock::now();
-    const std::size_t total = err.empty() ? r.created : 0;
-    while (err.empty() && (cliDone < total || srvDone < total)) {
-      while (issued < total && issued - std::min(cliDone, srvDone) < o.window) {
-        SOCKADDR_INET sa = src, da = dest;
-        s = cconn[issued]->Dispatch->NdkConnect(cconn[issued], cqp[issued], reinterpret_cast<PSOCKADDR>(&sa), alen,
-                                                reinterpret_cast<PSOCKADDR>(&da), alen, 1, 1, nullptr, 0,
-                                                &Driver::onRequest, &connectCtx[issued]);
-        if (s != STATUS_PENDING) {
-          if (!NT_SUCCESS(s)) {
-            err = fail("NdkConnect returned", issued, s);
-            break;
-          }
-          d.push(Ev{kConnectDone, issued, s, nullptr});
-        }
-        ++issued;
-      }
-      if (!err.empty()) break;
-      d.take(&evs, 1000);
-      if (evs.empty()) {
-        if (since(lastProgress) * 1000 > o.stallTimeoutMs)
-          err = fmt::format(
-              "stalled for {} s: {} NdkConnect issued, {} completed, {} NdkCompleteConnect completed; {} connection "
-              "requests reached the listener, {} NdkAccept completed",
-              o.stallTimeoutMs / 1000, issued, connDone, cliDone, sconn.size(), srvDone);
-        continue;
-      }
-      lastProgress = Clock::now();
-      for (const Ev& e : evs) {
-        if (!err.empty()) break;
-        switch (e.kind) {
-          case kConnectDone: {
-            if (!NT_SUCCESS(e.status)) {
-              err = fail("NdkConnect completed with", e.idx, e.status, cconn[e.idx]);
-              break;
-            }
-            ++connDone;
-            NDK_CONNECTOR* c = cconn[e.idx];
-            s = c->Dispatch->NdkCompleteConnect(c, &Driver::onDisconnectEvent, nullptr, &Driver::onRequest,
-                                                &completeCtx[e.idx]);
-            if (s != STATUS_PENDING) {
-              if (!NT_SUCCESS(s)) err = fail("NdkCompleteConnect returned", e.idx, s, cconn[e.idx]);
-              else d.push(Ev{kCompleteDone, e.idx, s, nullptr});
-            }
-            break;
-          }
-          case kCompleteDone:
-            if (!NT_SUCCESS(e.status)) err = fail("NdkCompleteConnect completed with", e.idx, e.status, cconn[e.idx]);
-            else clientUp[e.idx] = 1, ++cliDone;
-            break;
-          case kIncoming: {
-            if (sconn.size() >= total) {
-              e.conn->Dispatch->NdkReject(e.conn, nullptr, 0);
-              rejected.push_back(e.conn);
-              break;
-            }
-            const std::size_t k = sconn.size();
-            sconn.push_back(e.conn);
-            s = e.conn->Dispatch->NdkAccept(e.conn, sqp[k], 1, 1, nullptr, 0, &Driver::onDisconnectEvent, nullptr,
-                                            &Driver::onRequest, &acceptCtx[k]);
-            if (s != STATUS_PENDING) {
-              if (!NT_SUCCESS(s)) err = fail("NdkAccept returned", k, s, e.conn);
-              else d.push(Ev{kAcceptDone, k, s, nullptr});
-            }
-            break;
-          }
-          case kAcceptDone:
-            if (!NT_SUCCESS(e.status)) err = fmt::format("accepted connection {}: NdkAccept completed with 0x{:08X} ({})",
-                                                         e.idx, static_cast<std::uint32_t>(e.status), ntStatusName(e.status));
-            else ++srvDone;
-            break;
-          default: break;
-        }
-      }
-      prog.show(std::min(cliDone, srvDone), total);
-    }
+    if (total > 0) phase.run(o.stallTimeoutMs, prog);
     r.connectSeconds = since(t0);
     r.connectCpuSeconds = cpuSeconds() - cpu0;
+    if (err.empty()) err = phase.error();
   }
-  r.connected = std::min(cliDone, srvDone);
+  std::vector<char> clientUp = phase.clientUp();
+  std::vector<NDK_CONNECTOR*> sconn = phase.accepted();
+  std::vector<NDK_CONNECTOR*> rejected = phase.rejected();
+  r.connected = phase.connected();
   snapshotConnected(&r, reserve);
 
   // ---- disconnect the client side of every established connection, `window` at a time ----
@@ -487,6 +597,7 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
   } else {
     if (err.empty()) err = "an object close never completed; adapter left open";
     (void)owned.release();  // left to the process exit, like the adapter
+    (void)phaseOwned.release();
   }
   r.rssAfterKb = statusField("VmRSS");
   ::malloc_trim(0);  // freed memory the allocator keeps is not a leak: show what remains after a trim
