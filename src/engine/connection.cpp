@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -75,6 +76,7 @@ std::size_t Connection::heldBufferBytes() const noexcept {
 }
 
 void Connection::start() {
+  assert(loop_.inProgressContext());
   auto self = shared_from_this();
   // The watch keeps the connection alive until it is closed.
   watch_ = loop_.watch(sock_.fd(), EPOLLIN, [self](std::uint32_t ev) { self->onIo(ev); });
@@ -127,8 +129,8 @@ void Connection::post(TxRequest req) {
 
 void Connection::releaseTx() {
   loop_.post([self = shared_from_this()] {
-    if (!self->tx_hold_) return;
-    self->tx_hold_ = false;
+    if (!(self->tx_gates_ & kTxHold)) return;
+    self->tx_gates_ &= ~kTxHold;
     self->doWrite();
   });
 }
@@ -136,7 +138,7 @@ void Connection::releaseTx() {
 void Connection::disconnect(bool abortive) {
   loop_.post([self = shared_from_this(), abortive] {
     if (self->phase_ == Phase::Closed) return;
-    if (abortive && (self->phase_ == Phase::Draining || (self->phase_ == Phase::Setup && !self->fpdu_mode_))) {
+    if (abortive && (self->phase_ == Phase::Draining || !self->fpduMode())) {
       // Nothing of ours is left to deliver (MPA setup not done, or our Terminate / reject Reply and
       // FIN already handed to TCP): reset at once instead of waiting for the peer (a closing
       // listener or adapter refuses its pending requests at once, R105, R27; issue 12).
@@ -159,6 +161,7 @@ void Connection::disconnect(bool abortive) {
 // ---- setup actions ---------------------------------------------------------------------------------
 
 void Connection::runActions(const iwarp::Actions& acts) {
+  assert(loop_.inProgressContext());
   bool failed = false;
   for (const iwarp::Action& a : acts) {
     switch (a.kind) {
@@ -182,13 +185,13 @@ void Connection::runActions(const iwarp::Actions& acts) {
         break;
       case iwarp::ActionKind::RequestReceived: completion_.connectRequest(setup_.peer().consumer_pd); break;
       case iwarp::ActionKind::EnterFpduMode:
-        fpdu_mode_ = true;
+        setRxState(RxState::Header);
         crc_ = a.crc;
         deframer_.reset({a.crc, iwarp::mpa::kMaxUlpdu});
         first_fpdu_pending_ = opts_.role == iwarp::SetupRole::Responder;
         break;
       case iwarp::ActionKind::Established: {
-        phase_ = Phase::Rdma;
+        setPhase(Phase::Rdma);
         const iwarp::Negotiated& n = setup_.result();
         // R85: inbound Read Requests beyond the IRD we granted are refused with a Terminate (the
         // iwarp table's RdmapTooManyReads). At least 1: a peer's Read RTR needs one.
@@ -205,15 +208,15 @@ void Connection::runActions(const iwarp::Actions& acts) {
           msn_bias_ = 1;
           rtr_consumed_ = true;  // the segment being decoded is the RTR itself
         }
-        if (opts_.hold_tx_after_setup && opts_.role == iwarp::SetupRole::Initiator) tx_hold_ = true;
+        if (opts_.hold_tx_after_setup && opts_.role == iwarp::SetupRole::Initiator) tx_gates_ |= kTxHold;
         // Interop (siw passive-side race, iwarp::Profile::first_fpdu_delay_ms): an initiator whose
         // profile asks for it holds its first FPDU until the delay has passed.
         if (opts_.role == iwarp::SetupRole::Initiator && profile_.first_fpdu_delay_ms > 0) {
-          tx_paced_ = true;
+          tx_gates_ |= kTxPace;
           std::weak_ptr<Connection> w = shared_from_this();
           loop_.addTimer(std::chrono::milliseconds(profile_.first_fpdu_delay_ms), [w] {
             if (auto c = w.lock()) {
-              c->tx_paced_ = false;
+              c->tx_gates_ &= ~kTxPace;
               c->doWrite();
             }
           });
@@ -249,6 +252,52 @@ void Connection::runActions(const iwarp::Actions& acts) {
   doWrite();
 }
 
+// ---- states --------------------------------------------------------------------------------------
+
+const char* Connection::name(Phase p) noexcept {
+  switch (p) {
+    case Phase::Setup: return "Setup";
+    case Phase::Rdma: return "Rdma";
+    case Phase::Failing: return "Failing";
+    case Phase::Draining: return "Draining";
+    case Phase::Closed: return "Closed";
+  }
+  return "?";
+}
+
+const char* Connection::name(RxState s) noexcept {
+  switch (s) {
+    case RxState::MpaFrames: return "MpaFrames";
+    case RxState::Header: return "Header";
+    case RxState::Place: return "Place";
+    case RxState::Discard: return "Discard";
+  }
+  return "?";
+}
+
+const char* Connection::name(TxState s) noexcept {
+  switch (s) {
+    case TxState::Idle: return "Idle";
+    case TxState::Writing: return "Writing";
+    case TxState::Blocked: return "Blocked";
+  }
+  return "?";
+}
+
+void Connection::setPhase(Phase to) {
+  // Setup → Rdma (Established); Setup/Rdma → Failing (fail()); Setup/Rdma/Failing → Draining (all
+  // sent, FIN out); any → Closed, once. Never back.
+  assert(loop_.inProgressContext());
+  assert(phase_ != Phase::Closed);
+  assert(to != Phase::Setup);
+  assert(to != Phase::Rdma || phase_ == Phase::Setup);
+  assert(to != Phase::Failing || phase_ == Phase::Setup || phase_ == Phase::Rdma);
+  assert(to != Phase::Draining || phase_ != Phase::Draining);
+  NDK_LOG_DEBUG("engine", "connection fd {}: {} -> {} (rx {}, tx {})", sock_.fd(), name(phase_), name(to), name(rx_),
+                name(tx_));
+  phase_ = to;
+}
+
 // ---- failure and close -----------------------------------------------------------------------------
 
 ByteSpan Connection::rxHeader() const noexcept {
@@ -260,14 +309,15 @@ ByteSpan Connection::rxHeader() const noexcept {
 }
 
 void Connection::fail(Error e, NetError net) {
+  assert(loop_.inProgressContext());
   if (phase_ == Phase::Closed || phase_ == Phase::Draining) return;
-  if (failing_) {
+  if (phase_ == Phase::Failing) {
     // A failure is already draining its Terminate (e.g. behind a Read Response blocked by a peer
     // that does not read): input after it is ignored, nothing more is queued (docs/security.md F1).
     if (net != NetError::None && net != NetError::Closed) finishClose();
     return;
   }
-  failing_ = true;
+  setPhase(Phase::Failing);
   // An orderly end (the peer's FIN, a received Terminate, the consumer's abort) is no failure to
   // report at info level; the provider's connector logs the close reason at debug.
   if ((e == Error::LlpConnectionLost && net == NetError::Closed) || e == Error::None || e == Error::ConsumerTerminate)
@@ -276,16 +326,16 @@ void Connection::fail(Error e, NetError net) {
   else
     NDK_LOG_INFO("engine", "connection fd {} fails: {} (socket: {})", sock_.fd(), iwarp::to_string(e),
                  engine::to_string(net));
-  if (tx_hold_) {
+  if (tx_gates_ & kTxHold) {
     // Nothing held went out (not even the RTR): drop it, only the Terminate is sent.
-    tx_hold_ = false;
+    tx_gates_ &= ~kTxHold;
     for (auto& it : txq_) flushed_.push_back(std::move(it));
     txq_.clear();
   }
   close_info_.error = e;
   close_info_.net = net;
   if (setup_timer_) loop_.cancelTimer(std::exchange(setup_timer_, 0));  // the failure ends setup
-  if (phase_ == Phase::Setup && !fpdu_mode_) {
+  if (!fpduMode()) {
     // Setup failures are the state machine's business; a local failure just closes. Once the
     // stream is in FPDU mode (the responder awaits the first FPDU), a malformed one gets its
     // Terminate like any later one (IWARP.md §4.4), below.
@@ -294,13 +344,13 @@ void Connection::fail(Error e, NetError net) {
     return;
   }
   iwarp::TerminateContext ctx;
-  if (fpdu_mode_ && in_segment_ && rx_hdr_len_ > 0) {
+  if (inSegment() && rx_hdr_len_ > 0) {
     ctx.ddp_header = ByteSpan(rx_hdr_.data(), rx_ddp_len_);
     ctx.ulpdu_len = rx_ulpdu_len_;
     if (deframer_.current().opcode == Opcode::ReadRequest &&
         rx_hdr_len_ >= iwarp::ddp::kUntaggedHdrLen + iwarp::rdmap::kReadRequestHdrLen)
       ctx.read_request_hdr = ByteSpan(rx_hdr_.data() + iwarp::ddp::kUntaggedHdrLen, iwarp::rdmap::kReadRequestHdrLen);
-  } else if (fpdu_mode_) {  // a deframer error: whatever header it decoded
+  } else if (fpduMode()) {  // a deframer error: whatever header it decoded
     ctx.ddp_header = deframer_.ddp_header_bytes();
     ctx.ulpdu_len = static_cast<std::uint16_t>(deframer_.ulpdu_len());
   }
@@ -316,7 +366,7 @@ void Connection::fail(Error e, NetError net) {
   txq_.clear();
   if (keep) txq_.push_back(std::move(keep));
   iwarp::TerminateInfo t;
-  if (fpdu_mode_ && net == NetError::None && iwarp::make_terminate(e, ctx, t)) {
+  if (fpduMode() && net == NetError::None && iwarp::make_terminate(e, ctx, t)) {
     std::uint8_t buf[128];
     const std::size_t n = iwarp::encode_terminate_fpdu(t, crc_, buf);
     if (n) {
@@ -333,19 +383,22 @@ void Connection::fail(Error e, NetError net) {
 }
 
 void Connection::reportEstablished() {
+  assert(loop_.inProgressContext());
   if (!std::exchange(established_unreported_, false)) return;
   // Failed in the same receive pass: closed() reports it (the pending accept fails).
-  if (phase_ != Phase::Rdma || failing_) return;
+  if (phase_ != Phase::Rdma) return;
   completion_.established(setup_.result(), setup_.peer().consumer_pd);
 }
 
 void Connection::closeAfterTx() {
+  assert(loop_.inProgressContext());
   close_after_tx_ = true;
   for (auto& r : pre_established_) completion_.txCompleted(r.cookie, TxStatus::Flushed);
   pre_established_.clear();
 }
 
 void Connection::flushAll() {
+  assert(loop_.inProgressContext());
   for (auto& it : txq_) flushed_.push_back(std::move(it));
   txq_.clear();
   for (auto& it : flushed_)
@@ -359,9 +412,10 @@ void Connection::flushAll() {
 }
 
 void Connection::finishClose() {
+  assert(loop_.inProgressContext());
   if (phase_ == Phase::Closed) return;
   const auto self = shared_from_this();  // unwatch() below may drop the watch's reference to *this
-  phase_ = Phase::Closed;
+  setPhase(Phase::Closed);
   if (setup_timer_) loop_.cancelTimer(setup_timer_);
   if (linger_timer_) loop_.cancelTimer(linger_timer_);
   setup_timer_ = linger_timer_ = 0;

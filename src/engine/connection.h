@@ -6,11 +6,13 @@
 //
 // Threading: every sink call is made in the event loop's progress context (the engine thread, or a
 // consumer thread inside EventLoop::poll()), never concurrently. Public methods may be called from
-// any thread; they post to the loop.
+// any thread (they post to the loop) unless marked "progress context only"; every private method
+// runs in the progress context, and the ones that touch state assert it (debug builds).
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -126,27 +128,33 @@ struct ConnectionOptions {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  // Takes a connected socket; starts MPA setup in the loop. The sinks must outlive closed().
+  // Any thread. Takes a connected socket; starts MPA setup in the loop. The sinks must outlive closed().
   static std::shared_ptr<Connection> create(EventLoop& loop, Socket sock, ConnectionOptions opts,
                                             PlacementSink& placement, CompletionSink& completion);
   ~Connection();
 
-  // Responder after connectRequest().
+  // Any thread. Responder after connectRequest().
   void accept(std::uint32_t ird, std::uint32_t ord, std::vector<std::uint8_t> private_data);
   void reject(std::vector<std::uint8_t> private_data);
-  // Queue one work request; it is sent in order after establishment. If the loop has already been
+  // Any thread. Queue one work request; it is sent in order after establishment. If the loop has already been
   // stopped the request is flushed at once, in the caller's thread (the only sink call made outside
   // the progress context). In the progress context it is queued and transmitted at once.
   void post(TxRequest req);
   // Progress context only: queue without transmitting (several requests, then one transmit(): their
   // FPDUs leave in as few sendmsg calls as the socket takes).
-  void enqueueInContext(TxRequest req) { enqueue(std::move(req)); }
-  void transmit() { doWrite(); }
-  // Consumer disconnect: graceful (FIN after queued data) or abortive (Terminate
+  void enqueueInContext(TxRequest req) {
+    assert(loop_.inProgressContext());
+    enqueue(std::move(req));
+  }
+  void transmit() {
+    assert(loop_.inProgressContext());
+    doWrite();
+  }
+  // Any thread. Consumer disconnect: graceful (FIN after queued data) or abortive (Terminate
   // ConsumerTerminate if established, then RST; during MPA setup, or once our last bytes and FIN
   // are out, RST at once).
   void disconnect(bool abortive = false);
-  // Ends ConnectionOptions::hold_tx_after_setup: queued transmits (the RTR first) go out.
+  // Any thread. Ends ConnectionOptions::hold_tx_after_setup: queued transmits (the RTR first) go out.
   void releaseTx();
 
   [[nodiscard]] EventLoop& loop() const noexcept { return loop_; }
@@ -187,7 +195,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool buildBatch();           // FPDUs of the queued items into one gather list; false: nothing to send
   void dropUnsentBatch();      // failing: keep only the FPDU on the wire, forget the ones behind it
   [[nodiscard]] bool txInFlight() const noexcept { return built_done_ < built_n_; }
-  void updateInterest();
+  void updateInterest(bool tx_blocked);  // EPOLLOUT wanted iff tx_blocked
   void fail(iwarp::Error e, NetError net = NetError::None);
   void closeAfterTx();
   void reportEstablished();    // responder: after the receive pass that validated the first FPDU
@@ -221,17 +229,58 @@ class Connection : public std::enable_shared_from_this<Connection> {
   EventLoop::TimerId linger_timer_ = 0;
   std::uint32_t interest_ = 0;
 
-  enum class Phase : std::uint8_t { Setup, Rdma, Draining, Closed };
+  // ---- named states (docs/engine.md, "States") ----------------------------------------------------
+  // The connection's lifecycle. Setup: MPA exchange (and, for a responder, the wait for the first
+  // FPDU); Rdma: data phase; Failing: fail() ran, only its Terminate (behind the FPDU in flight)
+  // still goes out and input is discarded; Draining: our last bytes and FIN are out, waiting for the
+  // peer's FIN (bounded by the linger timer); Closed: closed() was reported.
+  enum class Phase : std::uint8_t { Setup, Rdma, Failing, Draining, Closed };
+  // What the receive side does with the bytes it gets (siw's siw_rx_state). MpaFrames: MPA setup
+  // frames go to MpaSetup; the other states are FPDU mode (the deframer runs; it tracks length,
+  // header, payload and trailer itself). Header: between segments, the next header is awaited;
+  // Place: inside a segment whose payload goes to the placement sink's destination; Discard:
+  // inside a segment whose payload is not placed (zero length, the Send RTR, Terminate, Read
+  // Request) or that is being ended (its header still names it in a Terminate context).
+  enum class RxState : std::uint8_t { MpaFrames, Header, Place, Discard };
+  // What the transmit side is doing (siw's siw_tx_state, reduced to what doWrite() needs). Idle:
+  // doWrite() is not running and the socket took everything offered; Writing: doWrite() runs (it is
+  // not re-entered: a completion that posts more work leaves it to the running loop); Blocked:
+  // sendmsg said EAGAIN, EPOLLOUT is awaited. Whether a batch is half written is txInFlight().
+  enum class TxState : std::uint8_t { Idle, Writing, Blocked };
+  // Why transmission must wait, independent of each other and of TxState (both may hold at once):
+  // Hold: ConnectionOptions::hold_tx_after_setup until releaseTx(); Pace: the profile's
+  // first_fpdu_delay_ms is not over yet (initiator, interop).
+  enum TxGate : std::uint8_t { kTxHold = 1, kTxPace = 2 };
+  static const char* name(Phase p) noexcept;
+  static const char* name(RxState s) noexcept;
+  static const char* name(TxState s) noexcept;
+  // The only writers of phase_ / rx_ / tx_: they assert the legal transitions (debug builds).
+  void setPhase(Phase to);
+  void setRxState(RxState to) noexcept {
+    // MpaFrames → Header (FPDU mode entered); Header → Discard (a segment header; Place if the sink
+    // names a destination); Discard ↔ Place; Place/Discard → Header (segment ended or the deframer
+    // failed); Header → Header (a deframer error between segments).
+    assert(to != RxState::MpaFrames);
+    assert(to != RxState::Discard || rx_ == RxState::Header || rx_ == RxState::Place);
+    assert(to != RxState::Place || rx_ == RxState::Discard);
+    rx_ = to;
+  }
+  void setTxState(TxState to) noexcept {
+    // Idle/Blocked → Writing (doWrite() entered) → Idle or Blocked (left).
+    assert((to == TxState::Writing) == (tx_ != TxState::Writing));
+    tx_ = to;
+  }
+  [[nodiscard]] bool fpduMode() const noexcept { return rx_ != RxState::MpaFrames; }
+  // The current segment's header is saved in rx_hdr_ and failures concern it.
+  [[nodiscard]] bool inSegment() const noexcept { return rx_ == RxState::Place || rx_ == RxState::Discard; }
+
   Phase phase_ = Phase::Setup;
-  bool fpdu_mode_ = false;
+  RxState rx_ = RxState::MpaFrames;
+  TxState tx_ = TxState::Idle;
+  std::uint8_t tx_gates_ = 0;     // TxGate bits
+  bool rx_eof_ = false;           // the peer's FIN (or a socket error) was read: nothing more to read
   bool crc_ = false;
   bool close_after_tx_ = false;
-  bool failing_ = false;          // fail() ran: only its Terminate (and the FPDU in flight) still go out
-  bool rx_eof_ = false;
-  bool tx_blocked_ = false;
-  bool in_write_ = false;         // doWrite() is running (it is not re-entered)
-  bool tx_hold_ = false;          // hold_tx_after_setup in effect
-  bool tx_paced_ = false;         // initiator: profile's first_fpdu_delay_ms not over yet (interop)
   std::uint32_t msn_bias_ = 0;   // responder: a Send RTR consumed MSN 1
   std::vector<std::uint8_t> accept_pd_;
   std::vector<std::unique_ptr<TxItem>> flushed_;
@@ -249,7 +298,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   iwarp::DdpRxState ddp_rx_;
   std::vector<MutByteSpan> dest_;  // destination pieces of the current segment's payload, in order
   std::vector<iovec> rx_iov_;      // direct placement into several pieces
-  bool discard_ = false;         // current segment's payload is not placed (zero-length / RTR)
   bool first_fpdu_pending_ = false;
   bool established_unreported_ = false;  // responder: Established, not yet told to the sink
   bool rtr_consumed_ = false;    // responder: the current segment was a Send RTR, not delivered
@@ -259,7 +307,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t rx_hdr_len_ = 0;
   std::size_t rx_ddp_len_ = 0;
   std::uint16_t rx_ulpdu_len_ = 0;
-  bool in_segment_ = false;      // failures now concern the saved segment
   iwarp::TerminateInfo rx_term_{};
   bool rx_term_valid_ = false;
   struct OutstandingRead {

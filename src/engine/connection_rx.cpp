@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -22,6 +23,7 @@ using namespace detail;
 // ---- RX --------------------------------------------------------------------------------------------
 
 void Connection::onIo(std::uint32_t events) {
+  assert(loop_.inProgressContext());
   auto self = shared_from_this();  // a handler may close us
   if (events & EPOLLOUT) doWrite();
   if (phase_ != Phase::Closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) doRead();
@@ -29,6 +31,7 @@ void Connection::onIo(std::uint32_t events) {
 }
 
 bool Connection::pollIo() {
+  assert(loop_.inProgressContext());
   if (phase_ == Phase::Closed) return false;
   if (poll_skip_ > 0) {
     --poll_skip_;
@@ -68,9 +71,10 @@ struct RxBufferLease {
 };
 
 void Connection::doRead() {
+  assert(loop_.inProgressContext());
   const RxBufferLease lease(*this);
   while (phase_ != Phase::Closed && !rx_eof_) {
-    if (phase_ == Phase::Draining || failing_) {  // after our Terminate / FIN: discard until EOF
+    if (phase_ == Phase::Draining || phase_ == Phase::Failing) {  // after our Terminate / FIN: discard until EOF
       const ssize_t r = ::recv(sock_.fd(), rxbuf_.get(), kRxBufSize, MSG_DONTWAIT);
       if (r > 0) continue;
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -79,7 +83,7 @@ void Connection::doRead() {
       return;
     }
     // Direct placement: the payload of the current segment goes straight into its destination.
-    if (fpdu_mode_ && rx_begin_ == rx_end_ && deframer_.state() == iwarp::RxState::Payload && !discard_ &&
+    if (rx_ == RxState::Place && rx_begin_ == rx_end_ && deframer_.state() == iwarp::RxState::Payload &&
         deframer_.payload_remaining() > 0) {
       const std::uint32_t off = deframer_.payload_offset();
       const std::size_t want = deframer_.payload_remaining();
@@ -141,7 +145,7 @@ void Connection::doRead() {
     if (rx_begin_ == rx_end_) rx_begin_ = rx_end_ = 0;
     std::size_t want = kRxBufSize - rx_end_;
     const std::size_t window = rx_small_ ? kRxSmallRead : kRxHeaderRead;
-    if (fpdu_mode_ && want > window) want = window;
+    if (fpduMode() && want > window) want = window;
     if (want == 0) {  // cannot happen: the buffer is drained before reading more
       fail(Error::LocalCatastrophic);
       return;
@@ -177,15 +181,16 @@ void Connection::doRead() {
 }
 
 bool Connection::processRx() {
+  assert(loop_.inProgressContext());
   while (rx_begin_ < rx_end_) {
-    if (phase_ == Phase::Closed || phase_ == Phase::Draining || failing_) return false;
+    if (phase_ == Phase::Closed || phase_ == Phase::Draining || phase_ == Phase::Failing) return false;
     const ByteSpan in(rxbuf_.get() + rx_begin_, rx_end_ - rx_begin_);
-    if (!fpdu_mode_) {
+    if (!fpduMode()) {
       std::size_t used = 0;
       const iwarp::Actions acts = setup_.on_bytes(in, used);
       rx_begin_ += used;
       runActions(acts);
-      if (!fpdu_mode_ && used == 0) break;
+      if (!fpduMode() && used == 0) break;
       continue;
     }
     const iwarp::RxStep s = deframer_.feed(in);
@@ -196,14 +201,14 @@ bool Connection::processRx() {
         if (!onHeader()) return false;
         break;
       case iwarp::RxEvent::Payload:
-        if (!discard_ && !s.payload.empty()) scatter(s.offset, s.payload);
+        if (rx_ == RxState::Place && !s.payload.empty()) scatter(s.offset, s.payload);
         break;
       case iwarp::RxEvent::End:
         if (!onEnd()) return false;
-        in_segment_ = false;
+        setRxState(RxState::Header);
         break;
       case iwarp::RxEvent::Error:
-        in_segment_ = false;
+        setRxState(RxState::Header);  // the Terminate context is what the deframer decoded
         fail(s.error);
         return false;
     }
@@ -211,7 +216,7 @@ bool Connection::processRx() {
   // Read Responses queued for the bytes just processed: Read Requests that arrived together count
   // against the IRD together (a flood beyond it in one write is refused, RFC 5040 §6.4), and their
   // responses leave in one batch.
-  if (phase_ == Phase::Rdma && !failing_ && !txq_.empty()) doWrite();
+  if (phase_ == Phase::Rdma && !txq_.empty()) doWrite();
   return phase_ != Phase::Closed && phase_ != Phase::Draining;
 }
 
@@ -242,16 +247,16 @@ static std::size_t totalSize(const std::vector<MutByteSpan>& v) {
 }
 
 bool Connection::onHeader() {
+  assert(loop_.inProgressContext());
   const iwarp::Segment& seg = deframer_.current();
   dest_.clear();
-  discard_ = true;
   const ByteSpan h = rxHeader();
   rx_hdr_len_ = std::min(h.size(), rx_hdr_.size());
   if (rx_hdr_len_) std::memcpy(rx_hdr_.data(), h.data(), rx_hdr_len_);
   rx_ddp_len_ = std::min<std::size_t>(seg.ddp.length(), rx_hdr_len_);
   rx_ulpdu_len_ = seg.ulpdu_len;
   rx_small_ = seg.payload_len <= kSmallSegment;
-  in_segment_ = true;
+  setRxState(RxState::Discard);  // Place once the sink names a destination for a payload
   if (first_fpdu_pending_) {
     first_fpdu_pending_ = false;
     runActions(setup_.on_first_fpdu(seg));
@@ -277,7 +282,7 @@ bool Connection::onHeader() {
       if (e != Error::None || rtr_consumed_) break;
       e = placement_.placeUntaggedV(seg.ddp.msn - msn_bias_, seg.ddp.mo, seg.payload_len, dest_);
       if (e == Error::None && totalSize(dest_) < seg.payload_len) e = Error::DdpMessageTooLong;
-      if (e == Error::None) discard_ = seg.payload_len == 0;
+      if (e == Error::None && seg.payload_len > 0) setRxState(RxState::Place);
       break;
     }
     case Opcode::Write:
@@ -287,7 +292,7 @@ bool Connection::onHeader() {
       if (e != Error::None || seg.payload_len == 0) break;
       e = placement_.placeTaggedV(seg.opcode, seg.ddp.stag, seg.ddp.to, seg.payload_len, dest_);
       if (e == Error::None && totalSize(dest_) < seg.payload_len) e = Error::TaggedBounds;
-      if (e == Error::None) discard_ = false;
+      if (e == Error::None) setRxState(RxState::Place);
       break;
     }
     default: e = Error::RdmapUnexpectedOpcode; break;
@@ -300,8 +305,9 @@ bool Connection::onHeader() {
 }
 
 bool Connection::onEnd() {
+  assert(loop_.inProgressContext());
   const iwarp::Segment& seg = deframer_.current();
-  discard_ = true;
+  if (rx_ == RxState::Place) setRxState(RxState::Discard);  // the segment is ending: nothing more to place
   dest_.clear();
   switch (seg.opcode) {
     case Opcode::Terminate:

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -34,12 +35,14 @@ void Connection::recycle(std::unique_ptr<TxItem> item) {
 }
 
 void Connection::queueRaw(ByteSpan bytes) {
+  assert(loop_.inProgressContext());
   auto item = newItem();
   item->raw.assign(bytes.begin(), bytes.end());
   txq_.push_back(std::move(item));
 }
 
 void Connection::enqueue(TxRequest req) {
+  assert(loop_.inProgressContext());
   if (phase_ == Phase::Setup) {
     pre_established_.push_back(std::move(req));
     return;
@@ -83,6 +86,7 @@ void Connection::enqueue(TxRequest req) {
 }
 
 bool Connection::buildBatch() {
+  assert(loop_.inProgressContext());
   iov_.clear();
   iov_pos_ = 0;
   built_n_ = built_done_ = 0;
@@ -158,6 +162,7 @@ bool Connection::buildBatch() {
 }
 
 void Connection::dropUnsentBatch() {
+  assert(loop_.inProgressContext());
   // Only the FPDU on the wire (the first one not fully written, possibly not started) stays; the
   // records behind it were never written. The caller flushes or abandons their message items, so
   // nothing resumes from a segmenter that moved past them.
@@ -176,6 +181,7 @@ void Connection::dropUnsentBatch() {
 }
 
 bool Connection::peerRequestedLimits(std::uint32_t* ird, std::uint32_t* ord) const {
+  assert(loop_.inProgressContext());
   const iwarp::MpaFrame& f = setup_.peer();
   if (f.has_v2) {
     *ird = f.v2.ird;
@@ -191,6 +197,7 @@ bool Connection::peerRequestedLimits(std::uint32_t* ird, std::uint32_t* ord) con
 }
 
 void Connection::completeItem(TxItem& item) {
+  assert(loop_.inProgressContext());
   if (item.read_response) ddp_rx_.read_response_done();  // frees an IRD slot (R85)
   if (item.is_msg && item.notify) completion_.txCompleted(item.req.cookie, TxStatus::Success);
   recycle(std::move(txq_.front()));
@@ -198,20 +205,28 @@ void Connection::completeItem(TxItem& item) {
 }
 
 void Connection::doWrite() {
+  assert(loop_.inProgressContext());
   // Re-entered from a completion of the running loop (txCompleted → the provider issues more): the
   // running loop picks the new items up.
-  if (in_write_) return;
-  struct Reentry {
-    bool& flag;
-    explicit Reentry(bool& f) : flag(f) { flag = true; }
-    ~Reentry() { flag = false; }
-  } reentry(in_write_);
+  if (tx_ == TxState::Writing) return;
+  // Writing while this runs; on the way out Blocked if the last sendmsg said EAGAIN (or if it was
+  // Blocked and a gate kept us from trying), else Idle.
+  struct WriteScope {
+    Connection& c;
+    bool blocked;
+    explicit WriteScope(Connection& conn) : c(conn), blocked(conn.tx_ == TxState::Blocked) {
+      c.setTxState(TxState::Writing);
+    }
+    ~WriteScope() { c.setTxState(blocked ? TxState::Blocked : TxState::Idle); }
+    WriteScope(const WriteScope&) = delete;
+    WriteScope& operator=(const WriteScope&) = delete;
+  } scope(*this);
   if (phase_ == Phase::Closed || !sock_.valid()) return;
-  if (tx_hold_ || tx_paced_) {
-    updateInterest();
+  if (tx_gates_ != 0) {
+    updateInterest(scope.blocked);
     return;
   }
-  tx_blocked_ = false;
+  scope.blocked = false;
   for (;;) {
     if (!txInFlight() && !buildBatch()) break;
     if (phase_ == Phase::Closed) return;
@@ -223,7 +238,7 @@ void Connection::doWrite() {
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        tx_blocked_ = true;
+        scope.blocked = true;
         break;
       }
       const NetError ne = netErrorFromErrno(errno);
@@ -285,12 +300,13 @@ void Connection::doWrite() {
       return;
     }
   }
-  updateInterest();
+  updateInterest(scope.blocked);
 }
 
-void Connection::updateInterest() {
+void Connection::updateInterest(bool tx_blocked) {
+  assert(loop_.inProgressContext());
   if (phase_ == Phase::Closed || !watch_) return;
-  const std::uint32_t want = EPOLLIN | (tx_blocked_ ? EPOLLOUT : 0u);
+  const std::uint32_t want = EPOLLIN | (tx_blocked ? EPOLLOUT : 0u);
   if (want != interest_) {
     loop_.modify(watch_, want);
     interest_ = want;
