@@ -261,7 +261,7 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
   std::vector<SOCKADDR_INET> busy;
   const engine::Endpoint to = toEndpoint(remote);
   engine::Endpoint from;
-  for (int attempt = 0; attempt < 32; ++attempt) {
+  for (int attempt = 0; attempt < Device::kEphemeralPortTries; ++attempt) {
     SOCKADDR_INET a = local;
     if (shared) {
       dev->retainEndpoint(a);

@@ -60,7 +60,7 @@ NTSTATUS Listener::listen(const SOCKADDR* addr, ULONG len, NDK_FN_REQUEST_COMPLE
   std::vector<SOCKADDR_INET> busy;
   engine::Socket sock;
   SOCKADDR_INET bound{};
-  for (int attempt = 0; attempt < 32; ++attempt) {
+  for (int attempt = 0; attempt < Device::kEphemeralPortTries; ++attempt) {
     bound = a;
     s = dev->reserveEndpoint(&bound);
     if (s != STATUS_SUCCESS) break;
