@@ -106,8 +106,7 @@ void Connection::doRead() {
       const std::size_t placed_iovs = rx_iov_.size();
       rx_begin_ = rx_end_ = 0;
       rx_iov_.push_back({rxbuf_.get(), rx_small_ ? kRxSmallRead : kRxHeaderRead});
-      std::size_t asked = 0;
-      for (const iovec& v : rx_iov_) asked += v.iov_len;
+      const std::size_t asked = (want - left) + rx_iov_.back().iov_len;  // payload pieces + header window
       msghdr mh{};
       mh.msg_iov = rx_iov_.data();
       mh.msg_iovlen = rx_iov_.size();

@@ -20,8 +20,8 @@ namespace {
 thread_local const EventLoop* t_current = nullptr;
 thread_local int t_depth = 0;  // progress contexts this thread is inside (nested: tryRun of another domain)
 thread_local std::vector<EventLoop::Task>* t_deferred = nullptr;  // EventLoop::deferToContextExit
-thread_local bool t_engine_thread = false;  // an engine's own thread (not a consumer driving progress)
-thread_local const void* t_engine_self = nullptr;  // on an engine's own thread: that Engine
+// On an engine's own thread: that Engine (null on consumer threads, also when they drive progress).
+thread_local const void* t_engine_self = nullptr;
 constexpr std::uint64_t kDoorbellKey = 0;
 
 struct ContextGuard {
@@ -376,7 +376,6 @@ void Engine::dropAll() {
 
 void Engine::run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
-  t_engine_thread = true;
   t_engine_self = this;
   auto last_active = std::chrono::steady_clock::now();
   epoll_event evs[64];
@@ -487,7 +486,7 @@ bool EventLoop::tryRun(void (*fn)(void*), void* ctx) {
 bool EventLoop::canDeferToContextExit() noexcept {
   // Only on an engine thread: a consumer's thread inside NdkSend or NdkGetCqResults must not find
   // another object's consumer callback running inside its call (it may hold its own locks there).
-  return t_depth > 0 && t_engine_thread;
+  return t_depth > 0 && t_engine_self != nullptr;
 }
 
 bool EventLoop::deferToContextExit(Task fn) {

@@ -213,6 +213,7 @@ struct ConnectOp {
   EventLoop::TimerId timer = 0;
   std::function<void(NetError, Socket)> done;
   bool finished = false;
+  const Endpoint* bound() const { return local ? &*local : nullptr; }
 };
 
 void finish(EventLoop& loop, const std::shared_ptr<ConnectOp>& op, NetError e) {
@@ -225,6 +226,19 @@ void finish(EventLoop& loop, const std::shared_ptr<ConnectOp>& op, NetError e) {
   auto done = std::move(op->done);
   done(e, std::move(s));
 }
+
+// Progress context: waits for the connecting socket to become writable (then its result) or for
+// the timeout, whichever comes first.
+void awaitConnect(EventLoop& loop, const std::shared_ptr<ConnectOp>& op, std::chrono::milliseconds timeout) {
+  op->watch = loop.watch(op->sock.fd(), EPOLLOUT, [&loop, op](std::uint32_t) {
+    finish(loop, op, finishConnect(op->sock.fd(), op->remote, op->bound()));
+  });
+  if (timeout.count() > 0)
+    op->timer = loop.addTimer(timeout, [&loop, op] {
+      op->timer = 0;
+      finish(loop, op, NetError::TimedOut);
+    });
+}
 }  // namespace
 
 void asyncConnect(EventLoop& loop, const Endpoint& remote, std::chrono::milliseconds timeout,
@@ -234,19 +248,12 @@ void asyncConnect(EventLoop& loop, const Endpoint& remote, std::chrono::millisec
   op->remote = remote;
   if (local) op->local = *local;
   loop.post([&loop, op, timeout] {
-    const NetError r = startConnect(op->remote, op->sock, op->local ? &*op->local : nullptr);
+    const NetError r = startConnect(op->remote, op->sock, op->bound());
     if (r != NetError::InProgress) {
       finish(loop, op, r);
       return;
     }
-    op->watch = loop.watch(op->sock.fd(), EPOLLOUT, [&loop, op](std::uint32_t) {
-      finish(loop, op, finishConnect(op->sock.fd(), op->remote, op->local ? &*op->local : nullptr));
-    });
-    if (timeout.count() > 0)
-      op->timer = loop.addTimer(timeout, [&loop, op] {
-        op->timer = 0;
-        finish(loop, op, NetError::TimedOut);
-      });
+    awaitConnect(loop, op, timeout);
   });
 }
 
@@ -257,16 +264,7 @@ void asyncFinishConnect(EventLoop& loop, Socket sock, const Endpoint& remote, co
   op->sock = std::move(sock);
   op->remote = remote;
   if (local) op->local = *local;
-  loop.post([&loop, op, timeout] {
-    op->watch = loop.watch(op->sock.fd(), EPOLLOUT, [&loop, op](std::uint32_t) {
-      finish(loop, op, finishConnect(op->sock.fd(), op->remote, op->local ? &*op->local : nullptr));
-    });
-    if (timeout.count() > 0)
-      op->timer = loop.addTimer(timeout, [&loop, op] {
-        op->timer = 0;
-        finish(loop, op, NetError::TimedOut);
-      });
-  });
+  loop.post([&loop, op, timeout] { awaitConnect(loop, op, timeout); });
 }
 
 bool setNoDelay(int fd, bool on) {

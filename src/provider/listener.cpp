@@ -149,12 +149,9 @@ void Listener::incoming(std::shared_ptr<Link> link, engine::ByteSpan pd) {
     link->connection()->reject({});
     return;
   }
-  auto conn = link->connection();
-  SOCKADDR_INET local{}, peer{};
+  // The addresses onAcceptable() learned when it accepted the socket.
+  SOCKADDR_INET local = local_, peer{};
   engine::Endpoint le, pe;
-  // The socket is the engine's; its addresses are read from the link's connection fd only here.
-  (void)conn;
-  local = local_;
   if (link->localEndpoint(&le)) local = fromEndpoint(le);
   if (link->peerEndpoint(&pe)) peer = fromEndpoint(pe);
   auto* c = new (std::nothrow) Connector(adapter());

@@ -33,7 +33,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-enum Kind { kConnectDone, kCompleteDone, kIncoming, kAcceptDone, kDisconnectDone, kCloseDone };
+// Events queued to the driving thread outside the connect phase (which its callbacks drive).
+enum Kind { kListenDone, kIncoming, kDisconnectDone, kCloseDone };
 
 struct Ev {
   Kind kind;
@@ -45,7 +46,7 @@ struct Ev {
 class Driver;
 struct Ctx {
   Driver* d = nullptr;
-  Kind kind = kConnectDone;
+  Kind kind = kCloseDone;
   std::size_t idx = 0;
 };
 
@@ -440,7 +441,7 @@ ScaleResult runConnectScale(NET_IFINDEX ifx, const SOCKADDR_INET& loopback, cons
   SOCKADDR_INET dest = loopback;
   if (ls) {
     // NdkListen completes inline or through the callback; wait for either (R106).
-    lc = Ctx{&d, kAcceptDone, SIZE_MAX};
+    lc = Ctx{&d, kListenDone, SIZE_MAX};
     SOCKADDR_INET la = loopback;
     s = ls->Dispatch->NdkListen(ls, reinterpret_cast<PSOCKADDR>(&la), alen, &Driver::onRequest, &lc);
     if (s == STATUS_PENDING) {
