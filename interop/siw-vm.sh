@@ -41,7 +41,8 @@
 #   SIWVM_MEM=1024  SIWVM_SMP=2      guest memory (MiB) and vCPUs
 #   SIWVM_TIMEOUT=300               seconds before `run` kills the VM (exit 124)
 #   SIWVM_SIW=tunable|stock         tunable (default): siw.ko built with its compile-time knobs
-#                                   exposed as module parameters (same defaults); stock: unmodified
+#                                   exposed as module parameters (same defaults) and the fixes of
+#                                   interop/patches/siw-*.patch; stock: unmodified
 #   SIWVM_SIW_PARAMS="..."          module parameters for the tunable siw, e.g.
 #                                   "mpa_crc_required=1 peer_to_peer=1 mpa_version=1"
 #   SIWVM_LINKS="siw0:eth0"         siw links to create (NAME:NETDEV ...), e.g. "siw0:eth0 siw_lo:lo"
@@ -208,9 +209,13 @@ kernel_source_extract() {
         tar -xJ -C "$dir" --strip-components="$strip" --wildcards "$@"
 }
 
+siw_key() { # what the siw build depends on besides the kernel: the fixes the tunable build carries
+    echo "$KABI $KVER $(cat "$REPO"/interop/patches/siw-*.patch | sha256sum | cut -c1-16)"
+}
+
 build_siw() {
     local out=$CACHE/build/siw
-    if [ -f "$out/stock/siw.ko" ] && [ -f "$out/tunable/siw.ko" ] && [ -f "$out/.abi" ] && [ "$(cat "$out/.abi")" = "$KABI $KVER" ]; then
+    if [ -f "$out/stock/siw.ko" ] && [ -f "$out/tunable/siw.ko" ] && [ -f "$out/.abi" ] && [ "$(cat "$out/.abi")" = "$(siw_key)" ]; then
         return 0
     fi
     log "building siw.ko for $KABI from $KSRC $KVER (CONFIG_RDMA_SIW is not set in Debian's kernel)"
@@ -220,19 +225,26 @@ build_siw() {
     kernel_source_extract "$out/src" 5 "$KSRC/drivers/infiniband/sw/siw/*"
     [ -f "$out/src/siw_main.c" ] || die "siw sources not found in $KSRC"
     kernel_build_tree
-    local kind
+    local kind p
     for kind in stock tunable; do
         mkdir -p "$out/$kind"
         cp "$out/src/"*.[ch] "$out/$kind/"
         printf 'obj-m += siw.o\nsiw-y := siw_cm.o siw_cq.o siw_main.o siw_mem.o siw_qp.o siw_qp_tx.o siw_qp_rx.o siw_verbs.o\n' >"$out/$kind/Kbuild"
-        [ $kind = tunable ] && patch_tunable "$out/$kind"
+        if [ $kind = tunable ]; then
+            patch_tunable "$out/$kind"
+            # fixes of siw's own bugs (interop/patches/siw-*.patch); stock stays as Debian ships it
+            for p in "$REPO"/interop/patches/siw-*.patch; do
+                patch -p1 -d "$out/$kind" --batch --forward <"$p" >>"$out/$kind/build.log" 2>&1 ||
+                    die "patch $(basename "$p") did not apply (see $out/$kind/build.log)"
+            done
+        fi
         make -C "$KH" M="$out/$kind" -j"$(nproc)" modules >"$out/$kind/build.log" 2>&1 ||
             { tail -20 "$out/$kind/build.log" >&2; die "siw.ko ($kind) build failed"; }
         strip --strip-debug "$out/$kind/siw.ko"
         find "$out/$kind" -name '*.o' -delete
         modinfo "$out/$kind/siw.ko" | grep -q "vermagic: *$KABI " || die "siw.ko vermagic mismatch"
     done
-    echo "$KABI $KVER" >"$out/.abi"
+    siw_key >"$out/.abi"
 }
 
 # ---------------------------------------------------------------- ksmbd.ko + ksmbd-tools shim
@@ -570,7 +582,7 @@ build_initramfs() {
 
 initramfs_key() {
     # rebuild when the package set, the guest init or the assembly code changes
-    echo "$LAYOUT_VERSION|$KABI|$KVER|$USER_PKGS|$USER_BINS|$GUEST_MODULES|$KSMBD_MODULES|$(ksmbd_key)|$(declare -f write_init build_initramfs write_ksmbd_conf write_smb_server | sha256sum | cut -c1-16)"
+    echo "$LAYOUT_VERSION|$KABI|$KVER|$USER_PKGS|$USER_BINS|$GUEST_MODULES|$KSMBD_MODULES|$(ksmbd_key)|$(siw_key)|$(declare -f write_init build_initramfs write_ksmbd_conf write_smb_server | sha256sum | cut -c1-16)"
 }
 
 prepare() {
