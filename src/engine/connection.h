@@ -331,7 +331,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool last = false;        // the last FPDU of its item
   };
   std::vector<TxBuilt> built_;
-  bool tx_msg_queued_ = false;    // a work request was ever queued: built_ gets kTxBatchFpdus records
+  bool tx_msg_queued_ = false;    // a work request or Read Response was ever queued: built_ gets kTxBatchFpdus records
   std::size_t built_n_ = 0;       // records in the batch
   std::size_t built_done_ = 0;    // records fully written
   std::vector<iovec> iov_;

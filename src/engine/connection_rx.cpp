@@ -334,6 +334,7 @@ bool Connection::onEnd() {
       item->is_msg = true;
       item->msg = iwarp::make_read_response(rr.sink_stag, rr.sink_to, rr.size);
       item->read_response = true;
+      tx_msg_queued_ = true;  // this connection carries data: full-size TX batches from now on
       if (!src.empty()) item->req.sges.push_back(src);
       txq_.push_back(std::move(item));  // sent when processRx() has processed the bytes at hand
       return phase_ == Phase::Rdma;

@@ -449,6 +449,32 @@ TEST_P(Conn, IdleConnectionHoldsNoReceiveBufferUntilItCarriesData) {
   EXPECT_GE(held(p.rsp.conn), 8u * 1024) << "a receiving connection keeps its buffer";
 }
 
+// A connection that only answers Reads (it never queued a work request of its own) batches its
+// Read Response FPDUs as a sending one does: the transmit records are sized for full batches once
+// the connection carries data, whoever started it.
+TEST_P(Conn, ReadResponsesOfAConnectionThatNeverSentAreBatched) {
+  Pair p(*GetParam().profile, GetParam().mode);
+  ASSERT_TRUE(p.established());
+  constexpr std::size_t kSize = 2 * 1024 * 1024;
+  const auto data = randomBytes(kSize, 77);
+  std::vector<std::uint8_t> src(data), sink(kSize, 0);
+  p.rsp.registerRegion(0x4000, src);
+  p.ini.registerRegion(0x5000, sink);
+  const Connection::IoStats before = p.rsp.conn->ioStats();
+  TxRequest read;
+  read.kind = TxRequest::Kind::ReadRequest;
+  read.cookie = 42;
+  read.read = {0x5000, 0, static_cast<std::uint32_t>(kSize), 0x4000, 0};
+  p.ini.conn->post(read);
+  ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.reads_done.count(42) > 0; }));
+  EXPECT_TRUE(same(sink.data(), data.data(), kSize));
+  const Connection::IoStats after = p.rsp.conn->ioStats();
+  const std::uint64_t fpdus = after.fpdus_sent - before.fpdus_sent, calls = after.sendmsg_calls - before.sendmsg_calls;
+  EXPECT_GE(fpdus, kSize / iw::mpa::kMulpduMax);
+  // 2 MiB in ~65 FPDUs: 64 per batch (1 MiB at most) → a handful of calls; one per FPDU before.
+  EXPECT_LE(calls * 2, fpdus) << fpdus << " FPDUs in " << calls << " sendmsg calls";
+}
+
 // Transmit batching (docs/engine.md "Transmit"): requests queued together leave in far fewer
 // sendmsg calls than FPDUs, every FPDU whole, in order, data intact.
 TEST_P(Conn, BurstOfSmallSendsIsBatchedIntoFewSendmsgCalls) {
