@@ -286,6 +286,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::unique_ptr<TxItem>> flushed_;
   std::vector<std::unique_ptr<TxItem>> free_items_;  // recycled items (≤ kTxItemCache)
   std::uint32_t mulpdu_ = 0;  // 0: not learned yet (TCP's MSS is asked when the first message is segmented)
+  std::uint64_t mss_checked_at_ = 0;  // tx_bytes_ when TCP's MSS was last asked (buildBatch)
   CloseInfo close_info_{};
 
   // RX

@@ -62,6 +62,8 @@ constexpr std::chrono::milliseconds kLingerAfterTerminate{2000};
 constexpr std::size_t kTxBatchFpdus = 64;
 constexpr std::size_t kTxBatchIov = 256;
 constexpr std::size_t kTxBatchBytes = 1024 * 1024;
+// Bytes sent between two looks at TCP's MSS while MULPDU is below its maximum (buildBatch).
+constexpr std::uint64_t kMssRecheckBytes = 1024 * 1024;
 // Transmit items kept for reuse per connection (a free-list instead of a heap allocation per
 // work request): enough for a deep queue of small messages.
 constexpr std::size_t kTxItemCache = 256;

@@ -120,13 +120,21 @@ bool Connection::buildBatch() {
     }
     // One FPDU needs at most (SGEs + 2) iovecs: header, payload pieces, pad + CRC.
     if (built_n_ > 0 && iov_.size() + item.req.sges.size() + 2 > kTxBatchIov) break;
-    if (mulpdu_ == 0) {
-      // Learned once, when the first message is segmented: setup frames and the RTR are not, and a
-      // connection that never carries data never asks (one getsockopt less per establishment).
-      const std::uint32_t mss = tcpMss(sock_.fd());
-      mulpdu_ = mss ? iwarp::mpa::mulpdu_from_emss(mss) : iwarp::mpa::kMulpduMax;
+    if (!item.seg) {
+      // MULPDU follows TCP's current MSS (RFC 5044 §4.5). Asked when the first message is segmented
+      // (setup frames and the RTR are not; a connection that never carries data never asks), then
+      // again before a message that is split, once per kMssRecheckBytes sent: Linux bounds the MSS
+      // to half the largest window the peer has offered, so early in a connection it is small
+      // (32 KiB on loopback) and grows with the window; FPDUs of the first answer would stay half
+      // the size the path takes (twice the receive calls per MiB).
+      if (mulpdu_ == 0 || (item.msg.length > mulpdu_ && mulpdu_ < iwarp::mpa::kMulpduMax &&
+                           tx_bytes_ - mss_checked_at_ >= kMssRecheckBytes)) {
+        const std::uint32_t mss = tcpMss(sock_.fd());
+        mulpdu_ = mss ? iwarp::mpa::mulpdu_from_emss(mss) : iwarp::mpa::kMulpduMax;
+        mss_checked_at_ = tx_bytes_;
+      }
+      item.seg.emplace(item.msg, mulpdu_);
     }
-    if (!item.seg) item.seg.emplace(item.msg, mulpdu_);
     iwarp::SegmentPlan plan;
     bool ok = item.seg->next(plan);  // false cannot happen: the last plan marks the item built
     slices_.resize(item.req.sges.size() + 1);

@@ -449,6 +449,41 @@ TEST_P(Conn, IdleConnectionHoldsNoReceiveBufferUntilItCarriesData) {
   EXPECT_GE(held(p.rsp.conn), 8u * 1024) << "a receiving connection keeps its buffer";
 }
 
+// MULPDU follows TCP's MSS as it grows (RFC 5044 §4.5): Linux bounds the MSS to half the largest
+// window the peer has offered, so the first look, at the first message, finds 32 KiB on loopback;
+// once the window opened (a few MiB later) a 1 MiB Write goes out in FPDUs of the loopback MSS
+// (~64 KiB: 17 FPDUs), not in the 33 of the first value. Data intact throughout.
+TEST_P(Conn, LargeWritesFollowTheMssTcpGrowsTo) {
+  Pair p(*GetParam().profile, GetParam().mode);
+  ASSERT_TRUE(p.established());
+  constexpr std::size_t kSize = 1024 * 1024;
+  std::vector<std::uint8_t> region(kSize, 0);
+  p.rsp.registerRegion(0x6000, region);
+  std::uint64_t cookie = 0, fpdus_last = 0;
+  for (std::uint32_t i = 0; i < 6; ++i) {
+    const auto data = randomBytes(kSize, 100 + i);
+    const Connection::IoStats before = p.ini.conn->ioStats();
+    TxRequest write;
+    write.kind = TxRequest::Kind::Write;
+    write.cookie = ++cookie;
+    write.remote_stag = 0x6000;
+    write.sges = {ByteSpan(data)};
+    p.ini.conn->post(write);
+    std::vector<std::uint8_t> fence(1);
+    p.rsp.postReceive(fence);
+    TxRequest after;
+    after.kind = TxRequest::Kind::Send;
+    after.cookie = ++cookie;
+    p.ini.conn->post(after);  // arrives after the Write is placed
+    ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() > i; }));
+    ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.tx_done.count(after.cookie) > 0; }));
+    EXPECT_TRUE(same(region.data(), data.data(), kSize)) << i;
+    fpdus_last = p.ini.conn->ioStats().fpdus_sent - before.fpdus_sent - 1;  // the Write's, without the Send
+  }
+  EXPECT_LE(fpdus_last, kSize / 40000 + 1) << "the last 1 MiB Write still uses the first, window-bounded MSS";
+  EXPECT_FALSE(p.ini.is_closed);
+}
+
 // A connection that only answers Reads (it never queued a work request of its own) batches its
 // Read Response FPDUs as a sending one does: the transmit records are sized for full batches once
 // the connection carries data, whoever started it.
