@@ -42,7 +42,7 @@ constexpr TunableInfo kTable[] = {
     {Tunable::MaxSrqCount, "max_srq_count", "16384", "objects", "MaxSrqCount"},
     {Tunable::EnginesPerDevice, "engines_per_device", "0", "threads", "progress engines per RNIC; 0: 1 on <= 2 CPUs, else CPUs (at most 8)"},
     {Tunable::FrmrTokenRotation, "frmr_token_rotation", "0", "", "1: every NdkFastRegister gives the MR a new remote token; 0: it keeps the one it got at NdkInitializeFastRegisterMr (R126)"},
-    {Tunable::PollBackoff, "poll_backoff", "5", "", "consumer CQ polls: after k empty socket attempts in a row the next 2^k-1 polls skip the socket, k <= this (0: every poll tries; lower: less latency, more syscalls)"},
+    {Tunable::PollBackoff, "poll_backoff", "5", "", "consumer CQ polls: after k empty socket attempts in a row the next 2^k-1 polls skip the socket, k <= this (this + 2 while the socket is full; 0: every poll tries; lower: less latency, more syscalls)"},
 };
 static_assert(std::size(kTable) == static_cast<size_t>(Tunable::Count_), "one row per tunable, in enum order");
 

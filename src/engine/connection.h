@@ -191,7 +191,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool processRx();            // false if the stream failed/closed
   bool onHeader();
   bool onEnd();
-  void doWrite();
+  // retry_blocked: the socket may have room again (EPOLLOUT, or pollIo's retry is due); otherwise
+  // a Blocked socket is not tried (the retry or EPOLLOUT will come).
+  void doWrite(bool retry_blocked = false);
   bool buildBatch();           // FPDUs of the queued items into one gather list; false: nothing to send
   void dropUnsentBatch();      // failing: keep only the FPDU on the wire, forget the ones behind it
   [[nodiscard]] bool txInFlight() const noexcept { return built_done_ < built_n_; }
@@ -219,12 +221,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   iwarp::MpaSetup setup_;
   EventLoop::WatchId watch_ = 0;
   std::uint64_t poll_handler_ = 0;
-  // Consumer-poll back-off: after k empty attempts in a row, the next 2^k - 1 polls skip the
-  // socket (k ≤ poll_backoff_max_); any byte moved, or a transmit, resets it.
+  // Consumer-poll back-off (pollIo), one per direction so that a busy direction does not make the
+  // idle one try on every poll. Receive: after k empty receive attempts in a row the next 2^k - 1
+  // polls skip the socket (k ≤ poll_backoff_max_); any byte received resets it, and so does a
+  // transmit if something was received since the previous transmit (a request/response exchange:
+  // the answer may come soon; a stream of sends with nothing coming back leaves it alone).
+  // Transmit: while Blocked, a poll retries sendmsg only after the same 2^k - 1 polls, k counting
+  // the EAGAINs in a row.
   std::uint32_t poll_backoff_max_ = 5;  // tunable poll_backoff (≤ 16), read at creation
-  std::uint32_t poll_misses_ = 0;
-  std::uint32_t poll_skip_ = 0;
+  std::uint32_t poll_misses_ = 0;       // receive attempts that found nothing, in a row
+  std::uint32_t poll_skip_ = 0;         // polls left before the next receive attempt
+  std::uint32_t tx_retry_misses_ = 0;   // sendmsg retries of a Blocked socket that found it full, in a row
+  std::uint32_t tx_retry_skip_ = 0;     // polls left before the next retry
   std::uint64_t rx_bytes_ = 0, tx_bytes_ = 0;
+  std::uint64_t rx_bytes_at_tx_ = 0;  // rx_bytes_ at the last transmit (request/response detection)
+  // The back-off exponent's cap while Blocked (poll_backoff 0 keeps "every poll tries").
+  [[nodiscard]] std::uint32_t blockedBackoffMax() const noexcept;
   EventLoop::TimerId setup_timer_ = 0;
   EventLoop::TimerId linger_timer_ = 0;
   std::uint32_t interest_ = 0;

@@ -62,6 +62,10 @@ constexpr std::chrono::milliseconds kLingerAfterTerminate{2000};
 constexpr std::size_t kTxBatchFpdus = 64;
 constexpr std::size_t kTxBatchIov = 256;
 constexpr std::size_t kTxBatchBytes = 1024 * 1024;
+// A Blocked socket's retries back off further than receive attempts (2^(poll_backoff + this) - 1
+// polls at most): a full send buffer holds many microseconds of the peer's draining, an empty
+// receive queue may fill any moment.
+constexpr std::uint32_t kTxRetryExtraBackoff = 2;
 // Bytes sent between two looks at TCP's MSS while MULPDU is below its maximum (buildBatch).
 constexpr std::uint64_t kMssRecheckBytes = 1024 * 1024;
 // Transmit items kept for reuse per connection (a free-list instead of a heap allocation per

@@ -25,30 +25,57 @@ using namespace detail;
 void Connection::onIo(std::uint32_t events) {
   assert(loop_.inProgressContext());
   auto self = shared_from_this();  // a handler may close us
-  if (events & EPOLLOUT) doWrite();
+  if (events & EPOLLOUT) doWrite(/*retry_blocked=*/true);
   if (phase_ != Phase::Closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) doRead();
   reportEstablished();
+}
+
+std::uint32_t Connection::blockedBackoffMax() const noexcept {
+  return poll_backoff_max_ == 0 ? 0 : poll_backoff_max_ + kTxRetryExtraBackoff;
 }
 
 bool Connection::pollIo() {
   assert(loop_.inProgressContext());
   if (phase_ == Phase::Closed) return false;
+  // Each direction is tried when its back-off allows (connection.h, "Consumer-poll back-off").
+  bool rx_due = true;
   if (poll_skip_ > 0) {
     --poll_skip_;
-    return false;
+    rx_due = false;
   }
+  bool tx_due = txInFlight() || !txq_.empty();
+  if (tx_due && tx_ == TxState::Blocked && tx_retry_skip_ > 0) {
+    --tx_retry_skip_;
+    tx_due = false;
+  }
+  if (!rx_due && !tx_due) return false;
   auto self = shared_from_this();  // a handler may close us
   const std::uint64_t rx0 = rx_bytes_, tx0 = tx_bytes_;
-  if (txInFlight() || !txq_.empty()) doWrite();
-  if (phase_ != Phase::Closed) doRead();
-  reportEstablished();
-  if (rx_bytes_ != rx0 || tx_bytes_ != tx0 || phase_ == Phase::Closed) {
-    poll_misses_ = 0;
-    return true;
+  if (tx_due) {
+    doWrite(/*retry_blocked=*/true);
+    if (tx_ != TxState::Blocked) {
+      tx_retry_misses_ = tx_retry_skip_ = 0;
+    } else {
+      // Still full: a retry that found no room backs off further; one that moved bytes keeps the
+      // pace that found room (resetting it would make the next poll's retry an EAGAIN).
+      if (tx_bytes_ == tx0 && tx_retry_misses_ < blockedBackoffMax()) ++tx_retry_misses_;
+      tx_retry_skip_ = (1u << tx_retry_misses_) - 1;
+    }
   }
-  if (poll_misses_ < poll_backoff_max_) ++poll_misses_;
-  poll_skip_ = (1u << poll_misses_) - 1;
-  return false;
+  if (rx_due && phase_ != Phase::Closed) {
+    doRead();
+    if (rx_bytes_ != rx0) {
+      poll_misses_ = 0;
+    } else if (poll_skip_ == 0) {  // (a transmit above may have reset the back-off: keep that)
+      // A sender whose peer cannot keep up (Blocked) waits for no quick answer: its receive
+      // attempts back off as far as its transmit retries.
+      const std::uint32_t cap = tx_ == TxState::Blocked ? blockedBackoffMax() : poll_backoff_max_;
+      if (poll_misses_ < cap) ++poll_misses_;
+      poll_skip_ = (1u << poll_misses_) - 1;
+    }
+  }
+  reportEstablished();
+  return rx_bytes_ != rx0 || tx_bytes_ != tx0 || phase_ == Phase::Closed;
 }
 
 // The receive buffer for the duration of one doRead(): taken if the connection holds none, given
@@ -334,7 +361,9 @@ bool Connection::onEnd() {
       item->is_msg = true;
       item->msg = iwarp::make_read_response(rr.sink_stag, rr.sink_to, rr.size);
       item->read_response = true;
-      tx_msg_queued_ = true;  // this connection carries data: full-size TX batches from now on
+      // A Read of data (not the zero-length RTR of the windows profile): this connection carries
+      // data, full-size TX batches from now on.
+      if (rr.size > 0) tx_msg_queued_ = true;
       if (!src.empty()) item->req.sges.push_back(src);
       txq_.push_back(std::move(item));  // sent when processRx() has processed the bytes at hand
       return phase_ == Phase::Rdma;

@@ -212,11 +212,14 @@ void Connection::completeItem(TxItem& item) {
   txq_.pop_front();
 }
 
-void Connection::doWrite() {
+void Connection::doWrite(bool retry_blocked) {
   assert(loop_.inProgressContext());
   // Re-entered from a completion of the running loop (txCompleted → the provider issues more): the
   // running loop picks the new items up.
   if (tx_ == TxState::Writing) return;
+  // The socket was full at the last attempt: new work waits for EPOLLOUT or pollIo's retry instead
+  // of asking the kernel again for an EAGAIN (one system call per post while the peer drains).
+  if (tx_ == TxState::Blocked && !retry_blocked) return;
   // Writing while this runs; on the way out Blocked if the last sendmsg said EAGAIN (or if it was
   // Blocked and a gate kept us from trying), else Idle.
   struct WriteScope {
@@ -241,6 +244,8 @@ void Connection::doWrite() {
     msghdr mh{};
     mh.msg_iov = iov_.data() + iov_pos_;
     mh.msg_iovlen = iov_.size() - iov_pos_;
+    std::size_t offered = 0;
+    for (std::size_t k = iov_pos_; k < iov_.size(); ++k) offered += iov_[k].iov_len;
     const ssize_t w = ::sendmsg(sock_.fd(), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     stat_sendmsg_.fetch_add(1, std::memory_order_relaxed);
     if (w < 0) {
@@ -256,11 +261,16 @@ void Connection::doWrite() {
       return;
     }
     auto n = static_cast<std::size_t>(w);
+    const bool socket_full = n < offered;  // a non-blocking send stops short only when the buffer is full
     wireSent();
     tx_bytes_ += n;
-    // Something went out: an answer may follow soon, so the consumer's next polls look at once.
-    poll_misses_ = 0;
-    poll_skip_ = 0;
+    if (rx_bytes_ != rx_bytes_at_tx_) {
+      // Something went out after something came in: an answer may follow soon, so the consumer's
+      // next polls look at once (not for a stream of sends with nothing coming back).
+      poll_misses_ = 0;
+      poll_skip_ = 0;
+      rx_bytes_at_tx_ = rx_bytes_;
+    }
     while (n > 0 && iov_pos_ < iov_.size()) {
       iovec& v = iov_[iov_pos_];
       if (n >= v.iov_len) {
@@ -288,6 +298,10 @@ void Connection::doWrite() {
         txq_.pop_front();
       }
       if (phase_ == Phase::Closed) return;
+    }
+    if (socket_full) {  // the next call would only say EAGAIN: wait for room (EPOLLOUT / a retry)
+      scope.blocked = true;
+      break;
     }
   }
   if (txq_.empty() && !txInFlight() && close_after_tx_ && phase_ != Phase::Closed) {

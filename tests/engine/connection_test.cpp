@@ -484,6 +484,66 @@ TEST_P(Conn, LargeWritesFollowTheMssTcpGrowsTo) {
   EXPECT_FALSE(p.ini.is_closed);
 }
 
+// A full socket is not asked again for an EAGAIN: a sendmsg that stops short ends the attempt
+// (the socket is full), and work posted while the connection is Blocked waits for EPOLLOUT or a
+// poll's retry instead of making a system call per post. Everything still arrives, in order.
+TEST_P(Conn, FullSocketIsNotAskedAgainUntilItHasRoom) {
+  // A small send buffer and the receiver's default one (a tiny receive window would only slow TCP
+  // down to its persist timer): 1 MiB cannot fit.
+  Pair p(*GetParam().profile, GetParam().mode, true, /*sndbuf=*/4096);
+  ASSERT_TRUE(p.established());
+  constexpr std::size_t kSize = 1024 * 1024, kSends = 5;
+  const auto data = randomBytes(kSize, 5);
+  std::vector<std::uint8_t> region(kSize, 0);
+  p.rsp.registerRegion(0x7000, region);
+  // A first Send through, so that the profile's pacing of the first FPDU (siw-compatible) is over.
+  std::vector<std::uint8_t> hello_buf(1);
+  p.rsp.postReceive(hello_buf);
+  TxRequest hello;
+  hello.kind = TxRequest::Kind::Send;
+  hello.cookie = 100;
+  p.ini.conn->post(hello);
+  ASSERT_TRUE(p.rsp.waitFor([&] { return !p.rsp.received.empty(); }));
+  std::vector<std::vector<std::uint8_t>> rbufs(kSends, std::vector<std::uint8_t>(16, 0));
+  for (auto& b : rbufs) p.rsp.postReceive(b);
+  const std::vector<std::uint8_t> msg(16, 0x3C);
+  std::promise<std::pair<std::uint64_t, std::uint64_t>> calls;
+  // One task of the loop both connections share: the responder cannot drain meanwhile.
+  ASSERT_TRUE(p.loop.post([&] {
+    const std::shared_ptr<Connection>& c = p.ini.conn;
+    const std::uint64_t c0 = c->ioStats().sendmsg_calls;
+    TxRequest write;
+    write.kind = TxRequest::Kind::Write;
+    write.cookie = 1;
+    write.remote_stag = 0x7000;
+    write.sges = {ByteSpan(data)};
+    c->enqueueInContext(std::move(write));
+    c->transmit();  // 1 MiB into a few KiB of socket buffers: one short sendmsg, then Blocked
+    const std::uint64_t c1 = c->ioStats().sendmsg_calls;
+    for (std::size_t i = 0; i < kSends; ++i) {
+      TxRequest send;
+      send.kind = TxRequest::Kind::Send;
+      send.cookie = 10 + i;
+      send.sges = {ByteSpan(msg)};
+      c->enqueueInContext(std::move(send));
+      c->transmit();
+    }
+    calls.set_value({c1 - c0, c->ioStats().sendmsg_calls - c1});
+  }));
+  const auto [writeCalls, whileBlocked] = calls.get_future().get();
+  EXPECT_EQ(writeCalls, 1u) << "a short sendmsg means a full socket: no second call for an EAGAIN";
+  EXPECT_EQ(whileBlocked, 0u) << "posts while Blocked made system calls";
+  ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() >= kSends + 1; }));
+  ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.tx_done.size() >= kSends + 2; }));
+  EXPECT_TRUE(same(region.data(), data.data(), kSize));
+  for (std::size_t i = 0; i < kSends; ++i) {
+    EXPECT_EQ(p.rsp.received[i + 1], std::make_pair(static_cast<std::uint32_t>(i + 2), 16u));
+    EXPECT_TRUE(same(rbufs[i].data(), msg.data(), 16)) << i;
+    EXPECT_EQ(p.ini.tx_done[10 + i], TxStatus::Success);
+  }
+  EXPECT_EQ(p.ini.tx_done[1], TxStatus::Success);
+}
+
 // A connection that only answers Reads (it never queued a work request of its own) batches its
 // Read Response FPDUs as a sending one does: the transmit records are sized for full batches once
 // the connection carries data, whoever started it.
