@@ -173,6 +173,13 @@ bool connectedToSelf(int fd, const Endpoint& remote, const Endpoint* local) {
 }
 }  // namespace
 
+NetError probeBind(const Endpoint& local) {
+  Socket s(::socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s.valid()) return netErrorFromErrno(errno);
+  if (::bind(s.fd(), reinterpret_cast<const sockaddr*>(&local.addr), local.len) != 0) return netErrorFromErrno(errno);
+  return NetError::None;
+}
+
 NetError startConnect(const Endpoint& remote, Socket& out, const Endpoint* local) {
   Socket s(::socket(remote.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s.valid()) return netErrorFromErrno(errno);

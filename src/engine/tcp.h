@@ -83,6 +83,10 @@ bool peerEndpoint(int fd, Endpoint& out);
 // Accept one pending connection (non-blocking; InProgress if none is pending). The new socket is
 // non-blocking and has the stream options, inherited from a listenTcp listener.
 NetError acceptTcp(int listen_fd, Socket& out, Endpoint* peer = nullptr);
+// Whether the host leaves `local` (address and port) to us: a socket binds to it without
+// SO_REUSEADDR, which fails while any socket of the host holds the port, TIME_WAIT ones included
+// (a port chosen for later connects must not collide with a closed connection's 4-tuple).
+NetError probeBind(const Endpoint& local);
 // Start a non-blocking connect: None (connected already), InProgress, or an error.
 // `local` (optional): bind to this address/port first (SO_REUSEADDR); a bind failure is returned.
 NetError startConnect(const Endpoint& remote, Socket& out, const Endpoint* local = nullptr);

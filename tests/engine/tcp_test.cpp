@@ -142,6 +142,36 @@ TEST(Tcp, ConnectToClosedPortIsRefused) {
   EXPECT_EQ(p.get_future().wait_for(kWait), std::future_status::ready);
 }
 
+// probeBind (NdkCreateSharedEndpoint with port 0 passes over ports the host uses): a port held by
+// a bound socket or by a connection we closed (FIN_WAIT / TIME_WAIT) is in use; a port that was
+// only bound and then closed is free again at once.
+TEST(Tcp, ProbeBindSeesPortsTheHostHolds) {
+  Endpoint free;
+  ASSERT_NO_FATAL_FAILURE(closedLocalPort(&free));
+  EXPECT_EQ(probeBind(free), NetError::None);
+
+  Endpoint ep;
+  ASSERT_TRUE(Endpoint::parse("127.0.0.1", 0, ep));
+  Socket l;
+  ASSERT_EQ(listenTcp(ep, 1, l), NetError::None);
+  Endpoint listening;
+  ASSERT_TRUE(localEndpoint(l.fd(), listening));
+  EXPECT_EQ(probeBind(listening), NetError::AddrInUse);
+
+  EventLoop loop(0, ProgressMode::Blocking, 0us);
+  ConnectResult c = connectVia(loop, listening);
+  ASSERT_EQ(c.err, NetError::None);
+  Endpoint clientPort;
+  ASSERT_TRUE(localEndpoint(c.sock.fd(), clientPort));
+  pollfd pfd{l.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 10000), 1);
+  Socket server;
+  ASSERT_EQ(acceptTcp(l.fd(), server), NetError::None);
+  c.sock = Socket();  // we close first: our side keeps the port (FIN_WAIT, then TIME_WAIT)
+  server = Socket();
+  EXPECT_EQ(probeBind(clientPort), NetError::AddrInUse);
+}
+
 // R96: a connect from port P to the same address and port P (nobody listening) is "connected" to
 // itself by TCP simultaneous open; the engine reports it as refused, sync and async.
 TEST(Tcp, R96_SelfConnectIsRefused) {
