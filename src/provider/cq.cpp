@@ -121,6 +121,7 @@ bool Cq::complete(const CompletionEntry& e) {
   }
   ring_[(head_ + count_) % ring_.size()] = e;
   ++count_;
+  published_count_.store(count_, std::memory_order_release);
   ++added_;
   OPENNDK_PROBE6(complete, static_cast<void*>(this), e.qpContext, e.requestContext, static_cast<unsigned>(e.type), static_cast<unsigned>(e.status), static_cast<unsigned>(e.bytesTransferred));
   const bool solicitedMatch = e.solicited || isError(e.status);
@@ -227,6 +228,9 @@ ULONG Cq::getResults(R* results, ULONG n) {
     reject("NdkGetCqResults", STATUS_INVALID_PARAMETER, "NULL Results with nResults > 0");
     return 0;
   }
+  // Nothing published: no lock (a poll loop's common case; an entry being added right now is
+  // found by the next poll, as it would be had this poll come a moment earlier).
+  if (published_count_.load(std::memory_order_acquire) == 0) return 0;
   std::lock_guard lock(mu_);
   ULONG got = 0;
   while (got < n && count_ > 0) {
@@ -245,6 +249,7 @@ ULONG Cq::getResults(R* results, ULONG n) {
     head_ = (head_ + 1) % ring_.size();
     --count_;
   }
+  published_count_.store(count_, std::memory_order_release);
   return got;
 }
 template ULONG Cq::getResults<NDK_RESULT>(NDK_RESULT*, ULONG);

@@ -79,6 +79,8 @@ class Cq final : public Object {
   mutable std::mutex mu_;
   std::vector<CompletionEntry> ring_;
   std::size_t head_ = 0, count_ = 0;
+  // count_ as last published under mu_, readable without it: an empty poll takes no lock.
+  std::atomic<std::size_t> published_count_{0};
   std::size_t matching_solicited_ = 0;  // queued entries that satisfy a SOLICITED arm
   std::uint64_t added_ = 0;             // entries ever added
   std::uint64_t added_at_last_notify_ = 0;
