@@ -227,12 +227,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // transmit if something was received since the previous transmit (a request/response exchange:
   // the answer may come soon; a stream of sends with nothing coming back leaves it alone).
   // Transmit: while Blocked, a poll retries sendmsg only after the same 2^k - 1 polls, k counting
-  // the EAGAINs in a row.
+  // the retries that found no room.
+  struct PollBackoff {
+    std::uint32_t misses = 0;  // attempts in a row that found nothing to do
+    std::uint32_t skip = 0;    // polls left before the next attempt
+    bool skipThisPoll() noexcept {
+      if (skip == 0) return false;
+      --skip;
+      return true;
+    }
+    void miss(std::uint32_t cap) noexcept {
+      if (misses < cap) ++misses;
+      rearm();
+    }
+    void rearm() noexcept { skip = (1u << misses) - 1; }  // the same pace again
+    void reset() noexcept { misses = skip = 0; }
+  };
   std::uint32_t poll_backoff_max_ = 5;  // tunable poll_backoff (≤ 16), read at creation
-  std::uint32_t poll_misses_ = 0;       // receive attempts that found nothing, in a row
-  std::uint32_t poll_skip_ = 0;         // polls left before the next receive attempt
-  std::uint32_t tx_retry_misses_ = 0;   // sendmsg retries of a Blocked socket that found it full, in a row
-  std::uint32_t tx_retry_skip_ = 0;     // polls left before the next retry
+  PollBackoff rx_backoff_;              // receive attempts
+  PollBackoff tx_retry_backoff_;        // sendmsg retries of a Blocked socket
   std::uint64_t rx_bytes_ = 0, tx_bytes_ = 0;
   std::uint64_t rx_bytes_at_tx_ = 0;  // rx_bytes_ at the last transmit (request/response detection)
   // The back-off exponent's cap while Blocked (poll_backoff 0 keeps "every poll tries").

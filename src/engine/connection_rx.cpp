@@ -38,40 +38,32 @@ bool Connection::pollIo() {
   assert(loop_.inProgressContext());
   if (phase_ == Phase::Closed) return false;
   // Each direction is tried when its back-off allows (connection.h, "Consumer-poll back-off").
-  bool rx_due = true;
-  if (poll_skip_ > 0) {
-    --poll_skip_;
-    rx_due = false;
-  }
-  bool tx_due = txInFlight() || !txq_.empty();
-  if (tx_due && tx_ == TxState::Blocked && tx_retry_skip_ > 0) {
-    --tx_retry_skip_;
-    tx_due = false;
-  }
+  const bool rx_due = !rx_backoff_.skipThisPoll();
+  const bool tx_due =
+      (txInFlight() || !txq_.empty()) && !(tx_ == TxState::Blocked && tx_retry_backoff_.skipThisPoll());
   if (!rx_due && !tx_due) return false;
   auto self = shared_from_this();  // a handler may close us
   const std::uint64_t rx0 = rx_bytes_, tx0 = tx_bytes_;
   if (tx_due) {
     doWrite(/*retry_blocked=*/true);
     if (tx_ != TxState::Blocked) {
-      tx_retry_misses_ = tx_retry_skip_ = 0;
+      tx_retry_backoff_.reset();
+    } else if (tx_bytes_ == tx0) {
+      tx_retry_backoff_.miss(blockedBackoffMax());  // still full: back off further
     } else {
-      // Still full: a retry that found no room backs off further; one that moved bytes keeps the
-      // pace that found room (resetting it would make the next poll's retry an EAGAIN).
-      if (tx_bytes_ == tx0 && tx_retry_misses_ < blockedBackoffMax()) ++tx_retry_misses_;
-      tx_retry_skip_ = (1u << tx_retry_misses_) - 1;
+      // Bytes moved but the socket filled up again: keep the pace that found room (resetting it
+      // would make the next poll's retry an EAGAIN).
+      tx_retry_backoff_.rearm();
     }
   }
   if (rx_due && phase_ != Phase::Closed) {
     doRead();
     if (rx_bytes_ != rx0) {
-      poll_misses_ = 0;
-    } else if (poll_skip_ == 0) {  // (a transmit above may have reset the back-off: keep that)
+      rx_backoff_.reset();
+    } else {
       // A sender whose peer cannot keep up (Blocked) waits for no quick answer: its receive
       // attempts back off as far as its transmit retries.
-      const std::uint32_t cap = tx_ == TxState::Blocked ? blockedBackoffMax() : poll_backoff_max_;
-      if (poll_misses_ < cap) ++poll_misses_;
-      poll_skip_ = (1u << poll_misses_) - 1;
+      rx_backoff_.miss(tx_ == TxState::Blocked ? blockedBackoffMax() : poll_backoff_max_);
     }
   }
   reportEstablished();

@@ -244,8 +244,6 @@ void Connection::doWrite(bool retry_blocked) {
     msghdr mh{};
     mh.msg_iov = iov_.data() + iov_pos_;
     mh.msg_iovlen = iov_.size() - iov_pos_;
-    std::size_t offered = 0;
-    for (std::size_t k = iov_pos_; k < iov_.size(); ++k) offered += iov_[k].iov_len;
     const ssize_t w = ::sendmsg(sock_.fd(), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     stat_sendmsg_.fetch_add(1, std::memory_order_relaxed);
     if (w < 0) {
@@ -261,14 +259,12 @@ void Connection::doWrite(bool retry_blocked) {
       return;
     }
     auto n = static_cast<std::size_t>(w);
-    const bool socket_full = n < offered;  // a non-blocking send stops short only when the buffer is full
     wireSent();
     tx_bytes_ += n;
     if (rx_bytes_ != rx_bytes_at_tx_) {
       // Something went out after something came in: an answer may follow soon, so the consumer's
       // next polls look at once (not for a stream of sends with nothing coming back).
-      poll_misses_ = 0;
-      poll_skip_ = 0;
+      rx_backoff_.reset();
       rx_bytes_at_tx_ = rx_bytes_;
     }
     while (n > 0 && iov_pos_ < iov_.size()) {
@@ -282,6 +278,9 @@ void Connection::doWrite(bool retry_blocked) {
         n = 0;
       }
     }
+    // Something of the gather list left over: the send stopped short, which a non-blocking send
+    // does only when the socket buffer is full.
+    const bool socket_full = iov_pos_ < iov_.size();
     // Every FPDU now entirely in the kernel, in order: its item advances (a partial write stops at
     // the FPDU it cut; the rest goes with the next call, EAGAIN waits for EPOLLOUT).
     while (built_done_ < built_n_ && iov_pos_ >= built_[built_done_].iov_end) {

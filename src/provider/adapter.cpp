@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <new>
-#include <vector>
 
 #include "base/log.h"
 #include "provider/connector.h"
@@ -174,22 +173,12 @@ NTSTATUS Adapter::createSharedEndpoint(const SOCKADDR* addr, ULONG len, NDK_SHAR
   if (!device_.ownsAddress(addr, false))
     return reject("NdkCreateSharedEndpoint", STATUS_INVALID_ADDRESS, "not an address of this adapter (R95)");
   // Port 0 (R94): a port the host does not use either. The connectors of this endpoint bind it
-  // later; a port that a closed connection still holds in TIME_WAIT would make a connect to the
-  // same destination fail, so such ports are passed over (kept reserved while we look further).
+  // later; a port that another socket holds (a closed connection's TIME_WAIT included) would fail
+  // their connects, so the host is asked now (an explicit port is the consumer's choice).
   const bool ephemeral = (a.si_family == AF_INET ? a.Ipv4.sin_port : a.Ipv6.sin6_port) == 0;
-  std::vector<SOCKADDR_INET> busy;
-  for (int attempt = 0; attempt < Device::kEphemeralPortTries; ++attempt) {
-    SOCKADDR_INET tryAddr = a;
-    s = device_.reserveEndpoint(&tryAddr);
-    if (s != STATUS_SUCCESS) break;
-    if (ephemeral && engine::probeBind(toEndpoint(tryAddr)) == engine::NetError::AddrInUse) {
-      busy.push_back(tryAddr);
-      continue;
-    }
-    a = tryAddr;
-    break;
-  }
-  for (auto& b : busy) device_.releaseEndpoint(b);
+  s = device_.reserveEndpointFreeOnHost(&a, [ephemeral](const SOCKADDR_INET& e) {
+    return ephemeral && engine::probeBind(toEndpoint(e)) == engine::NetError::AddrInUse;
+  });
   if (s != STATUS_SUCCESS) return reject("NdkCreateSharedEndpoint", s, "local endpoint unavailable (R94, R114)");
   auto* se = new (std::nothrow) SharedEndpoint(this, a);
   if (!se) {

@@ -257,27 +257,19 @@ NTSTATUS Connector::connect(const char* fn, NDK_QP* qp, const SOCKADDR* src, ULO
   // Local endpoint (R116 / R117) and the socket bound to it; port 0 retries ports the host uses.
   engine::Socket sock;
   engine::NetError ne = engine::NetError::None;
-  const bool ephemeral = !shared && (local.si_family == AF_INET ? local.Ipv4.sin_port : local.Ipv6.sin6_port) == 0;
-  std::vector<SOCKADDR_INET> busy;
   const engine::Endpoint to = toEndpoint(remote);
   engine::Endpoint from;
-  for (int attempt = 0; attempt < Device::kEphemeralPortTries; ++attempt) {
-    SOCKADDR_INET a = local;
-    if (shared) {
-      dev->retainEndpoint(a);
-    } else if ((s = dev->reserveEndpoint(&a)) != STATUS_SUCCESS) {
-      break;
-    }
+  auto connectFrom = [&](const SOCKADDR_INET& a) {
     from = toEndpoint(a);
     ne = engine::startConnect(to, sock, &from);
-    if (ne == engine::NetError::AddrInUse && ephemeral) {
-      busy.push_back(a);  // keep it reserved while we look further
-      continue;
-    }
-    local = a;
-    break;
+    return ne == engine::NetError::AddrInUse;
+  };
+  if (shared) {
+    dev->retainEndpoint(local);
+    connectFrom(local);
+  } else {
+    s = dev->reserveEndpointFreeOnHost(&local, connectFrom);
   }
-  for (auto& b : busy) dev->releaseEndpoint(b);
   if (s != STATUS_SUCCESS) {
     if (shared) shared->removeDestination(remote);
     return reject(fn, s, "local endpoint unavailable (R94, R114)");

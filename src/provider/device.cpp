@@ -207,6 +207,27 @@ NTSTATUS Device::reserveEndpoint(SOCKADDR_INET* addr) {
   return STATUS_SUCCESS;
 }
 
+NTSTATUS Device::reserveEndpointFreeOnHost(SOCKADDR_INET* addr,
+                                           const std::function<bool(const SOCKADDR_INET&)>& onHost) {
+  const bool ephemeral = portOf(*addr) == 0;
+  std::vector<SOCKADDR_INET> busy;
+  NTSTATUS s = STATUS_TOO_MANY_ADDRESSES;
+  for (int attempt = 0; attempt < kEphemeralPortTries; ++attempt) {
+    SOCKADDR_INET a = *addr;
+    s = reserveEndpoint(&a);
+    if (s != STATUS_SUCCESS) break;
+    if (onHost(a) && ephemeral) {
+      busy.push_back(a);  // the host uses it: keep it while we look further
+      s = STATUS_TOO_MANY_ADDRESSES;
+      continue;
+    }
+    *addr = a;
+    break;
+  }
+  for (auto& b : busy) releaseEndpoint(b);
+  return s;
+}
+
 void Device::releaseEndpoint(const SOCKADDR_INET& addr) {
   std::lock_guard lock(mu_);
   for (auto it = endpoints_.begin(); it != endpoints_.end(); ++it) {

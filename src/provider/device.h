@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -70,6 +71,12 @@ class Device {
   // moves past them, so a long search is paid once, not per connection.
   static constexpr int kEphemeralPortTries = 1024;
   void releaseEndpoint(const SOCKADDR_INET& addr);
+  // reserveEndpoint, then `onHost` with the reserved endpoint (bind it on the host: listen, connect,
+  // probe), which says whether the host uses it (true) or not (false). Port 0: a port the host uses
+  // stays reserved while the search goes on (the cursor does not come back to it) and is released
+  // at the end, up to kEphemeralPortTries; STATUS_TOO_MANY_ADDRESSES if the host used them all. An
+  // explicit port is tried once and stays reserved whatever `onHost` said (the caller decides).
+  NTSTATUS reserveEndpointFreeOnHost(SOCKADDR_INET* addr, const std::function<bool(const SOCKADDR_INET&)>& onHost);
   // One more reference on a held endpoint (a connector accepted over a listener, R113, or
   // connected over a shared endpoint, R117).
   void retainEndpoint(const SOCKADDR_INET& addr);

@@ -56,28 +56,19 @@ NTSTATUS Listener::listen(const SOCKADDR* addr, ULONG len, NDK_FN_REQUEST_COMPLE
   if (!device_.ownsAddress(addr, true))
     return reject(fn, STATUS_INVALID_ADDRESS, "not an address of this adapter (R95)");
   Device* dev = &device_;
-  const bool ephemeral = (a.si_family == AF_INET ? a.Ipv4.sin_port : a.Ipv6.sin6_port) == 0;
-  std::vector<SOCKADDR_INET> busy;
   engine::Socket sock;
-  SOCKADDR_INET bound{};
-  for (int attempt = 0; attempt < Device::kEphemeralPortTries; ++attempt) {
-    bound = a;
-    s = dev->reserveEndpoint(&bound);
-    if (s != STATUS_SUCCESS) break;
-    engine::NetError ne = engine::listenTcp(toEndpoint(bound), 128, sock);
-    if (ne == engine::NetError::None) break;
-    if (ne == engine::NetError::AddrInUse && ephemeral) {
-      busy.push_back(bound);  // the host uses it: keep it while we look further
-      continue;
-    }
+  engine::NetError ne = engine::NetError::None;
+  SOCKADDR_INET bound = a;
+  s = dev->reserveEndpointFreeOnHost(&bound, [&](const SOCKADDR_INET& e) {
+    ne = engine::listenTcp(toEndpoint(e), 128, sock);
+    return ne == engine::NetError::AddrInUse;
+  });
+  if (s == STATUS_SUCCESS && ne != engine::NetError::None) {
     dev->releaseEndpoint(bound);
     s = ne == engine::NetError::AddrInUse     ? STATUS_SHARING_VIOLATION
         : ne == engine::NetError::NoResources ? STATUS_INSUFFICIENT_RESOURCES  // out of descriptors
                                               : STATUS_INVALID_ADDRESS;
-    break;
   }
-  for (auto& b : busy) dev->releaseEndpoint(b);
-  if (s == STATUS_SUCCESS && !sock.valid()) s = STATUS_TOO_MANY_ADDRESSES;
   if (s != STATUS_SUCCESS) return reject(fn, s, "local endpoint unavailable (R94, R114)");
   engine::EventLoop& loop = dev->engineFor(nullptr);
   {
