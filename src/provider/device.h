@@ -65,7 +65,7 @@ class Device {
   // Port 0 takes a free port of the ephemeral range (R94). Returns STATUS_SUCCESS,
   // STATUS_SHARING_VIOLATION (held, R114) or STATUS_TOO_MANY_ADDRESSES (no free port).
   NTSTATUS reserveEndpoint(SOCKADDR_INET* addr);
-  // How many ports of the ephemeral range a listener or connector tries when the host's bind says a
+  // How many ports of the ephemeral range a listener, connector or shared endpoint tries when the host says a
   // port is in use. Long runs of such ports are common after thousands of connections (TIME_WAIT of
   // sockets without SO_REUSEADDR, other programs' ephemeral ports in the same range); the cursor
   // moves past them, so a long search is paid once, not per connection.
