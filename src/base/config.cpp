@@ -43,6 +43,7 @@ constexpr TunableInfo kTable[] = {
     {Tunable::EnginesPerDevice, "engines_per_device", "0", "threads", "progress engines per RNIC; 0: 1 on <= 2 CPUs, else CPUs (at most 8)"},
     {Tunable::FrmrTokenRotation, "frmr_token_rotation", "0", "", "1: every NdkFastRegister gives the MR a new remote token; 0: it keeps the one it got at NdkInitializeFastRegisterMr (R126)"},
     {Tunable::PollBackoff, "poll_backoff", "5", "", "consumer CQ polls: after k empty socket attempts in a row the next 2^k-1 polls skip the socket, k <= this (this + 2 while the socket is full; 0: every poll tries; lower: less latency, more syscalls)"},
+    {Tunable::PostCoalesce, "post_coalesce", "32", "requests", "a consumer posting a burst of small requests (<= 16 KiB) between two CQ polls: the first goes out at once, up to this many more wait for its next poll (or the engine, if no poll comes) and leave in one sendmsg; 0: every post transmits at once"},
 };
 static_assert(std::size(kTable) == static_cast<size_t>(Tunable::Count_), "one row per tunable, in enum order");
 

@@ -40,6 +40,7 @@ enum class Tunable : int {
   EnginesPerDevice,      // progress engines (threads) per RNIC; 0: automatic (1 on <= 2 CPUs)
   FrmrTokenRotation,     // 1: a new remote token per NdkFastRegister (R126 amended: 0, kept)
   PollBackoff,           // consumer CQ polls: back-off exponent of the socket attempts
+  PostCoalesce,          // small posts held for the consumer's next CQ poll while it posts a burst
   Count_
 };
 

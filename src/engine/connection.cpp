@@ -64,6 +64,8 @@ Connection::Connection(EventLoop& loop, Socket sock, ConnectionOptions opts, Pla
       profile_(withTunableTimers(opts_.profile ? *opts_.profile : profileFromTunable())),
       setup_(profile_, opts_.role) {
   poll_backoff_max_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(16, base::tunableU64(base::Tunable::PollBackoff)));
+  post_coalesce_max_ =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(kTxBatchFpdus, base::tunableU64(base::Tunable::PostCoalesce)));
 }
 
 Connection::~Connection() = default;

@@ -150,6 +150,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     assert(loop_.inProgressContext());
     doWrite();
   }
+  // Progress context only, the consumer's post path: like transmit(), except while the consumer
+  // posts a burst of small requests between two of its CQ polls. The first post since its last
+  // poll or since bytes last came in goes out at once (a lone post, e.g. ping-pong, waits for
+  // nothing); the next ones wait for
+  // that poll, up to the tunable post_coalesce of them, and leave together in one sendmsg. The
+  // engine is asked to poll the domain (EventLoop::requestPoll) when the first one is held, so held
+  // requests go out even if the consumer does not poll. Only while consumers poll this domain.
+  void transmitPosted();
   // Any thread. Consumer disconnect: graceful (FIN after queued data) or abortive (Terminate
   // ConsumerTerminate if established, then RST; during MPA setup, or once our last bytes and FIN
   // are out, RST at once).
@@ -164,10 +172,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::uint64_t fpdus_sent = 0;
     std::uint64_t sendmsg_calls = 0;
     std::uint64_t recv_calls = 0;
+    std::uint64_t posts_held = 0;  // posts transmitPosted() held for the consumer's next poll
   };
   [[nodiscard]] IoStats ioStats() const noexcept {
     return {stat_fpdus_.load(std::memory_order_relaxed), stat_sendmsg_.load(std::memory_order_relaxed),
-            stat_recv_.load(std::memory_order_relaxed)};
+            stat_recv_.load(std::memory_order_relaxed), stat_posts_held_.load(std::memory_order_relaxed)};
   }
   // Progress context: heap bytes the connection holds besides its own object (receive buffer,
   // transmit batch records and iovecs, recycled transmit items, scratch lists). Issue 12: an idle
@@ -246,6 +255,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint32_t poll_backoff_max_ = 5;  // tunable poll_backoff (≤ 16), read at creation
   PollBackoff rx_backoff_;              // receive attempts
   PollBackoff tx_retry_backoff_;        // sendmsg retries of a Blocked socket
+  // Post coalescing (transmitPosted): whether a post went out since the consumer's last poll, and
+  // how many posts wait for the next one (a poll, a full burst or the engine's poll sends them).
+  std::uint32_t post_coalesce_max_ = 32;  // tunable post_coalesce, read at creation
+  bool posted_since_poll_ = false;
+  std::uint64_t rx_bytes_at_post_ = 0;    // rx_bytes_ when that post went out
+  std::uint32_t posts_held_ = 0;
+  std::uint32_t last_enqueued_len_ = 0;   // length of the last message enqueue() took
   std::uint64_t rx_bytes_ = 0, tx_bytes_ = 0;
   std::uint64_t rx_bytes_at_tx_ = 0;  // rx_bytes_ at the last transmit (request/response detection)
   // The back-off exponent's cap while Blocked (poll_backoff 0 keeps "every poll tries").
@@ -364,7 +380,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t iov_pos_ = 0;       // first iovec not fully written
   std::vector<ByteSpan> slices_;
   bool rx_small_ = false;         // the last segment received was small: read a larger window
-  std::atomic<std::uint64_t> stat_fpdus_{0}, stat_sendmsg_{0}, stat_recv_{0};
+  std::atomic<std::uint64_t> stat_fpdus_{0}, stat_sendmsg_{0}, stat_recv_{0}, stat_posts_held_{0};
 };
 
 }  // namespace openndk::engine

@@ -71,6 +71,9 @@ constexpr std::uint64_t kMssRecheckBytes = 1024 * 1024;
 // Transmit items kept for reuse per connection (a free-list instead of a heap allocation per
 // work request): enough for a deep queue of small messages.
 constexpr std::size_t kTxItemCache = 256;
+// Post coalescing holds only small messages: a larger one is not bound by the cost of its system
+// call, and holding it would delay bytes the socket could already be moving.
+constexpr std::uint32_t kPostCoalesceMaxLen = 16 * 1024;
 
 }  // namespace openndk::engine::detail
 

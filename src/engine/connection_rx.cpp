@@ -37,10 +37,12 @@ std::uint32_t Connection::blockedBackoffMax() const noexcept {
 bool Connection::pollIo() {
   assert(loop_.inProgressContext());
   if (phase_ == Phase::Closed) return false;
+  posted_since_poll_ = false;  // a poll ends the consumer's burst of posts (transmitPosted)
   // Each direction is tried when its back-off allows (connection.h, "Consumer-poll back-off").
+  // Posts held for this poll go out now.
   const bool rx_due = !rx_backoff_.skipThisPoll();
-  const bool tx_due =
-      (txInFlight() || !txq_.empty()) && !(tx_ == TxState::Blocked && tx_retry_backoff_.skipThisPoll());
+  const bool tx_due = posts_held_ > 0 || ((txInFlight() || !txq_.empty()) &&
+                                          !(tx_ == TxState::Blocked && tx_retry_backoff_.skipThisPoll()));
   if (!rx_due && !tx_due) return false;
   auto self = shared_from_this();  // a handler may close us
   const std::uint64_t rx0 = rx_bytes_, tx0 = tx_bytes_;

@@ -78,6 +78,7 @@ void Connection::enqueue(TxRequest req) {
       return;
     }
   }
+  last_enqueued_len_ = len32;
   item->is_msg = true;
   tx_msg_queued_ = true;
   item->notify = true;
@@ -212,6 +213,25 @@ void Connection::completeItem(TxItem& item) {
   txq_.pop_front();
 }
 
+void Connection::transmitPosted() {
+  assert(loop_.inProgressContext());
+  // Held: a post went out since the consumer's last poll and nothing was received since (so it is
+  // posting a burst and polls next: Sends and Writes complete on hand-off, and their completions
+  // are what it polls for; an answer that came in means request/response traffic, not a burst),
+  // the socket takes data, the message is small and the burst is not full. A consumer that is not
+  // polling (it waits on an armed CQ) never has its posts held.
+  if (posted_since_poll_ && rx_bytes_ == rx_bytes_at_post_ && posts_held_ < post_coalesce_max_ &&
+      tx_ == TxState::Idle && !txInFlight() &&
+      last_enqueued_len_ <= kPostCoalesceMaxLen && phase_ == Phase::Rdma && loop_.consumersPolling()) {
+    if (posts_held_++ == 0) loop_.requestPoll();  // the backstop: the engine polls if the consumer does not
+    stat_posts_held_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  posted_since_poll_ = true;
+  rx_bytes_at_post_ = rx_bytes_;
+  doWrite();
+}
+
 void Connection::doWrite(bool retry_blocked) {
   assert(loop_.inProgressContext());
   // Re-entered from a completion of the running loop (txCompleted → the provider issues more): the
@@ -237,6 +257,7 @@ void Connection::doWrite(bool retry_blocked) {
     updateInterest(scope.blocked);
     return;
   }
+  posts_held_ = 0;  // what was held goes out with this batch
   scope.blocked = false;
   for (;;) {
     if (!txInFlight() && !buildBatch()) break;

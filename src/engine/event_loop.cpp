@@ -10,6 +10,7 @@
 #include <memory>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "base/config.h"
@@ -139,6 +140,22 @@ class Engine {
     }
     if (ringIt) ring();
     return true;
+  }
+  // Schedules `d` on the engine for a run of its poll handlers (requestPoll()), also from inside
+  // its progress context (postTask would run a task there before the context is left).
+  void requestPoll(EventLoop& d) {
+    bool ringIt = false;
+    {
+      std::lock_guard lk(task_mu_);
+      if (closed_) return;
+      d.poll_requested_ = true;
+      if (!d.scheduled_) {
+        d.scheduled_ = true;
+        runnable_.push_back(d.weak_from_this());
+        ringIt = true;
+      }
+    }
+    if (ringIt) ring();
   }
   // Swaps the domain's queued tasks into `batch` (empty; the domain keeps batch's storage).
   void takeTasks(EventLoop& d, std::vector<EventLoop::Task>& batch) {
@@ -280,14 +297,17 @@ bool Engine::runRunnable() {
   for (auto& w : list) {
     std::shared_ptr<EventLoop> d = w.lock();
     if (!d) continue;
+    bool pollIt = false;
     {
       std::lock_guard lk(task_mu_);
       d->scheduled_ = false;  // posts from now on schedule it again
+      pollIt = std::exchange(d->poll_requested_, false);
     }
     {
       std::lock_guard tk(d->token_);
       ContextGuard guard(d.get());
       ran |= d->drainTasks() > 0;
+      if (pollIt) ran |= d->runPollHandlers() > 0;
     }
     runDeferred();
   }
@@ -535,11 +555,7 @@ std::size_t EventLoop::poll() {
       if (!lk.owns_lock()) return 0;
       ContextGuard guard(this);
       if (timerDue) n += runTimers();
-      // By index: a handler may remove itself (then the next one waits for the next poll).
-      for (std::size_t i = 0; i < poll_handlers_.size(); ++i) {
-        const std::shared_ptr<PollHandler> h = poll_handlers_[i].second;
-        if ((*h)()) ++n;
-      }
+      n += runPollHandlers();
       if (has_tasks_.load(std::memory_order_acquire)) n += drainTasks();
     }
     runDeferred();
@@ -704,6 +720,19 @@ std::size_t EventLoop::runTasks() {
   if (batch.capacity() >= spare_tasks_.capacity()) spare_tasks_ = std::move(batch);
   return n;
 }
+
+std::size_t EventLoop::runPollHandlers() {
+  assert(inProgressContext());
+  std::size_t n = 0;
+  // By index: a handler may remove itself (then the next one waits for the next poll).
+  for (std::size_t i = 0; i < poll_handlers_.size(); ++i) {
+    const std::shared_ptr<PollHandler> h = poll_handlers_[i].second;
+    if ((*h)()) ++n;
+  }
+  return n;
+}
+
+void EventLoop::requestPoll() { engine_->requestPoll(*this); }
 
 std::size_t EventLoop::drainTasks() {
   std::size_t count = 0;

@@ -102,6 +102,11 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::size_t consumerPoll();
   // A consumer stops polling (it arms a CQ and sleeps): the engine serves the domain again now.
   void consumerIdle();
+  // Any thread, also from inside this domain's progress context: the engine thread runs the domain's
+  // poll handlers soon (one doorbell write unless the domain is already scheduled). The backstop of
+  // work held for a consumer's next poll (Connection::transmitPosted): if no poll comes first, the
+  // engine's does it.
+  void requestPoll();
   // True while a consumer polled this domain within kConsumerQuiet (adaptive/poll mode only).
   [[nodiscard]] bool consumersPolling() const noexcept;
   // True while the engine has parked this domain's watches (tests, diagnostics).
@@ -137,6 +142,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::size_t runTimers();
   std::size_t runTasks();
   std::size_t drainTasks();  // runTasks() until empty (bounded; leftovers reschedule the domain)
+  std::size_t runPollHandlers();  // token_ held: every poll handler once; how many made progress
   // Engine thread, with token_ held: one epoll event of watch `id`.
   std::size_t dispatchWatch(WatchId id, std::uint32_t events);
   void parkWatches();    // token_ held: epoll interest 0 for every watch (the consumers drive I/O)
@@ -154,6 +160,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // once both vectors have grown (a nested runTasks simply starts a vector of its own).
   std::vector<Task> spare_tasks_;
   bool scheduled_ = false;  // on the engine's runnable list
+  bool poll_requested_ = false;  // requestPoll(): the engine runs the poll handlers when it runs the domain
   std::atomic<bool> has_tasks_{false};
   // Below: only with token_ held.
   std::multimap<std::chrono::steady_clock::time_point, TimerId> timer_order_;

@@ -254,7 +254,7 @@ void Link::onSubmit(std::vector<WorkRequest>& batch) {
     p.sink.clear();
     p.sinkLength = 0;
   }
-  pump();
+  pump(/*posted=*/true);
   reap();
 }
 
@@ -310,7 +310,7 @@ void Link::dropRecv(std::uint32_t msn) {
     }
 }
 
-void Link::pump() {
+void Link::pump(bool posted) {
   while (next_ < q_.size()) {
     Pending& p = q_[next_];
     if (p.state != ReqState::Queued) {  // flushed, or failed by failPending
@@ -337,9 +337,11 @@ void Link::pump() {
     issue(p);
   }
   if (txQueued_ && conn_) {
-    // One transmit for everything issued in this round (e.g. a DEFER batch).
+    // One transmit for everything issued in this round (e.g. a DEFER batch). What the consumer just
+    // posted may wait for its next poll if it is posting a burst (Connection::transmitPosted).
     txQueued_ = false;
-    conn_->transmit();
+    if (posted) conn_->transmitPosted();
+    else conn_->transmit();
   }
 }
 

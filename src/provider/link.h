@@ -142,7 +142,7 @@ class Link final : public engine::PlacementSink,
   void drainInbox();  // progress context: what submit() queued, in order
   void postDrain();
   void onFlush(std::uint64_t mark);  // cancels requests with id <= mark (submitted before NdkFlush)
-  void pump();
+  void pump(bool posted = false);  // posted: called for the consumer's posts (onSubmit)
   void reap();
   void issue(Pending& p);
   NTSTATUS executeLocal(const WorkRequest& wr);

@@ -544,6 +544,103 @@ TEST_P(Conn, FullSocketIsNotAskedAgainUntilItHasRoom) {
   EXPECT_EQ(p.ini.tx_done[1], TxStatus::Success);
 }
 
+// Post coalescing (Connection::transmitPosted): while a consumer polls, the first post since its
+// last poll goes out at once and the rest of a burst of small posts waits for the next poll — or,
+// if no poll comes, for the engine's — and leaves in one sendmsg. Blocking mode (nobody polls)
+// transmits every post at once. Everything arrives, in order, and completes once.
+TEST_P(Conn, PostsOfABurstLeaveTogetherEvenIfTheConsumerDoesNotPoll) {
+  Pair p(*GetParam().profile, GetParam().mode);
+  ASSERT_TRUE(p.established());
+  constexpr std::size_t kSends = 10;
+  std::vector<std::uint8_t> hello_buf(1);
+  p.rsp.postReceive(hello_buf);
+  TxRequest hello;
+  hello.kind = TxRequest::Kind::Send;
+  hello.cookie = 100;
+  p.ini.conn->post(hello);  // the profile's pacing of the first FPDU (siw-compatible) is over after it
+  ASSERT_TRUE(p.rsp.waitFor([&] { return !p.rsp.received.empty(); }));
+  std::vector<std::vector<std::uint8_t>> rbufs(kSends, std::vector<std::uint8_t>(8, 0));
+  for (auto& b : rbufs) p.rsp.postReceive(b);
+  std::vector<std::vector<std::uint8_t>> msgs;
+  for (std::size_t i = 0; i < kSends; ++i) msgs.emplace_back(8, static_cast<std::uint8_t>(0x40 + i));
+  struct Counts {
+    std::uint64_t first, rest, held;
+  };
+  std::promise<Counts> counts;
+  const std::uint64_t before = p.ini.conn->ioStats().sendmsg_calls;
+  ASSERT_TRUE(p.loop.post([&] {
+    const std::shared_ptr<Connection>& c = p.ini.conn;
+    p.loop.consumerPoll();  // a consumer polls this domain (inside the context: only the mark)
+    const std::uint64_t c0 = c->ioStats().sendmsg_calls, h0 = c->ioStats().posts_held;
+    std::uint64_t c1 = 0;
+    for (std::size_t i = 0; i < kSends; ++i) {
+      TxRequest send;
+      send.kind = TxRequest::Kind::Send;
+      send.cookie = 10 + i;
+      send.sges = {ByteSpan(msgs[i])};
+      c->enqueueInContext(std::move(send));
+      c->transmitPosted();
+      if (i == 0) c1 = c->ioStats().sendmsg_calls;
+    }
+    counts.set_value({c1 - c0, c->ioStats().sendmsg_calls - c1, c->ioStats().posts_held - h0});
+  }));
+  const Counts n = counts.get_future().get();
+  EXPECT_EQ(n.first, 1u) << "the first post of a burst goes out at once";
+  const bool coalesced = GetParam().mode != ProgressMode::Blocking;
+  EXPECT_EQ(n.rest, coalesced ? 0u : kSends - 1) << "sendmsg calls for the rest of the burst, in the burst";
+  EXPECT_EQ(n.held, coalesced ? kSends - 1 : 0u);
+  // Nobody polls from here on: the engine's poll (requestPoll) sends what was held.
+  ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() >= kSends + 1; }));
+  ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.tx_done.size() >= kSends + 1; }));
+  EXPECT_EQ(p.ini.conn->ioStats().sendmsg_calls - before, coalesced ? 2u : kSends);
+  for (std::size_t i = 0; i < kSends; ++i) {
+    EXPECT_EQ(p.rsp.received[i + 1], std::make_pair(static_cast<std::uint32_t>(i + 2), 8u));
+    EXPECT_TRUE(same(rbufs[i].data(), msgs[i].data(), 8)) << i;
+    EXPECT_EQ(p.ini.tx_done[10 + i], TxStatus::Success);
+  }
+}
+
+// A post after an answer came in is not held: request/response traffic (post, poll until the
+// answer is there, post again) pays no wait for coalescing, even with no poll in between.
+TEST_P(Conn, ARequestAfterItsAnswerGoesOutAtOnce) {
+  Pair p(*GetParam().profile, GetParam().mode);
+  ASSERT_TRUE(p.established());
+  constexpr std::size_t kRounds = 6;
+  std::vector<std::vector<std::uint8_t>> ibufs(kRounds, std::vector<std::uint8_t>(8, 0));
+  std::vector<std::vector<std::uint8_t>> rbufs(kRounds, std::vector<std::uint8_t>(8, 0));
+  for (auto& b : rbufs) p.rsp.postReceive(b);
+  for (auto& b : ibufs) p.ini.postReceive(b);
+  const std::vector<std::uint8_t> msg(8, 0x5E);
+  auto sendFrom = [&](Peer& peer, std::uint64_t cookie) {
+    std::promise<std::uint64_t> calls;
+    EXPECT_TRUE(p.loop.post([&] {
+      const std::shared_ptr<Connection>& c = peer.conn;
+      p.loop.consumerPoll();  // the mark only (inside the context): consumers poll this domain
+      const std::uint64_t c0 = c->ioStats().sendmsg_calls;
+      TxRequest send;
+      send.kind = TxRequest::Kind::Send;
+      send.cookie = cookie;
+      send.sges = {ByteSpan(msg)};
+      c->enqueueInContext(std::move(send));
+      c->transmitPosted();
+      calls.set_value(c->ioStats().sendmsg_calls - c0);
+    }));
+    return calls.get_future().get();
+  };
+  for (std::size_t r = 0; r < kRounds; ++r) {
+    const std::uint64_t asked = sendFrom(p.ini, r);
+    // Round 0 may be paced (siw-compatible holds the first FPDU); from then on each goes at once.
+    if (r > 0) {
+      EXPECT_EQ(asked, 1u) << "request " << r;
+    }
+    ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() >= r + 1; }));
+    EXPECT_EQ(sendFrom(p.rsp, 100 + r), 1u) << "answer " << r;
+    ASSERT_TRUE(p.ini.waitFor([&] { return p.ini.received.size() >= r + 1; }));
+  }
+  EXPECT_EQ(p.ini.conn->ioStats().posts_held, 0u);
+  EXPECT_EQ(p.rsp.conn->ioStats().posts_held, 0u);
+}
+
 // A connection that only answers Reads (it never queued a work request of its own) batches its
 // Read Response FPDUs as a sending one does: the transmit records are sized for full batches once
 // the connection carries data, whoever started it.
