@@ -141,18 +141,22 @@ class Engine {
     if (ringIt) ring();
     return true;
   }
-  // Schedules `d` on the engine for a run of its poll handlers (requestPoll()), also from inside
-  // its progress context (postTask would run a task there before the context is left).
+  // requestPoll(): schedules `d` for a run of its poll handlers on the engine, also from inside its
+  // progress context (postTask would run a task there before the context is left). While the
+  // engine has parked domains it wakes every kBackstop anyway and takes the request then: no
+  // doorbell. Otherwise it may sleep without a timeout, so it is rung.
   void requestPoll(EventLoop& d) {
+    d.poll_wanted_.store(true);
     bool ringIt = false;
     {
       std::lock_guard lk(task_mu_);
       if (closed_) return;
-      d.poll_requested_ = true;
       if (!d.scheduled_) {
         d.scheduled_ = true;
         runnable_.push_back(d.weak_from_this());
-        ringIt = true;
+        // Read after the push: an engine that unparked its last domain looks at runnable_ before
+        // it sleeps without a timeout, or this read sees the count it left (0) and rings.
+        ringIt = parked_count_.load() == 0;
       }
     }
     if (ringIt) ring();
@@ -297,12 +301,14 @@ bool Engine::runRunnable() {
   for (auto& w : list) {
     std::shared_ptr<EventLoop> d = w.lock();
     if (!d) continue;
-    bool pollIt = false;
     {
       std::lock_guard lk(task_mu_);
       d->scheduled_ = false;  // posts from now on schedule it again
-      pollIt = std::exchange(d->poll_requested_, false);
     }
+    // A poll request a consumer's poll has answered meanwhile (the usual case) costs nothing more:
+    // the token, which that consumer may hold again, is not asked for.
+    const bool pollIt = d->poll_wanted_.exchange(false);
+    if (!pollIt && !d->has_tasks_.load(std::memory_order_acquire)) continue;
     {
       std::lock_guard tk(d->token_);
       ContextGuard guard(d.get());
@@ -556,6 +562,8 @@ std::size_t EventLoop::poll() {
       ContextGuard guard(this);
       if (timerDue) n += runTimers();
       n += runPollHandlers();
+      // The engine's poll asked for by requestPoll() is done by this one.
+      if (poll_wanted_.load(std::memory_order_relaxed)) poll_wanted_.store(false, std::memory_order_relaxed);
       if (has_tasks_.load(std::memory_order_acquire)) n += drainTasks();
     }
     runDeferred();

@@ -103,9 +103,10 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // A consumer stops polling (it arms a CQ and sleeps): the engine serves the domain again now.
   void consumerIdle();
   // Any thread, also from inside this domain's progress context: the engine thread runs the domain's
-  // poll handlers soon (one doorbell write unless the domain is already scheduled). The backstop of
-  // work held for a consumer's next poll (Connection::transmitPosted): if no poll comes first, the
-  // engine's does it.
+  // poll handlers unless a consumer's poll() runs them first — at once if the engine sleeps without
+  // a timeout (one doorbell write), else at its next kBackstop wake-up (it has parked domains, i.e.
+  // consumers are polling). The backstop of posts held for a consumer's next poll
+  // (Connection::transmitPosted).
   void requestPoll();
   // True while a consumer polled this domain within kConsumerQuiet (adaptive/poll mode only).
   [[nodiscard]] bool consumersPolling() const noexcept;
@@ -160,7 +161,8 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // once both vectors have grown (a nested runTasks simply starts a vector of its own).
   std::vector<Task> spare_tasks_;
   bool scheduled_ = false;  // on the engine's runnable list
-  bool poll_requested_ = false;  // requestPoll(): the engine runs the poll handlers when it runs the domain
+  // requestPoll() asked the engine to run the poll handlers; a consumer's poll() that ran them clears it.
+  std::atomic<bool> poll_wanted_{false};
   std::atomic<bool> has_tasks_{false};
   // Below: only with token_ held.
   std::multimap<std::chrono::steady_clock::time_point, TimerId> timer_order_;
