@@ -175,6 +175,10 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::atomic<bool> has_poll_handler_{false};
   std::atomic<std::int64_t> next_due_ns_{INT64_MAX};  // first timer's due time (steady clock)
   std::atomic<std::int64_t> last_consumer_poll_ns_{0};  // steady clock; 0: consumers idle
+  // consumerPoll(): polls since the clock was last read for the mark (lost updates between racing
+  // consumers only shift when the next read happens).
+  static constexpr std::uint32_t kPollsPerClockRead = 16;
+  std::atomic<std::uint32_t> polls_since_clock_{0};
   std::atomic<bool> parked_{false};
 };
 

@@ -11,6 +11,9 @@
 namespace ndkperf {
 
 enum class Test { Send, Write, Read };
+
+// Busy-poll loops look at the clock (for their timeouts) once per this many empty polls.
+constexpr unsigned kPollsPerDeadlineCheck = 1024;
 enum class Mode { Lat, Bw };
 
 const char* testName(Test t);
