@@ -41,11 +41,13 @@ struct ContextGuard {
 
 // After a token was released: what deferToContextExit() queued, once the thread is outside every
 // progress context (the deferred work may enter contexts again, and defer more).
+thread_local std::uint64_t t_deferred_ran = 0;  // deferred tasks this thread ran (the engine: notifications delivered)
 void runDeferred() {
   while (t_depth == 0 && t_deferred && !t_deferred->empty()) {
     std::vector<EventLoop::Task> batch;
     batch.swap(*t_deferred);
     for (EventLoop::Task& f : batch) f();
+    t_deferred_ran += batch.size();
   }
 }
 
@@ -227,6 +229,7 @@ class Engine {
     std::lock_guard lk(task_mu_);
     return closed_;
   }
+  bool spinning() const { return spinning_.load(std::memory_order_relaxed); }
   bool onEngineThread() const { return std::this_thread::get_id() == thread_.get_id(); }
   // Engine side, for poll() of a domain without a poll handler: the owner of a ready watch.
   std::shared_ptr<EventLoop> ownerOf(EventLoop::WatchId id) {
@@ -254,6 +257,8 @@ class Engine {
   std::atomic<bool> rung_{false};
   std::atomic<EventLoop::WatchId> next_watch_{1};
   std::atomic<std::int64_t> last_consumer_poll_ns_{0};  // any domain of this engine
+  // The engine thread spins on epoll_wait(0) (adaptive mode): it sees every unparked watch at once.
+  std::atomic<bool> spinning_{false};
 
   std::mutex task_mu_;  // every domain's tasks_ and scheduled_, runnable_, stopping_, closed_
   std::vector<std::weak_ptr<EventLoop>> runnable_;
@@ -404,6 +409,7 @@ void Engine::run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   t_engine_self = this;
   auto last_active = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_notified{};  // a CQ notification was delivered (a deferred task ran)
   epoll_event evs[64];
   for (;;) {
     bool self_posted = false;
@@ -417,18 +423,26 @@ void Engine::run() {
     }
     int timeout = self_posted ? 0 : timeoutMs();
     // Adaptive: spin on epoll_wait(0) for a while after activity — not while consumers drive
-    // progress themselves (the CPUs are theirs).
+    // progress themselves (the CPUs are theirs), unless this engine has just delivered a CQ
+    // notification: its consumer waits for notifications, and the next message for it comes
+    // through this thread (a sleeping engine would add a wake-up to each one; the consumer's own
+    // polls of such a domain leave the socket to the spinning engine, see poll()).
     bool spinning = false;
-    if (mode_ == ProgressMode::Adaptive && timeout != 0 &&
-        std::chrono::steady_clock::now() - last_active < spin_ &&
-        nowNs() - last_consumer_poll_ns_.load(std::memory_order_relaxed) > kQuietNs) {
-      spinning = true;
-      timeout = 0;
+    if (mode_ == ProgressMode::Adaptive && timeout != 0) {
+      const auto now = std::chrono::steady_clock::now();
+      spinning = now - last_active < spin_ &&
+                 (now - last_notified < spin_ || nowNs() - last_consumer_poll_ns_.load(std::memory_order_relaxed) > kQuietNs);
+      if (spinning) timeout = 0;
     }
+    spinning_.store(spinning, std::memory_order_relaxed);
     int n = epoll_wait(epfd_, evs, 64, timeout);
     if (n < 0) n = 0;  // EINTR
-    if (n == 0 && spinning) continue;
+    if (n == 0 && spinning) {
+      serviceParked();  // a domain its consumers stopped polling is served while spinning too
+      continue;
+    }
     bool active = false;
+    const std::uint64_t notified_before = t_deferred_ran;
     for (int i = 0; i < n; ++i) {
       // epoll_event is packed: copy the key out instead of binding a reference to a misaligned field.
       const std::uint64_t key = evs[i].data.u64;
@@ -454,7 +468,9 @@ void Engine::run() {
     active |= runDueTimers();
     serviceParked();
     if (active) last_active = std::chrono::steady_clock::now();
+    if (t_deferred_ran != notified_before) last_notified = std::chrono::steady_clock::now();
   }
+  spinning_.store(false);
   dropAll();
 }
 
@@ -563,6 +579,11 @@ std::size_t EventLoop::poll() {
   const std::int64_t due = next_due_ns_.load(std::memory_order_relaxed);
   const bool timerDue = due != INT64_MAX && due <= nowNs();
   if (has_poll_handler_.load(std::memory_order_acquire)) {
+    // The engine spins over this domain's (unparked) watches right now: it sees the socket at once,
+    // and a receive attempt here would only cost a system call and a fight for the token.
+    if (!parked_.load(std::memory_order_relaxed) && engine_->spinning() && !timerDue &&
+        !has_tasks_.load(std::memory_order_acquire))
+      return 0;
     std::size_t n = 0;
     {
       std::unique_lock lk(token_, std::try_to_lock);
@@ -749,6 +770,8 @@ std::size_t EventLoop::runPollHandlers() {
 }
 
 void EventLoop::requestPoll() { engine_->requestPoll(*this); }
+
+bool EventLoop::engineSpinning() const noexcept { return engine_->spinning(); }
 
 std::size_t EventLoop::drainTasks() {
   std::size_t count = 0;

@@ -12,7 +12,8 @@
 // Progress modes (tunable progress_mode):
 //   blocking  the engine thread sleeps in epoll_wait until an fd, the doorbell or a timer is due;
 //             consumer polls do nothing.
-//   adaptive  after activity the engine thread polls epoll_wait(0) for poll_spin_us, then sleeps.
+//   adaptive  after activity the engine thread polls epoll_wait(0) for poll_spin_us, then sleeps
+//             (not while consumers poll, unless it has just delivered a CQ notification).
 //   poll      as adaptive without the spin: the engine thread is the backstop.
 // In adaptive and poll mode a consumer polling a CQ drives the domains of that CQ's connections in
 // its own thread (consumerPoll()): the domain's poll handler performs non-blocking I/O on its own
@@ -112,6 +113,8 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   [[nodiscard]] bool consumersPolling() const noexcept;
   // True while the engine has parked this domain's watches (tests, diagnostics).
   [[nodiscard]] bool engineQuiet() const noexcept { return parked_.load(); }
+  // True while the engine thread spins on epoll_wait(0) (adaptive mode; tests, diagnostics).
+  [[nodiscard]] bool engineSpinning() const noexcept;
 
   static constexpr std::chrono::microseconds kConsumerQuiet{200};
   static constexpr std::chrono::milliseconds kBackstop{1};

@@ -270,7 +270,10 @@ struct PolledFd {
     std::promise<void> done;
     loop.post([&] {
       watch = loop.watch(fd, EPOLLIN, [this](std::uint32_t) { readOnce(); });
-      handler = loop.addPollHandler([this] { return readOnce(); });
+      handler = loop.addPollHandler([this] {
+        polled.fetch_add(1);
+        return readOnce();
+      });
       done.set_value();
     });
     return done.get_future().wait_for(kWait) == std::future_status::ready;
@@ -279,6 +282,8 @@ struct PolledFd {
     std::uint64_t v;
     if (::read(fd, &v, sizeof v) != sizeof v) return false;
     on_engine = std::this_thread::get_id() == loop.threadId();
+    // As a provider CQ does for an armed CQ: the notification leaves the engine thread after the token.
+    if (notify && on_engine) EventLoop::deferToContextExit([] {});
     handled.fetch_add(1);
     return true;
   }
@@ -300,7 +305,9 @@ struct PolledFd {
   EventLoop::WatchId watch = 0;
   std::uint64_t handler = 0;
   std::atomic<int> handled{0};
+  std::atomic<int> polled{0};        // poll handler runs (consumer polls that looked at the fd)
   std::atomic<bool> on_engine{false};
+  bool notify = false;               // an engine read delivers a "CQ notification"
 };
 
 // Consumer polls (and makes the fd readable now and then) until the engine parked the domain.
@@ -363,6 +370,42 @@ TEST(EventLoop, BackstopHandlesEventsAfterConsumersStopPolling) {
   const auto deadline = std::chrono::steady_clock::now() + kWait;
   while (f.handled.load() == before && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   EXPECT_EQ(f.handled.load(), before + 1);
+  EXPECT_TRUE(f.on_engine.load());
+  f.uninstall();
+  engine.stop();
+}
+
+// A consumer waiting on notifications (adaptive mode): the engine that has just delivered one
+// keeps spinning although the woken consumer polls (its next message comes through the engine: a
+// sleeping engine would add a wake-up to each), and while it spins, the consumer's polls leave the
+// fd to it (no receive attempt racing the engine's, no fight for the token).
+TEST(EventLoop, AnEngineThatDeliveredANotificationSpinsAndConsumerPollsLeaveItTheFd) {
+  EventLoop engine(15, ProgressMode::Adaptive, 30s);  // a long spin: the test looks while it lasts
+  auto domain = engine.makeDomain();
+  PolledFd f(*domain);
+  f.notify = true;
+  ASSERT_GE(f.fd, 0);
+  ASSERT_TRUE(f.install());
+  domain->consumerIdle();  // the consumer armed its CQ and sleeps
+  f.ring();
+  auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (f.handled.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_EQ(f.handled.load(), 1);
+  EXPECT_TRUE(f.on_engine.load());
+  // The consumer wakes up and polls its CQ, as it does after a notification.
+  const int polled_before = f.polled.load();
+  for (int i = 0; i < 100; ++i) domain->consumerPoll();
+  EXPECT_TRUE(domain->consumersPolling());
+  deadline = std::chrono::steady_clock::now() + kWait;
+  while (!domain->engineSpinning() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_TRUE(domain->engineSpinning()) << "a fresh consumer mark stopped the spin after a notification";
+  for (int i = 0; i < 100; ++i) domain->consumerPoll();
+  EXPECT_EQ(f.polled.load(), polled_before) << "consumer polls ran the poll handler while the engine spins";
+  EXPECT_FALSE(domain->engineQuiet());
+  // The next message: the spinning engine takes it.
+  f.ring();
+  while (f.handled.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(f.handled.load(), 2);
   EXPECT_TRUE(f.on_engine.load());
   f.uninstall();
   engine.stop();

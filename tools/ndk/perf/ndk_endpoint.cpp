@@ -165,7 +165,18 @@ bool NdkEndpoint::Wait::wait(int timeoutMs) {
 VOID NdkEndpoint::onCreate(PVOID ctx, NTSTATUS s, NDK_OBJECT_HEADER* o) { static_cast<Wait*>(ctx)->done(s, o); }
 VOID NdkEndpoint::onRequest(PVOID ctx, NTSTATUS s) { static_cast<Wait*>(ctx)->done(s, nullptr); }
 VOID NdkEndpoint::onClose(PVOID ctx) { static_cast<Wait*>(ctx)->done(STATUS_SUCCESS, nullptr); }
-VOID NdkEndpoint::onCq(PVOID ctx, NTSTATUS s) { static_cast<Wait*>(ctx)->done(s, nullptr); }
+VOID NdkEndpoint::onCq(PVOID ctx, NTSTATUS s) {
+  // The CQ's Wait lives as long as the endpoint (longer than the CQ), so it may be notified after
+  // the lock is released: the woken waiter then finds the mutex free instead of blocking on it
+  // again (one futex call less per notification; --event measures this path).
+  auto* w = static_cast<Wait*>(ctx);
+  {
+    std::lock_guard<std::mutex> l(w->mu);
+    ++w->count;
+    w->status = s;
+  }
+  w->cv.notify_one();
+}
 VOID NdkEndpoint::onConnectEvent(PVOID ctx, NDK_CONNECTOR* c) {
   auto* self = static_cast<NdkEndpoint*>(ctx);
   std::lock_guard<std::mutex> l(self->connectEvent_.mu);
