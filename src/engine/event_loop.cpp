@@ -257,7 +257,9 @@ class Engine {
   std::atomic<bool> rung_{false};
   std::atomic<EventLoop::WatchId> next_watch_{1};
   std::atomic<std::int64_t> last_consumer_poll_ns_{0};  // any domain of this engine
-  // The engine thread spins on epoll_wait(0) (adaptive mode): it sees every unparked watch at once.
+  // The engine thread is inside its spin on epoll_wait(0) (adaptive mode): it sees every unparked
+  // watch at once. Cleared as soon as it dispatches anything (a handler or a consumer callback it
+  // delivers may take long, R17).
   std::atomic<bool> spinning_{false};
 
   std::mutex task_mu_;  // every domain's tasks_ and scheduled_, runnable_, stopping_, closed_
@@ -437,6 +439,9 @@ void Engine::run() {
     spinning_.store(spinning, std::memory_order_relaxed);
     int n = epoll_wait(epfd_, evs, 64, timeout);
     if (n < 0) n = 0;  // EINTR
+    // Only an engine inside its spin sees the fds at once: from here it dispatches, and may be held
+    // there (R17: a consumer callback that does not return) — consumer polls must do the I/O then.
+    if (n > 0) spinning_.store(false, std::memory_order_relaxed);
     if (n == 0 && spinning) {
       serviceParked();  // a domain its consumers stopped polling is served while spinning too
       continue;
