@@ -379,6 +379,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<iovec> iov_;
   std::size_t iov_pos_ = 0;       // first iovec not fully written
   std::vector<ByteSpan> slices_;
+  bool rx_drained_ = false;       // the last doRead() ended on a short read (the socket was empty)
   bool rx_small_ = false;         // the last segment received was small: read a larger window
   std::atomic<std::uint64_t> stat_fpdus_{0}, stat_sendmsg_{0}, stat_recv_{0}, stat_posts_held_{0};
 };

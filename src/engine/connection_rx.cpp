@@ -62,6 +62,10 @@ bool Connection::pollIo() {
     doRead();
     if (rx_bytes_ != rx0) {
       rx_backoff_.reset();
+      // A short read emptied the socket a moment ago: the very next poll would find nothing (a
+      // request/response consumer's next poll comes right after it took the completion this read
+      // produced, before it answers — one system call on every round trip's path).
+      if (rx_drained_) rx_backoff_.skip = 1;
     } else {
       // A sender whose peer cannot keep up (Blocked) waits for no quick answer: its receive
       // attempts back off as far as its transmit retries.
@@ -94,6 +98,7 @@ struct RxBufferLease {
 void Connection::doRead() {
   assert(loop_.inProgressContext());
   const RxBufferLease lease(*this);
+  rx_drained_ = false;
   while (phase_ != Phase::Closed && !rx_eof_) {
     if (phase_ == Phase::Draining || phase_ == Phase::Failing) {  // after our Terminate / FIN: discard until EOF
       const ssize_t r = ::recv(sock_.fd(), rxbuf_.get(), kRxBufSize, MSG_DONTWAIT);
@@ -149,7 +154,10 @@ void Connection::doRead() {
         }
         rx_end_ = left_r;  // bytes behind the payload, in the header window
         if (rx_end_ > 0 && !processRx()) return;
-        if (static_cast<std::size_t>(r) < asked) return;  // a short read drained the socket (see below)
+        if (static_cast<std::size_t>(r) < asked) {  // a short read drained the socket (see below)
+          rx_drained_ = true;
+          return;
+        }
         continue;
       }
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -196,7 +204,10 @@ void Connection::doRead() {
     // A short read drained the socket: the next recv would almost always say EAGAIN. Stop here;
     // bytes that arrive meanwhile make the (level-triggered) watch or the next poll read again.
     // One system call less per received message, and per establishment step.
-    if (static_cast<std::size_t>(r) < want) return;
+    if (static_cast<std::size_t>(r) < want) {
+      rx_drained_ = true;
+      return;
+    }
   }
 }
 

@@ -35,6 +35,7 @@ class Peer : public PlacementSink, public CompletionSink {
   iw::Negotiated neg{};
   CloseInfo close{};
   std::vector<std::pair<std::uint32_t, std::uint32_t>> received;  // msn, length
+  std::thread::id last_rx_thread;  // the thread that delivered the last receive
   std::map<std::uint64_t, TxStatus> tx_done;
   std::set<std::uint64_t> reads_done;
   std::shared_ptr<Connection> conn;
@@ -92,7 +93,10 @@ class Peer : public PlacementSink, public CompletionSink {
   void txCompleted(std::uint64_t cookie, TxStatus s) override { set([&] { tx_done[cookie] = s; }); }
   void readCompleted(std::uint64_t cookie) override { set([&] { reads_done.insert(cookie); }); }
   void sendReceived(std::uint32_t msn, std::uint32_t len, bool, std::uint32_t, bool) override {
-    set([&] { received.emplace_back(msn, len); });
+    set([&] {
+      received.emplace_back(msn, len);
+      last_rx_thread = std::this_thread::get_id();
+    });
   }
   void closed(const CloseInfo& ci) override {
     set([&] {
@@ -639,6 +643,53 @@ TEST_P(Conn, ARequestAfterItsAnswerGoesOutAtOnce) {
   }
   EXPECT_EQ(p.ini.conn->ioStats().posts_held, 0u);
   EXPECT_EQ(p.rsp.conn->ioStats().posts_held, 0u);
+}
+
+// A consumer poll that received a message with a read that came back short (the socket is empty
+// now) makes the very next poll skip the socket: a request/response consumer polls once more right
+// after taking the completion, before it answers, and that receive attempt would be an EAGAIN on
+// every round trip's path. (Rounds where the engine read the message instead prove nothing and are
+// retried.)
+TEST_P(Conn, APollRightAfterAReadThatEmptiedTheSocketDoesNotAskItAgain) {
+  if (GetParam().mode == ProgressMode::Blocking) GTEST_SKIP() << "consumer polls do nothing in blocking mode";
+  Pair p(*GetParam().profile, GetParam().mode);
+  ASSERT_TRUE(p.established());
+  constexpr int kRounds = 40;
+  std::vector<std::vector<std::uint8_t>> rbufs(kRounds, std::vector<std::uint8_t>(8, 0));
+  for (auto& b : rbufs) p.rsp.postReceive(b);
+  const std::vector<std::uint8_t> msg(8, 0x6B);
+  const auto me = std::this_thread::get_id();
+  int checked = 0;
+  for (int round = 0; round < kRounds && checked < 3; ++round) {
+    std::size_t before;
+    {
+      std::lock_guard lk(p.rsp.mu);
+      before = p.rsp.received.size();
+    }
+    TxRequest send;
+    send.kind = TxRequest::Kind::Send;
+    send.cookie = static_cast<std::uint64_t>(round);
+    send.sges = {ByteSpan(msg)};
+    p.ini.conn->post(send);
+    bool by_this_poll = false;
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    for (;;) {
+      p.loop.consumerPoll();
+      std::lock_guard lk(p.rsp.mu);
+      if (p.rsp.received.size() > before) {
+        by_this_poll = p.rsp.last_rx_thread == me;
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) break;
+    }
+    ASSERT_TRUE(p.rsp.waitFor([&] { return p.rsp.received.size() > before; }));
+    if (!by_this_poll) continue;  // the engine thread read it
+    const std::uint64_t calls = p.rsp.conn->ioStats().recv_calls;
+    p.loop.consumerPoll();
+    EXPECT_EQ(p.rsp.conn->ioStats().recv_calls, calls) << "round " << round << ": the emptied socket was asked again";
+    ++checked;
+  }
+  EXPECT_GE(checked, 1) << "no round was received by a consumer poll";
 }
 
 // A connection that only answers Reads (it never queued a work request of its own) batches its
