@@ -661,8 +661,8 @@ TEST_P(Conn, APollRightAfterAReadThatEmptiedTheSocketDoesNotAskItAgain) {
   for (auto& b : rbufs) p.rsp.postReceive(b);
   const std::vector<std::uint8_t> msg(8, 0x6B);
   const auto me = std::this_thread::get_id();
-  int checked = 0;
-  for (int round = 0; round < kRounds && checked < 3; ++round) {
+  int checked = 0, asked_again = 0;
+  for (int round = 0; round < kRounds && checked < 5; ++round) {
     std::size_t before;
     {
       std::lock_guard lk(p.rsp.mu);
@@ -688,10 +688,14 @@ TEST_P(Conn, APollRightAfterAReadThatEmptiedTheSocketDoesNotAskItAgain) {
     if (!by_this_poll) continue;  // the engine thread read it
     const std::uint64_t calls = p.rsp.conn->ioStats().recv_calls;
     p.loop.consumerPoll();
-    EXPECT_EQ(p.rsp.conn->ioStats().recv_calls, calls) << "round " << round << ": the emptied socket was asked again";
+    // Counted, not asserted per round: the engine may have seen the socket readable before this
+    // thread's read and dispatch it just now (a slow sanitizer run lets the poll mark go stale);
+    // without the skip every round asks again.
+    if (p.rsp.conn->ioStats().recv_calls != calls) ++asked_again;
     ++checked;
   }
-  EXPECT_GE(checked, 1) << "no round was received by a consumer poll";
+  ASSERT_GE(checked, 1) << "no round was received by a consumer poll";
+  EXPECT_LE(asked_again * 3, checked) << asked_again << " of " << checked << " polls asked the emptied socket again";
 }
 
 // A connection that only answers Reads (it never queued a work request of its own) batches its
