@@ -49,8 +49,11 @@ test: test-release test-interop test-asan tsan fuzz
 	@echo "make test: release, siw interop, ASan/UBSan and TSan suites passed, fuzzers ran $(FUZZ_SECONDS)s each without findings"
 
 # TSAN_OPTIONS is inherited by every process a test starts (ndk perf's child, fault peers, soak
-# modes), so tests/tsan.supp applies to all of them. Prints how long the stage took.
-TSAN_OPTIONS_ALL := halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp
+# modes), so tests/tsan.supp applies to all of them. history_size=7 (the largest): a suppression
+# matches a frame of either stack, and a poller that spins for a long time between its access and
+# the report (ndk perf's waitTag while the engine places the Write) otherwise loses its stack
+# ("failed to restore the stack") and escapes its suppression. Prints how long the stage took.
+TSAN_OPTIONS_ALL := halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$(CURDIR)/tests/tsan.supp
 tsan: $(TSAN)/build.ninja
 	@start=$$(date +%s); built=$$start; \
 	cmake --build $(TSAN) -j $(JOBS) && built=$$(date +%s) && \

@@ -154,8 +154,10 @@ static inline void ex_op_signal(ex_op *op, NTSTATUS status, NDK_OBJECT_HEADER *o
   pthread_cond_broadcast(&op->cv); /* under the lock: the waiter may free op right after */
   pthread_mutex_unlock(&op->mu);
 }
-/* Waits until signalled or `seconds` passed; returns 1 when signalled. */
-static inline int ex_op_wait(ex_op *op, int seconds) {
+/* Waits until signalled or `seconds` passed; returns 1 when signalled, and then the status it was
+ * signalled with in *status (if not NULL), read under the lock: a CQ notification armed earlier
+ * may fire again at any time and write it. */
+static inline int ex_op_wait_status(ex_op *op, int seconds, NTSTATUS *status) {
   struct timespec deadline;
   clock_gettime(CLOCK_REALTIME, &deadline);
   deadline.tv_sec += seconds;
@@ -163,9 +165,11 @@ static inline int ex_op_wait(ex_op *op, int seconds) {
   int rc = 0;
   while (!op->done && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&op->cv, &op->mu, &deadline);
   int done = op->done;
+  if (status) *status = op->status;
   pthread_mutex_unlock(&op->mu);
   return done;
 }
+static inline int ex_op_wait(ex_op *op, int seconds) { return ex_op_wait_status(op, seconds, NULL); }
 static inline void ex_op_reset(ex_op *op) {
   pthread_mutex_lock(&op->mu);
   op->done = 0;
@@ -224,12 +228,13 @@ static inline int ex_cq_next(ex_cq *c, NDK_RESULT_EX *r) {
     ex_op_reset(&c->notified);
     c->cq->Dispatch->NdkArmCq(c->cq, NDK_CQ_NOTIFY_ANY);
     if (c->cq->Dispatch->NdkGetCqResultsEx(c->cq, r, 1) == 1) return 1;
-    if (!ex_op_wait(&c->notified, EX_TIMEOUT_S)) {
+    NTSTATUS cq_status;
+    if (!ex_op_wait_status(&c->notified, EX_TIMEOUT_S, &cq_status)) {
       fprintf(stderr, "%s: no completion within %d s\n", c->name, EX_TIMEOUT_S);
       return 0;
     }
-    if (!NT_SUCCESS(c->notified.status)) { /* CQ error: overrun or catastrophic failure (R43) */
-      fprintf(stderr, "%s: CQ error 0x%08x\n", c->name, (unsigned)c->notified.status);
+    if (!NT_SUCCESS(cq_status)) { /* CQ error: overrun or catastrophic failure (R43) */
+      fprintf(stderr, "%s: CQ error 0x%08x\n", c->name, (unsigned)cq_status);
       return 0;
     }
   }
