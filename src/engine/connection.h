@@ -259,7 +259,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // how many posts wait for the next one (a poll, a full burst or the engine's poll sends them).
   std::uint32_t post_coalesce_max_ = 32;  // tunable post_coalesce, read at creation
   bool posted_since_poll_ = false;
-  std::uint64_t rx_bytes_at_post_ = 0;    // rx_bytes_ when that post went out
   std::uint32_t posts_held_ = 0;
   std::uint32_t last_enqueued_len_ = 0;   // length of the last message enqueue() took
   std::uint64_t rx_bytes_ = 0, tx_bytes_ = 0;

@@ -215,12 +215,13 @@ void Connection::completeItem(TxItem& item) {
 
 void Connection::transmitPosted() {
   assert(loop_.inProgressContext());
-  // Held: a post went out since the consumer's last poll and nothing was received since (so it is
-  // posting a burst and polls next: Sends and Writes complete on hand-off, and their completions
+  // Held: a post went out since the consumer's last poll and nothing was received since the last
+  // transmit (rx_bytes_at_tx_, the request/response detection the receive back-off uses), so it is
+  // posting a burst and polls next (Sends and Writes complete on hand-off, and their completions
   // are what it polls for; an answer that came in means request/response traffic, not a burst),
   // the socket takes data, the message is small and the burst is not full. A consumer that is not
   // polling (it waits on an armed CQ) never has its posts held.
-  if (posted_since_poll_ && rx_bytes_ == rx_bytes_at_post_ && posts_held_ < post_coalesce_max_ &&
+  if (posted_since_poll_ && rx_bytes_ == rx_bytes_at_tx_ && posts_held_ < post_coalesce_max_ &&
       tx_ == TxState::Idle && !txInFlight() &&
       last_enqueued_len_ <= kPostCoalesceMaxLen && phase_ == Phase::Rdma && loop_.consumersPolling()) {
     if (posts_held_++ == 0) loop_.requestPoll();  // the backstop: the engine polls if the consumer does not
@@ -228,7 +229,6 @@ void Connection::transmitPosted() {
     return;
   }
   posted_since_poll_ = true;
-  rx_bytes_at_post_ = rx_bytes_;
   doWrite();
 }
 

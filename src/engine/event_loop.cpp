@@ -134,13 +134,16 @@ class Engine {
       if (closed_) return false;
       d.tasks_.push_back(std::move(task));
       d.has_tasks_.store(true, std::memory_order_release);
-      if (!inContext && !d.scheduled_) {
-        d.scheduled_ = true;
-        runnable_.push_back(d.weak_from_this());
-        ringIt = true;
-      }
+      ringIt = !inContext && scheduleLocked(d);
     }
     if (ringIt) ring();
+    return true;
+  }
+  // task_mu_ held: puts `d` on the runnable list unless it is there already; true if it was put.
+  bool scheduleLocked(EventLoop& d) {
+    if (d.scheduled_) return false;
+    d.scheduled_ = true;
+    runnable_.push_back(d.weak_from_this());
     return true;
   }
   // requestPoll(): schedules `d` for a run of its poll handlers on the engine, also from inside its
@@ -153,13 +156,9 @@ class Engine {
     {
       std::lock_guard lk(task_mu_);
       if (closed_) return;
-      if (!d.scheduled_) {
-        d.scheduled_ = true;
-        runnable_.push_back(d.weak_from_this());
-        // Read after the push: an engine that unparked its last domain looks at runnable_ before
-        // it sleeps without a timeout, or this read sees the count it left (0) and rings.
-        ringIt = parked_count_.load() == 0;
-      }
+      // Read after the push: an engine that unparked its last domain looks at runnable_ before it
+      // sleeps without a timeout, or this read sees the count it left (0) and rings.
+      ringIt = scheduleLocked(d) && parked_count_.load() == 0;
     }
     if (ringIt) ring();
   }
@@ -172,9 +171,7 @@ class Engine {
   void reschedule(EventLoop& d) {
     {
       std::lock_guard lk(task_mu_);
-      if (d.scheduled_ || d.tasks_.empty()) return;
-      d.scheduled_ = true;
-      runnable_.push_back(d.weak_from_this());
+      if (d.tasks_.empty() || !scheduleLocked(d)) return;
     }
     ring();
   }
@@ -431,9 +428,10 @@ void Engine::run() {
     // polls of such a domain leave the socket to the spinning engine, see poll()).
     bool spinning = false;
     if (mode_ == ProgressMode::Adaptive && timeout != 0) {
-      const auto now = std::chrono::steady_clock::now();
+      const auto now = std::chrono::steady_clock::now();  // one clock read per spin round
       spinning = now - last_active < spin_ &&
-                 (now - last_notified < spin_ || nowNs() - last_consumer_poll_ns_.load(std::memory_order_relaxed) > kQuietNs);
+                 (now - last_notified < spin_ ||
+                  toNs(now) - last_consumer_poll_ns_.load(std::memory_order_relaxed) > kQuietNs);
       if (spinning) timeout = 0;
     }
     spinning_.store(spinning, std::memory_order_relaxed);
@@ -472,8 +470,12 @@ void Engine::run() {
     active |= runRunnable();
     active |= runDueTimers();
     serviceParked();
-    if (active) last_active = std::chrono::steady_clock::now();
-    if (t_deferred_ran != notified_before) last_notified = std::chrono::steady_clock::now();
+    const bool notified = t_deferred_ran != notified_before;
+    if (active || notified) {
+      const auto now = std::chrono::steady_clock::now();
+      if (active) last_active = now;
+      if (notified) last_notified = now;
+    }
   }
   spinning_.store(false);
   dropAll();
